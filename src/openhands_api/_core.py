@@ -1,0 +1,400 @@
+"""What the sync and async clients share: settings, headers, the retry loop's decisions,
+error shaping, logging, and every public operation expressed as a protocol op.
+
+The drivers (``client.py``, ``aio.py``) only move bytes and sleep; everything they decide they
+ask this core. A public method on either client is one line: build the op here, drive it there.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import httpx
+
+from . import errors
+from .config import Settings, check_transport_security, redact, resolve_settings
+from .models import Conversation, ConversationResult, Outcome, SentMessage
+from .protocol import ops, v0
+from .protocol.errors import is_concurrency_limit
+from .protocol.http import Call, Op, Request, Response
+from .protocol.retry import FailureKind, RetryPolicy
+
+logger = logging.getLogger("openhands_api")
+T = TypeVar("T")
+
+ApiVersion = Literal["auto", "v0", "v1"]
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_WAIT_TIMEOUT = 30 * 60.0
+DEFAULT_START_TIMEOUT = 300.0
+USER_AGENT = "openhands-api-python"
+
+
+def _user_agent() -> str:
+    from ._version import __version__
+
+    return f"{USER_AGENT}/{__version__}"
+
+
+def one_of(value: T | None, alias: T | None, name: str, alias_name: str) -> T | None:
+    """Accept a parameter under its name or its seed-era alias, not both with different values."""
+    if value is not None and alias is not None and value != alias:
+        raise errors.InvalidInputError(f"Pass either {name} or {alias_name}, not both")
+    return value if value is not None else alias
+
+
+def failure_kind(exc: httpx.TransportError) -> FailureKind:
+    """How far a failed request got, judged from httpx's exception class."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return FailureKind.CONNECT_TIMEOUT
+    if isinstance(exc, httpx.PoolTimeout):
+        return FailureKind.POOL_TIMEOUT
+    if isinstance(exc, (httpx.ConnectError, httpx.UnsupportedProtocol)):
+        return FailureKind.CONNECT
+    if isinstance(exc, httpx.ReadTimeout):
+        return FailureKind.READ_TIMEOUT
+    if isinstance(exc, (httpx.WriteError, httpx.WriteTimeout)):
+        return FailureKind.WRITE
+    return FailureKind.DISCONNECTED
+
+
+_FAILURE_TEXT = {
+    FailureKind.CONNECT: "could not connect",
+    FailureKind.CONNECT_TIMEOUT: "timed out while connecting",
+    FailureKind.POOL_TIMEOUT: "timed out waiting for a free connection",
+    FailureKind.WRITE: "the connection failed while sending",
+    FailureKind.READ_TIMEOUT: "timed out waiting for the answer",
+    FailureKind.DISCONNECTED: "the connection broke before a full answer",
+}
+
+
+class ClientCore:
+    """Configuration and decisions shared by :class:`OpenHandsAPI` and :class:`AsyncOpenHandsAPI`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        api_version: ApiVersion,
+        session_api_key: str | None,
+        allow_insecure_http: bool,
+        poll_interval: float | None,
+        max_poll_interval: float | None,
+    ) -> None:
+        if api_version not in ("auto", "v0", "v1"):
+            raise errors.ConfigurationError(f"api_version must be 'auto', 'v0' or 'v1', got {api_version!r}")
+        if api_version in ("auto", "v1"):
+            raise errors.NotSupportedError(
+                "This version of openhands-api speaks V0 only; pass api_version='v0'"
+            )
+        self._settings: Settings = resolve_settings(
+            api_key=api_key, base_url=base_url, session_api_key=session_api_key
+        )
+        check_transport_security(self._settings, allow_insecure_http=allow_insecure_http)
+        if self._settings.is_cloud and self._settings.api_key is None:
+            raise errors.ConfigurationError(
+                "No API key for OpenHands Cloud: pass api_key=, or set OPENHANDS_API_KEY "
+                "(create a key at https://app.all-hands.dev/settings/api-keys)"
+            )
+        if isinstance(timeout, httpx.Timeout):
+            self._timeout = timeout
+        elif timeout is None:
+            self._timeout = DEFAULT_TIMEOUT
+        else:
+            if timeout <= 0:
+                raise errors.ConfigurationError("timeout must be a positive number of seconds")
+            self._timeout = httpx.Timeout(timeout, connect=min(10.0, timeout))
+        try:
+            self._retry = RetryPolicy(max_retries=max_retries)
+        except ValueError as exc:
+            raise errors.ConfigurationError(str(exc)) from None
+        default_poll = ops.CLOUD_POLL if self._settings.is_cloud else ops.SELF_HOSTED_POLL
+        self._poll = self._poll_policy(poll_interval, max_poll_interval, default_poll)
+        self._api_version: str = api_version
+
+    # ------------------------------------------------------------------ settings
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def api_version(self) -> str:
+        return self._api_version
+
+    @property
+    def max_retries(self) -> int:
+        return self._retry.max_retries
+
+    def __repr__(self) -> str:
+        key = "set" if self._settings.api_key else "none"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key}, api_version={self._api_version!r})"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": _user_agent()}
+        if self._settings.api_key:
+            headers["Authorization"] = f"Bearer {self._settings.api_key.reveal()}"
+        if self._settings.session_api_key:
+            headers["X-Session-API-Key"] = self._settings.session_api_key.reveal()
+        return headers
+
+    @staticmethod
+    def _poll_policy(
+        interval: float | None, max_interval: float | None, default: ops.PollPolicy
+    ) -> ops.PollPolicy:
+        if interval is None and max_interval is None:
+            return default
+        first = interval if interval is not None else default.interval
+        top = max_interval if max_interval is not None else max(first, default.max_interval)
+        try:
+            return ops.PollPolicy(interval=first, max_interval=top)
+        except ValueError as exc:
+            raise errors.InvalidInputError(str(exc)) from None
+
+    # ------------------------------------------------------------------ transport decisions
+
+    def _request_kwargs(self, request: Request) -> dict[str, Any]:
+        """httpx arguments for one attempt; the timeout shrinks to fit the deadline."""
+        kwargs: dict[str, Any] = {"params": list(request.params) or None}
+        if request.has_body:
+            kwargs["json"] = request.json
+        if request.headers:
+            kwargs["headers"] = dict(request.headers)
+        timeout = self._timeout
+        if request.deadline is not None:
+            remaining = max(0.001, request.deadline - time.monotonic())
+            timeout = httpx.Timeout(
+                connect=min(timeout.connect or remaining, remaining),
+                read=min(timeout.read or remaining, remaining),
+                write=min(timeout.write or remaining, remaining),
+                pool=min(timeout.pool or remaining, remaining),
+            )
+        kwargs["timeout"] = timeout
+        return kwargs
+
+    @staticmethod
+    def _response(raw: httpx.Response, content: bytes, downloaded: int | None = None) -> Response:
+        headers = {k.lower(): v for k, v in raw.headers.items()}
+        return Response(status_code=raw.status_code, headers=headers, content=content, downloaded=downloaded)
+
+    @staticmethod
+    def _should_stream(raw: httpx.Response) -> bool:
+        """Write the body to the file only when it is the file, not an error or a page."""
+        ctype = raw.headers.get("content-type", "").split(";")[0].strip().lower()
+        return 200 <= raw.status_code < 300 and not (ctype.endswith("json") or ctype.startswith("text/"))
+
+    def _delay_after_failure(self, attempt: int, request: Request, exc: httpx.TransportError) -> float | None:
+        kind = failure_kind(exc)
+        delay = self._retry.delay_after_failure(
+            attempt, request, kind, rand=random.random(), now=time.monotonic()
+        )
+        if delay is not None:
+            self._log_retry(request, attempt, delay, _FAILURE_TEXT[kind])
+        return delay
+
+    def _delay_after_response(self, attempt: int, request: Request, response: Response) -> float | None:
+        delay = self._retry.delay_after_response(
+            attempt,
+            request,
+            response.status_code,
+            dict(response.headers),
+            concurrency_limited=is_concurrency_limit(response),
+            rand=random.random(),
+            now=time.monotonic(),
+            wall_now=time.time(),
+        )
+        if delay is not None:
+            self._log_retry(request, attempt, delay, f"HTTP {response.status_code}")
+        return delay
+
+    def _log_retry(self, request: Request, attempt: int, delay: float, reason: str) -> None:
+        logger.debug(
+            "retrying %s in %.2fs after %s (retry %d of %d)",
+            request.describe(),
+            delay,
+            reason,
+            attempt + 1,
+            self._retry.max_retries,
+        )
+
+    def _transport_error(
+        self, request: Request, exc: httpx.TransportError, attempts: int
+    ) -> errors.TransportError:
+        kind = failure_kind(exc)
+        what = _FAILURE_TEXT[kind]
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        detail = redact(str(exc), self._settings.secrets()) or type(exc).__name__
+        hint = (
+            f"Is the server at {self.base_url} running and reachable?"
+            if not kind.request_sent
+            else "The request may have reached the server."
+        )
+        cls = errors.APITimeoutError if isinstance(exc, httpx.TimeoutException) else errors.APIConnectionError
+        return cls(
+            f"{request.describe()} to {self.base_url}: {what}{tries} ({detail}). {hint}",
+            method=request.method,
+            path=request.path,
+            request_sent=kind.request_sent,
+        )
+
+    def _finish(self, call: Call[Any], response: Response) -> Any:
+        """Parse a final response; any error message is scrubbed of secrets on the way out."""
+        logger.debug("%s -> %d", call.request.describe(), response.status_code)
+        try:
+            return call.parse(response)
+        except errors.OpenHandsError as exc:
+            self._scrub(exc)
+            raise
+
+    def _scrub(self, exc: errors.OpenHandsError) -> None:
+        secrets = self._settings.secrets()
+        if secrets:
+            exc.message = redact(exc.message, secrets)
+            exc.args = (exc.message,)
+
+    # ------------------------------------------------------------------ operations (shared)
+
+    def _wait_timeout(self, timeout: float | None) -> float:
+        value = DEFAULT_WAIT_TIMEOUT if timeout is None else float(timeout)
+        if not value > 0:
+            raise errors.InvalidInputError("timeout must be a positive number of seconds")
+        return value
+
+    def _op_create(
+        self,
+        prompt: str | None,
+        *,
+        repository: str | None,
+        branch: str | None,
+        git_provider: str | None,
+        title: str | None,
+        conversation_instructions: str | None,
+        image_urls: Sequence[str] | None,
+        options: dict[str, Any],
+    ) -> Op[Conversation]:
+        body = v0.create_body(
+            prompt,
+            repository=repository,
+            selected_branch=branch,
+            git_provider=git_provider,
+            image_urls=image_urls,
+            conversation_instructions=conversation_instructions,
+            **options,
+        )
+        if title is not None:
+            v0.validate_title(title)
+        created = yield v0.create_conversation(body)
+        if title is not None:
+            # V0 create has no title field: rename right after (the nearest equivalent).
+            yield v0.update_title(created.conversation_id, title)
+        return Conversation(
+            id=created.conversation_id,
+            api_version="v0",
+            web_url=v0.web_url(self.base_url, created.conversation_id),
+            title=title,
+            runtime="starting",
+            outcome=Outcome.IN_PROGRESS,
+            repository=body.get("repository"),
+            branch=body.get("selected_branch"),
+            git_provider=body.get("git_provider"),
+            raw=created.model_dump(mode="json"),
+        )
+
+    def _op_get(self, conversation_id: str) -> Op[Conversation]:
+        tracker = ops.V0Tracker()
+        info, assessment = yield from ops.observe_v0(conversation_id, tracker)
+        if info is None:
+            raise ops.not_found(conversation_id)
+        return ops.v0_result(info, assessment, tracker.recent, self.base_url).conversation
+
+    def _op_result(self, conversation_id: str) -> Op[ConversationResult]:
+        result = yield from ops.get_v0(conversation_id, base_url=self.base_url)
+        if result.outcome.succeeded and result.final_message is None:
+            # The final text can sit further back than the probe read (e.g. a long tail of
+            # events after the finish); look through the whole history once.
+            events = yield v0.get_trajectory(conversation_id)
+            result = result.model_copy(update={"final_message": v0.final_message(events)})
+        return result
+
+    def _op_wait(
+        self,
+        conversation_id: str,
+        *,
+        timeout: float | None,
+        after: SentMessage | None,
+        poll_interval: float | None,
+        max_poll_interval: float | None,
+    ) -> Op[ConversationResult]:
+        v0.get_conversation(conversation_id)  # validates the id before any request
+        marker = after.marker if after is not None and after.marker is not None else -1
+        return ops.wait_v0(
+            conversation_id,
+            base_url=self.base_url,
+            timeout=self._wait_timeout(timeout),
+            poll=self._poll_policy(poll_interval, max_poll_interval, self._poll),
+            marker=marker,
+        )
+
+    def _op_send_message(self, conversation_id: str, message: str) -> Op[SentMessage]:
+        return ops.send_message_v0(
+            conversation_id, message, start_timeout=DEFAULT_START_TIMEOUT, poll=self._poll
+        )
+
+    def _op_send_and_wait(
+        self, conversation_id: str, message: str, *, timeout: float | None
+    ) -> Op[ConversationResult]:
+        wait_timeout = self._wait_timeout(timeout)
+        sent = yield from self._op_send_message(conversation_id, message)
+        result = yield from ops.wait_v0(
+            conversation_id,
+            base_url=self.base_url,
+            timeout=wait_timeout,
+            poll=self._poll,
+            marker=sent.marker if sent.marker is not None else -1,
+        )
+        return result
+
+    def _op_iter_conversations(self, page_size: int, filters: dict[str, Any]) -> Op[None]:
+        base_url = self.base_url
+        inner = ops.iter_v0_conversations(page_size=page_size, **filters)
+        return ops.map_emitted(inner, lambda info: v0.to_conversation(info, base_url=base_url))
+
+    def _op_iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
+        inner = ops.iter_v0_events(conversation_id, reverse=reverse, page_size=page_size)
+        return ops.map_emitted(inner, v0.to_event)
+
+    def _op_stop(self, conversation_id: str) -> Op[None]:
+        yield v0.stop_conversation(conversation_id)
+
+    def _op_resume(self, conversation_id: str) -> Op[None]:
+        yield v0.start_conversation(conversation_id)
+
+    def _op_delete(self, conversation_id: str) -> Op[bool]:
+        deleted = yield from ops.delete_v0(conversation_id)
+        return deleted
+
+    def _op_set_title(self, conversation_id: str, title: str) -> Op[None]:
+        yield v0.update_title(conversation_id, title)
+
+    def _op_history(self, conversation_id: str) -> Op[list[dict[str, Any]]]:
+        """V0 has no zip of the history; its trajectory (every event as JSON) is the nearest
+        honest equivalent. The drivers write it to the destination file."""
+        events = yield v0.get_trajectory(conversation_id)
+        return [event.model_dump(mode="json", exclude_none=True) for event in events]
+
+    @staticmethod
+    def _write_history(destination: Path, events: list[dict[str, Any]]) -> Path:
+        import json
+
+        destination = Path(destination)
+        tmp = destination.with_name(destination.name + ".part")
+        tmp.write_text(json.dumps({"trajectory": events}, indent=1), encoding="utf-8")
+        tmp.replace(destination)
+        return destination

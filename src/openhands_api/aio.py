@@ -1,0 +1,379 @@
+"""AsyncOpenHandsAPI: the asyncio client. It drives the very same protocol operations as the
+synchronous client, over httpx.AsyncClient.
+
+This module moves bytes, sleeps and reads the clock; every decision (routes, retries, "is it
+done?") comes from ``protocol/`` through the shared :class:`ClientCore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from . import errors
+from ._core import ApiVersion, ClientCore, one_of
+from .models import (
+    Conversation,
+    ConversationInfo,
+    ConversationPage,
+    ConversationResponse,
+    ConversationResult,
+    Event,
+    GitChange,
+    GitDiff,
+    SentMessage,
+    V0Event,
+    V0EventPage,
+)
+from .protocol import ops, v0
+from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step
+
+T = TypeVar("T")
+
+
+class AsyncOpenHandsAPI(ClientCore):
+    """Asynchronous client for the OpenHands REST API (same methods as OpenHandsAPI, awaited).
+
+    >>> async with AsyncOpenHandsAPI(base_url="http://localhost:3000") as api:  # doctest: +SKIP
+    ...     conversation = await api.create_conversation("Fix the flaky test")
+    ...     result = await api.wait(conversation.id, timeout=1800)
+    ...     print(result.outcome, result.final_message)
+
+    Settings come from the arguments, else the environment (``OPENHANDS_API_KEY``,
+    ``OPENHANDS_BASE_URL``, ``OPENHANDS_SESSION_API_KEY``), else the OpenHands CLI's key file.
+    Raw V0 routes are under :attr:`v0`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 3,
+        api_version: ApiVersion = "v0",
+        session_api_key: str | None = None,
+        allow_insecure_http: bool = False,
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            api_version=api_version,
+            session_api_key=session_api_key,
+            allow_insecure_http=allow_insecure_http,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(transport=transport, follow_redirects=False)
+        self.v0 = AsyncV0Routes(self)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def close(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncOpenHandsAPI:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ driver
+
+    async def _transmit(self, request: Request) -> Response:
+        url = self.base_url + request.path
+        kwargs = self._request_kwargs(request)
+        kwargs["headers"] = {**self._headers(), **kwargs.get("headers", {})}
+        if request.stream_to is None:
+            raw = await self._http.request(request.method, url, **kwargs)
+            return self._response(raw, raw.content)
+        async with self._http.stream(request.method, url, **kwargs) as raw:
+            if not self._should_stream(raw):
+                return self._response(raw, await raw.aread())
+            return self._response(raw, b"", await self._save(raw, request.stream_to))
+
+    @staticmethod
+    async def _save(raw: httpx.Response, destination: Path) -> int:
+        """Stream the body into ``destination`` through a temporary file, so a broken
+        download never leaves a truncated file under the real name."""
+        destination = Path(destination)
+        fd, tmp = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
+        written = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in raw.aiter_bytes():
+                    out.write(chunk)
+                    written += len(chunk)
+            os.replace(tmp, destination)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return written
+
+    async def _send(self, call: Call[T]) -> T:
+        request = call.request
+        attempt = 0
+        while True:
+            try:
+                response = await self._transmit(request)
+            except httpx.TransportError as exc:
+                delay = self._delay_after_failure(attempt, request, exc)
+                if delay is None:
+                    raise self._transport_error(request, exc, attempt + 1) from None
+            else:
+                delay = self._delay_after_response(attempt, request, response)
+                if delay is None:
+                    return self._finish(call, response)  # type: ignore[no-any-return]
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _perform(self, step: Step) -> tuple[Any, errors.OpenHandsError | None]:
+        if isinstance(step, Call):
+            try:
+                return await self._send(step), None
+            except errors.OpenHandsError as exc:
+                return None, exc
+        if isinstance(step, Sleep):
+            await asyncio.sleep(max(0.0, step.seconds))
+            return None, None
+        if isinstance(step, Now):
+            return time.monotonic(), None
+        raise TypeError(f"unexpected step {step!r}")
+
+    async def _run(self, op: Op[T]) -> T:
+        value: Any = None
+        error: errors.OpenHandsError | None = None
+        while True:
+            try:
+                step = op.throw(error) if error is not None else op.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            if isinstance(step, Emit):
+                raise TypeError("an iterator operation was run as a single call")
+            value, error = await self._perform(step)
+
+    async def _iterate(self, op: Op[None]) -> AsyncIterator[Any]:
+        value: Any = None
+        error: errors.OpenHandsError | None = None
+        while True:
+            try:
+                step = op.throw(error) if error is not None else op.send(value)
+            except StopIteration:
+                return
+            if isinstance(step, Emit):
+                value, error = None, None
+                yield step.item
+            else:
+                value, error = await self._perform(step)
+
+    # ------------------------------------------------------------------ conversations
+
+    async def create_conversation(
+        self,
+        prompt: str | None = None,
+        *,
+        repository: str | None = None,
+        branch: str | None = None,
+        git_provider: str | None = None,
+        title: str | None = None,
+        conversation_instructions: str | None = None,
+        image_urls: Sequence[str] | None = None,
+        initial_user_msg: str | None = None,
+        selected_branch: str | None = None,
+        **options: Any,
+    ) -> Conversation:
+        """Start a conversation with ``prompt`` (the first message), optionally on a repository.
+
+        Returns as soon as the server accepted it; ``wait()`` follows it. ``initial_user_msg``
+        and ``selected_branch`` are the V0 names of ``prompt`` and ``branch``; other V0
+        create fields (CONTRACT §3.3) pass through ``options``. Never sent twice on a
+        lost answer.
+        """
+        return await self._run(
+            self._op_create(
+                one_of(prompt, initial_user_msg, "prompt", "initial_user_msg"),
+                repository=repository,
+                branch=one_of(branch, selected_branch, "branch", "selected_branch"),
+                git_provider=git_provider,
+                title=title,
+                conversation_instructions=conversation_instructions,
+                image_urls=image_urls,
+                options=options,
+            )
+        )
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        """The conversation with its current outcome; NotFoundError if there is no such id."""
+        return await self._run(self._op_get(conversation_id))
+
+    def iter_conversations(self, *, page_size: int = 20, **filters: Any) -> AsyncIterator[Conversation]:
+        """Every conversation, newest first, following the server's paging to the end.
+
+        V0 filters: ``selected_repository``, ``conversation_trigger``, ``include_sub_conversations``.
+        """
+        return self._iterate(self._op_iter_conversations(page_size, filters))
+
+    async def list_conversations(self, *, limit: int = 20, **filters: Any) -> list[Conversation]:
+        """Up to ``limit`` conversations, newest first."""
+        if limit < 1:
+            raise errors.InvalidInputError("limit must be at least 1")
+        out: list[Conversation] = []
+        async for conversation in self.iter_conversations(page_size=min(limit, 100), **filters):
+            out.append(conversation)
+            if len(out) >= limit:
+                break
+        return out
+
+    async def wait(
+        self,
+        conversation_id: str,
+        *,
+        timeout: float | None = None,
+        after: SentMessage | None = None,
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+    ) -> ConversationResult:
+        """Wait until the agent's turn has an outcome (finished, waiting for you, failed …).
+
+        ``after`` (from ``send_message``) makes the wait ignore the previous turn's outcome.
+        Raises WaitTimeoutError after ``timeout`` seconds (default 30 min): the conversation may
+        still be running.
+        """
+        return await self._run(
+            self._op_wait(
+                conversation_id,
+                timeout=timeout,
+                after=after,
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+            )
+        )
+
+    async def poll_until_terminal(
+        self, conversation_id: str, *, timeout_s: float = 20 * 60, poll_interval_s: float = 30
+    ) -> ConversationResult:
+        """The seed client's name for :meth:`wait` with a fixed poll interval.
+
+        ``result["status"]`` is the outcome and ``result.get("url")`` the web page.
+        """
+        return await self.wait(
+            conversation_id,
+            timeout=timeout_s,
+            poll_interval=poll_interval_s,
+            max_poll_interval=poll_interval_s,
+        )
+
+    async def result(self, conversation_id: str) -> ConversationResult:
+        """The outcome now, the agent's final message and the PRs it opened (no waiting)."""
+        return await self._run(self._op_result(conversation_id))
+
+    async def send_message(self, conversation_id: str, message: str) -> SentMessage:
+        """Send a follow-up (restarting a stopped runtime first). Pass the receipt to
+        ``wait(after=…)`` to wait for the answer to this message."""
+        return await self._run(self._op_send_message(conversation_id, message))
+
+    async def send_and_wait(
+        self, conversation_id: str, message: str, *, timeout: float | None = None
+    ) -> ConversationResult:
+        """Send a follow-up and wait for the agent's answer to it."""
+        return await self._run(self._op_send_and_wait(conversation_id, message, timeout=timeout))
+
+    def iter_events(
+        self, conversation_id: str, *, reverse: bool = False, page_size: int = 100
+    ) -> AsyncIterator[Event]:
+        """Every event, oldest first (or newest first with ``reverse``)."""
+        return self._iterate(self._op_iter_events(conversation_id, reverse=reverse, page_size=page_size))
+
+    async def stop(self, conversation_id: str) -> None:
+        """Stop the conversation's runtime (V0 ``/stop``); ``resume()`` starts it again."""
+        await self._run(self._op_stop(conversation_id))
+
+    async def resume(self, conversation_id: str) -> None:
+        """Start a stopped conversation's runtime again (V0 ``/start``)."""
+        await self._run(self._op_resume(conversation_id))
+
+    async def delete_conversation(self, conversation_id: str) -> bool:
+        """Delete it and its runtime; False if there was no such conversation."""
+        return await self._run(self._op_delete(conversation_id))
+
+    async def set_title(self, conversation_id: str, title: str) -> None:
+        await self._run(self._op_set_title(conversation_id, title))
+
+    async def download_history(self, conversation_id: str, destination: str | os.PathLike[str]) -> Path:
+        """Save the conversation's full history to ``destination`` (V0: trajectory JSON)."""
+        return self._write_history(Path(destination), await self._run(self._op_history(conversation_id)))
+
+
+class AsyncV0Routes:
+    """The raw V0 routes (``/api/conversations…``), one method per route, wire models out."""
+
+    def __init__(self, client: AsyncOpenHandsAPI) -> None:
+        self._client = client
+
+    async def create_conversation(self, initial_user_msg: str, **fields: Any) -> ConversationResponse:
+        return await self._client._send(v0.create_conversation(v0.create_body(initial_user_msg, **fields)))
+
+    async def get_conversation(self, conversation_id: str) -> ConversationInfo | None:
+        return await self._client._send(v0.get_conversation(conversation_id))
+
+    async def list_conversations(self, **params: Any) -> ConversationPage:
+        return await self._client._send(v0.list_conversations(**params))
+
+    def iter_conversations(self, *, page_size: int = 20, **filters: Any) -> AsyncIterator[ConversationInfo]:
+        return self._client._iterate(ops.iter_v0_conversations(page_size=page_size, **filters))
+
+    async def update_title(self, conversation_id: str, title: str) -> bool:
+        return await self._client._send(v0.update_title(conversation_id, title))
+
+    async def delete_conversation(self, conversation_id: str) -> bool:
+        return await self._client._send(v0.delete_conversation(conversation_id))
+
+    async def start(
+        self, conversation_id: str, providers_set: Sequence[str] | None = None
+    ) -> ConversationResponse:
+        return await self._client._send(v0.start_conversation(conversation_id, providers_set))
+
+    async def stop(self, conversation_id: str) -> ConversationResponse:
+        return await self._client._send(v0.stop_conversation(conversation_id))
+
+    async def get_events(self, conversation_id: str, **params: Any) -> V0EventPage:
+        return await self._client._send(v0.get_events(conversation_id, **params))
+
+    def iter_events(self, conversation_id: str, **params: Any) -> AsyncIterator[V0Event]:
+        return self._client._iterate(ops.iter_v0_events(conversation_id, **params))
+
+    async def get_trajectory(self, conversation_id: str) -> list[V0Event]:
+        return await self._client._send(v0.get_trajectory(conversation_id))
+
+    async def send_message(self, conversation_id: str, message: str) -> bool:
+        return await self._client._send(v0.send_message(conversation_id, message))
+
+    async def list_files(self, conversation_id: str, path: str | None = None) -> list[str]:
+        return await self._client._send(v0.list_files(conversation_id, path))
+
+    async def read_file(self, conversation_id: str, file: str) -> str:
+        return await self._client._send(v0.read_file(conversation_id, file))
+
+    async def download_workspace(self, conversation_id: str, destination: str | os.PathLike[str]) -> int:
+        return await self._client._send(v0.download_workspace(conversation_id, Path(destination)))
+
+    async def git_changes(self, conversation_id: str) -> list[GitChange]:
+        return await self._client._send(v0.git_changes(conversation_id))
+
+    async def git_diff(self, conversation_id: str, path: str) -> GitDiff:
+        return await self._client._send(v0.git_diff(conversation_id, path))

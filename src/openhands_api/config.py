@@ -1,0 +1,257 @@
+"""Where settings come from, and how secrets are kept out of sight.
+
+Precedence (CONTRACT.md §1.3): explicit argument › environment › key file.
+
+- API key: ``api_key=`` › ``OPENHANDS_API_KEY`` › ``OPENHANDS_CLOUD_API_KEY`` › the key file
+  ``~/.openhands/cloud/api_key.txt`` written by ``openhands login`` (read only for Cloud).
+- Base URL: ``base_url=`` › ``OPENHANDS_BASE_URL`` › ``OPENHANDS_CLOUD_API_URL`` › Cloud.
+- Session key (self-hosted ``SESSION_API_KEY``): ``session_api_key=`` › ``OPENHANDS_SESSION_API_KEY``.
+
+Not responsible for: sending anything. This module only reads the environment and files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import stat
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+__all__ = [
+    "CLOUD_BASE_URL",
+    "Secret",
+    "Settings",
+    "is_cloud",
+    "is_loopback_host",
+    "normalize_base_url",
+    "redact",
+    "resolve_settings",
+]
+
+CLOUD_BASE_URL = "https://app.all-hands.dev"
+# app.openhands.dev appeared briefly in the docs; treat it as Cloud too.
+_CLOUD_HOSTS = frozenset({"app.all-hands.dev", "app.openhands.dev"})
+KEY_FILE = Path(".openhands") / "cloud" / "api_key.txt"
+_MAX_KEY_LENGTH = 4096
+
+
+class Secret:
+    """A string that never shows itself in ``repr``, ``str``, f-strings or logs.
+
+    ``reveal()`` is the one way to read it, used only where a header is built.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __format__(self, format_spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickling would write the key into whatever the object is pickled to.
+        raise TypeError("Secret values cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved connection settings. ``api_key_source`` names where the key came from."""
+
+    base_url: str
+    api_key: Secret | None
+    session_api_key: Secret | None
+    api_key_source: str | None
+
+    @property
+    def is_cloud(self) -> bool:
+        return is_cloud(self.base_url)
+
+    def secrets(self) -> list[str]:
+        return [s.reveal() for s in (self.api_key, self.session_api_key) if s]
+
+
+def normalize_base_url(url: str) -> str:
+    """Validate a base URL and return it without a trailing slash.
+
+    Accepts ``http(s)://host[:port][/prefix]``; refuses anything else with a message that
+    shows what a good value looks like.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError("The base URL is empty; use e.g. https://app.all-hands.dev")
+    text = url.strip()
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or " " in text:
+        raise ConfigurationError("The base URL contains spaces or control characters")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise ConfigurationError(
+            f"The base URL must start with http:// or https:// (got {_shorten(text)!r}); "
+            "use e.g. https://app.all-hands.dev or http://localhost:3000"
+        )
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError as exc:
+        raise ConfigurationError(f"The base URL {_shorten(text)!r} has an invalid port") from exc
+    if not host:
+        raise ConfigurationError(f"The base URL {_shorten(text)!r} has no host")
+    if parts.username or parts.password:
+        raise ConfigurationError(
+            "The base URL must not contain credentials; pass api_key= or set OPENHANDS_API_KEY"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"The base URL {_shorten(text)!r} must not have a query or fragment")
+    return text.rstrip("/")
+
+
+def is_cloud(base_url: str) -> bool:
+    """True for OpenHands Cloud, which speaks only V1 and always needs a Bearer key."""
+    host = urlsplit(base_url).hostname or ""
+    return host in _CLOUD_HOSTS
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _clean_key(value: str | None, source: str) -> str | None:
+    if value is None:
+        return None
+    key = value.strip()
+    if not key:
+        return None
+    if len(key) > _MAX_KEY_LENGTH or any(ord(c) < 0x21 or ord(c) > 0x7E for c in key):
+        # Never echo the value: it may be a real key with a stray character.
+        raise ConfigurationError(f"The API key from {source} contains characters a key cannot have")
+    return key
+
+
+def _read_key_file(home: Path) -> str | None:
+    path = home / KEY_FILE
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings.warn(
+            f"{path} is readable by other users; run: chmod 600 {path}",
+            stacklevel=3,
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"Could not read the API key file {path}: {type(exc).__name__}") from exc
+
+
+def resolve_settings(
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    session_api_key: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> Settings:
+    """Resolve the settings by the precedence in the module docstring."""
+    env = os.environ if environ is None else environ
+    url = normalize_base_url(
+        base_url or env.get("OPENHANDS_BASE_URL") or env.get("OPENHANDS_CLOUD_API_URL") or CLOUD_BASE_URL
+    )
+    key: str | None = None
+    source: str | None = None
+    for name, value in (
+        ("api_key argument", api_key),
+        ("OPENHANDS_API_KEY", env.get("OPENHANDS_API_KEY")),
+        ("OPENHANDS_CLOUD_API_KEY", env.get("OPENHANDS_CLOUD_API_KEY")),
+    ):
+        key = _clean_key(value, name)
+        if key:
+            source = name
+            break
+    if key is None and is_cloud(url):
+        home_dir = home if home is not None else Path(env.get("HOME") or Path.home())
+        key = _clean_key(_read_key_file(home_dir), str(home_dir / KEY_FILE))
+        if key:
+            source = str(home_dir / KEY_FILE)
+    session = _clean_key(
+        session_api_key if session_api_key is not None else env.get("OPENHANDS_SESSION_API_KEY"),
+        "the session key",
+    )
+    return Settings(
+        base_url=url,
+        api_key=Secret(key) if key else None,
+        session_api_key=Secret(session) if session else None,
+        api_key_source=source,
+    )
+
+
+def check_transport_security(settings: Settings, *, allow_insecure_http: bool) -> None:
+    """Refuse to send a key in clear text to another machine unless the user said so."""
+    parts = urlsplit(settings.base_url)
+    if parts.scheme != "http" or allow_insecure_http:
+        return
+    if (settings.api_key or settings.session_api_key) and not is_loopback_host(parts.hostname or ""):
+        raise ConfigurationError(
+            f"Refusing to send an API key over plain http:// to {parts.hostname}; use https://, "
+            "or pass allow_insecure_http=True (CLI: --allow-insecure-http) if this network is trusted"
+        )
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret (longest first) with ``***``."""
+    for value in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
+_BEARER_RE = re.compile(r"(?i)(bearer\s+)[^\s'\"]+")
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of request headers that is safe to log."""
+    safe: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in ("authorization", "x-session-api-key", "x-access-token", "cookie"):
+            safe[name] = _BEARER_RE.sub(r"\1***", value) if lowered == "authorization" else "***"
+        else:
+            safe[name] = value
+    return safe
+
+
+_USERINFO_RE = re.compile(r"//[^/@]*@")
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    """A URL fit for an error message: credentials masked, length capped."""
+    text = _USERINFO_RE.sub("//***@", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,398 @@
+"""Data models: the wire objects of each API generation, and the unified view over both.
+
+Wire models keep what the server sends: unknown fields survive (``extra="allow"``) and enum
+fields are plain strings, so a value the server invents tomorrow is kept, not refused. The
+``str`` enums below (``ConversationStatus`` …) are the known values, for comparisons.
+
+Unified models (:class:`Conversation`, :class:`Event`, :class:`ConversationResult`) are what the
+generation-independent calls return; each keeps the wire object in ``raw``.
+
+Secrets: ``session_api_key`` is a ``SecretStr`` and is masked inside ``raw``, so printing,
+logging or dumping a model never shows it.
+
+Responsibility: shapes and parsing only. Whether a conversation is done is decided in
+``protocol/lifecycle.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+
+__all__ = [
+    "AgentState",
+    "Conversation",
+    "ConversationInfo",
+    "ConversationPage",
+    "ConversationResponse",
+    "ConversationResult",
+    "ConversationStatus",
+    "Event",
+    "GitChange",
+    "GitDiff",
+    "Outcome",
+    "RuntimeStatus",
+    "SentMessage",
+    "V0Event",
+    "V0EventPage",
+]
+
+SECRET_MASK = "***"
+SECRET_KEYS = frozenset({"session_api_key", "api_key", "llm_api_key"})
+
+
+def parse_utc(value: Any) -> Any:
+    """ISO datetimes with or without ``Z``/offset; a naive one is UTC (CONTRACT §3.1, §5.1)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+UTCDateTime = Annotated[datetime | None, BeforeValidator(parse_utc)]
+
+
+def mask_secrets(value: Any) -> Any:
+    """A deep copy of a JSON value with secret-named keys masked."""
+    if isinstance(value, dict):
+        return {k: (SECRET_MASK if k in SECRET_KEYS and v else mask_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+class WireModel(BaseModel):
+    """Base of the wire models: tolerant, and readable like the dict it came from.
+
+    ``model["conversation_id"]`` and ``model.get("url")`` work as they did for the raw dicts
+    that earlier clients returned.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        extra = self.model_extra or {}
+        if key in extra:
+            return extra[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and (key in type(self).model_fields or key in (self.model_extra or {}))
+
+
+# ---------------------------------------------------------------------------- enums (known values)
+
+
+class ConversationStatus(str, Enum):
+    """V0 ``status``: the runtime's state, not the agent's (CONTRACT §3.4)."""
+
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+    ARCHIVED = "ARCHIVED"
+    ERROR = "ERROR"
+
+
+class RuntimeStatus(str, Enum):
+    BUILDING_RUNTIME = "STATUS$BUILDING_RUNTIME"
+    STARTING_RUNTIME = "STATUS$STARTING_RUNTIME"
+    RUNTIME_STARTED = "STATUS$RUNTIME_STARTED"
+    SETTING_UP_WORKSPACE = "STATUS$SETTING_UP_WORKSPACE"
+    SETTING_UP_GIT_HOOKS = "STATUS$SETTING_UP_GIT_HOOKS"
+    READY = "STATUS$READY"
+    LLM_RETRY = "STATUS$LLM_RETRY"
+    STOPPED = "STATUS$STOPPED"
+    ERROR = "STATUS$ERROR"
+    ERROR_RUNTIME_DISCONNECTED = "STATUS$ERROR_RUNTIME_DISCONNECTED"
+    ERROR_LLM_AUTHENTICATION = "STATUS$ERROR_LLM_AUTHENTICATION"
+    ERROR_LLM_SERVICE_UNAVAILABLE = "STATUS$ERROR_LLM_SERVICE_UNAVAILABLE"
+    ERROR_LLM_INTERNAL_SERVER_ERROR = "STATUS$ERROR_LLM_INTERNAL_SERVER_ERROR"
+    ERROR_LLM_OUT_OF_CREDITS = "STATUS$ERROR_LLM_OUT_OF_CREDITS"
+    ERROR_LLM_CONTENT_POLICY_VIOLATION = "STATUS$ERROR_LLM_CONTENT_POLICY_VIOLATION"
+    ERROR_MEMORY = "STATUS$ERROR_MEMORY"
+    GIT_PROVIDER_AUTHENTICATION_ERROR = "STATUS$GIT_PROVIDER_AUTHENTICATION_ERROR"
+    AGENT_RATE_LIMITED_STOPPED = "CHAT_INTERFACE$AGENT_RATE_LIMITED_STOPPED_MESSAGE"
+
+
+class AgentState(str, Enum):
+    """V0 agent states, found only in ``agent_state_changed`` events."""
+
+    LOADING = "loading"
+    RUNNING = "running"
+    AWAITING_USER_INPUT = "awaiting_user_input"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    REJECTED = "rejected"
+    ERROR = "error"
+    AWAITING_USER_CONFIRMATION = "awaiting_user_confirmation"
+    USER_CONFIRMED = "user_confirmed"
+    USER_REJECTED = "user_rejected"
+    RATE_LIMITED = "rate_limited"
+    INIT = "init"
+
+
+class Outcome(str, Enum):
+    """Where a conversation's current turn stands, the same for V0 and V1 (CONTRACT §7.1)."""
+
+    IN_PROGRESS = "in_progress"
+    FINISHED = "finished"
+    WAITING_FOR_USER = "waiting_for_user"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    GONE = "gone"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when waiting longer will not change it without someone acting."""
+        return self is not Outcome.IN_PROGRESS
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the agent ended its turn well (finished, or answered and awaits input)."""
+        return self in (Outcome.FINISHED, Outcome.WAITING_FOR_USER)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# ---------------------------------------------------------------------------- V0 wire models
+
+
+class ConversationInfo(WireModel):
+    """V0 ``GET /api/conversations/{id}`` and list items (CONTRACT §3.1)."""
+
+    conversation_id: str
+    title: str | None = None
+    last_updated_at: UTCDateTime = None
+    status: str | None = None
+    runtime_status: str | None = None
+    selected_repository: str | None = None
+    selected_branch: str | None = None
+    git_provider: str | None = None
+    trigger: str | None = None
+    num_connections: int | None = None
+    url: str | None = None
+    session_api_key: SecretStr | None = Field(default=None, repr=False)
+    created_at: UTCDateTime = None
+    pr_number: list[int] = Field(default_factory=list)
+    conversation_version: str | None = None
+    sub_conversation_ids: list[str] = Field(default_factory=list)
+    public: bool | None = None
+    sandbox_id: str | None = None
+    llm_model: str | None = None
+
+
+class ConversationResponse(WireModel):
+    """V0 create/start/stop answer. ``status`` is the call's result, not the conversation's."""
+
+    status: str | None = None
+    conversation_id: str
+    message: str | None = None
+    conversation_status: str | None = None
+
+
+class ConversationPage(WireModel):
+    results: list[ConversationInfo] = Field(default_factory=list)
+    next_page_id: str | None = None
+
+
+class V0Event(WireModel):
+    """One V0 event (CONTRACT §3.5). Exactly one of ``action`` / ``observation`` is set."""
+
+    id: int
+    timestamp: str | None = None
+    source: str | None = None
+    message: str | None = None
+    cause: int | None = None
+    action: str | None = None
+    observation: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+    content: str | None = None
+    extras: dict[str, Any] = Field(default_factory=dict)
+    tool_call_metadata: dict[str, Any] | None = Field(default=None, repr=False)
+    llm_metrics: dict[str, Any] | None = Field(default=None, repr=False)
+
+    @property
+    def agent_state(self) -> str | None:
+        """The new agent state if this is an ``agent_state_changed`` observation."""
+        if self.observation == "agent_state_changed":
+            state = self.extras.get("agent_state")
+            return state if isinstance(state, str) else None
+        return None
+
+    @property
+    def kind(self) -> str:
+        if self.action is not None:
+            return f"action:{self.action}"
+        if self.observation is not None:
+            return f"observation:{self.observation}"
+        return "unknown"
+
+
+class V0EventPage(WireModel):
+    events: list[V0Event] = Field(default_factory=list)
+    has_more: bool = False
+
+
+class GitChange(WireModel):
+    """One changed path. V0 uses letters (``M``, ``A``, ``D``); V1 words (``ADDED`` …)."""
+
+    status: str
+    path: str
+
+
+class GitDiff(WireModel):
+    modified: str | None = None
+    original: str | None = None
+
+
+# ---------------------------------------------------------------------------- unified view
+
+
+class Conversation(BaseModel):
+    """One conversation, the same shape for V0 and V1 (CONTRACT §7.2).
+
+    ``outcome`` is filled when the conversation was read together with its agent state
+    (``get_conversation``, ``wait``); list items carry ``None`` there, because deciding it
+    costs extra requests per conversation.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    api_version: str
+    web_url: str
+    title: str | None = None
+    runtime: str | None = None
+    agent_state: str | None = None
+    outcome: Outcome | None = None
+    outcome_detail: str | None = None
+    repository: str | None = None
+    branch: str | None = None
+    git_provider: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    trigger: str | None = None
+    pr_numbers: list[int] = Field(default_factory=list)
+    llm_model: str | None = None
+    cost: float | None = None
+    tokens: dict[str, Any] | None = None
+    start_task_id: str | None = None
+    sandbox_id: str | None = None
+    parent_id: str | None = None
+    sub_conversation_ids: list[str] = Field(default_factory=list)
+    runtime_url: str | None = Field(default=None, repr=False)
+    session_api_key: SecretStr | None = Field(default=None, repr=False)
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    def __getitem__(self, key: str) -> Any:
+        """Dict-style reads for scripts written against raw dicts.
+
+        ``conversation_id`` is the id, ``url`` the web page; other keys read ``raw``.
+        """
+        if key == "conversation_id":
+            return self.id
+        if key == "url":
+            return self.web_url
+        if key in self.raw:
+            return self.raw[key]
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class Event(BaseModel):
+    """One event, the same shape for V0 and V1 (CONTRACT §7.2).
+
+    ``id`` is a string for both (V0's integer id as text; ``seq`` keeps the integer).
+    ``kind`` is ``action:<name>`` / ``observation:<name>`` for V0 and the V1 ``kind``.
+    ``text`` is the best human-readable text of the event, or None.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    seq: int | None = None
+    timestamp: datetime | None = None
+    source: str | None = None
+    kind: str
+    text: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class ConversationResult(BaseModel):
+    """What a finished wait (or ``result()``) tells: the outcome and what the agent produced.
+
+    Dict-style reads keep scripts written for the seed client working:
+    ``result["status"]`` is the outcome (``"finished"``, ``"failed"`` …), ``result["url"]``
+    the conversation's web page, ``result["conversation_id"]`` the id; other keys read the
+    conversation's wire object.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation_id: str
+    outcome: Outcome
+    detail: str | None = None
+    final_message: str | None = None
+    pr_numbers: list[int] = Field(default_factory=list)
+    web_url: str
+    conversation: Conversation
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "status":
+            return self.outcome.value
+        if key == "url":
+            return self.web_url
+        if key in type(self).model_fields:
+            value = getattr(self, key)
+            return value.value if isinstance(value, Outcome) else value
+        return self.conversation[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class SentMessage(BaseModel):
+    """Receipt of ``send_message``: pass it to ``wait(after=…)`` to wait for *this* turn.
+
+    ``marker`` is the newest V0 event id seen before the message was sent (V1: the time).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation_id: str
+    marker: int | None = None
+    sent_at: datetime | None = None

@@ -1,0 +1,152 @@
+"""The vocabulary shared by the protocol layer and the drivers: requests, responses, steps.
+
+A route function returns a :class:`Call`: the :class:`Request` to send plus the function that
+turns the :class:`Response` into a result or a typed error. A multi-step operation (``ops.py``)
+is a generator that yields :class:`Call`, :class:`Sleep`, :class:`Now` and :class:`Emit`
+steps; a driver (``client.py`` / ``aio.py``) performs each step and sends the result back.
+
+Nothing here performs I/O, reads a clock or knows about httpx.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Generic, TypeVar, Union
+
+from ..errors import ProtocolError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _NoBody:
+    def __repr__(self) -> str:
+        return "NO_BODY"
+
+
+NO_BODY: Any = _NoBody()
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, described without sending it.
+
+    ``idempotent`` says whether sending it twice is harmless; the retry policy only resends
+    a non-idempotent request (a create, a message) when it provably never reached the
+    server. ``deadline`` (monotonic seconds) bounds the request and its retries.
+    """
+
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    json: Any = NO_BODY
+    idempotent: bool = True
+    stream_to: Path | None = None
+    deadline: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def has_body(self) -> bool:
+        return self.json is not NO_BODY
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a driver hands back: status, lower-cased headers, and the body bytes.
+
+    For a streamed download the body went to ``request.stream_to`` and ``content`` is empty;
+    ``downloaded`` then holds the number of bytes written.
+    """
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    downloaded: int | None = None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def is_json(self) -> bool:
+        ctype = self.content_type
+        return ctype == "application/json" or ctype.endswith("+json")
+
+    def text_preview(self, limit: int = 200) -> str:
+        text = self.content[:limit].decode("utf-8", errors="replace")
+        return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """A request plus the parser of its response."""
+
+    request: Request
+    parse: Callable[[Response], T]
+
+    def with_deadline(self, deadline: float | None) -> Call[T]:
+        if deadline is None:
+            return self
+        return Call(replace(self.request, deadline=deadline), self.parse)
+
+    def map(self, fn: Callable[[T], R]) -> Call[R]:
+        parse = self.parse
+        return Call(self.request, lambda response: fn(parse(response)))
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait this many seconds before the operation continues."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Now:
+    """Ask the driver for the monotonic clock (seconds)."""
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Hand one item to the caller of an iterator; the operation resumes when asked for more."""
+
+    item: Any
+
+
+Step = Union[Call[Any], Sleep, Now, Emit]
+# An operation yields steps and receives each step's result (None for Sleep and Emit).
+Op = Generator[Step, Any, T]
+
+
+def decode_json(response: Response, request: Request) -> Any:
+    """The JSON body of a successful response, or a ProtocolError saying what came instead."""
+    if not response.is_json:
+        kind = (
+            "an HTML page"
+            if "html" in response.content_type or response.content.lstrip()[:1] == b"<"
+            else (f"a {response.content_type or 'untyped'} body")
+        )
+        raise ProtocolError(
+            f"{request.describe()} answered {response.status_code} with {kind} where JSON was "
+            f"expected ({response.text_preview(80)!r}). Is the base URL an OpenHands API server, "
+            "and is the server healthy?",
+            status_code=response.status_code,
+            method=request.method,
+            path=request.path,
+        )
+    try:
+        return _json.loads(response.content)
+    except ValueError as exc:
+        raise ProtocolError(
+            f"{request.describe()} answered {response.status_code} with invalid JSON "
+            f"({response.text_preview(80)!r})",
+            status_code=response.status_code,
+            method=request.method,
+            path=request.path,
+        ) from exc

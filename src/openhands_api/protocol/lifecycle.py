@@ -1,0 +1,241 @@
+"""Is it done? Every rule that decides a conversation's outcome lives here, and only here.
+
+Theory of operation
+-------------------
+A V0 conversation has two clocks that do not agree. ``status`` (STARTING, RUNNING, STOPPED,
+ARCHIVED, ERROR) describes the *runtime*: it stays RUNNING after the agent has finished, until
+the runtime is closed (an hour later on a self-hosted server). The *agent's* state exists only
+in the event stream, as ``agent_state_changed`` observations. So the outcome is read from both:
+the newest agent state since the caller's marker, then the runtime.
+
+The marker makes "wait for the turn I just started" correct: after a follow-up message the
+previous turn's ``finished`` is still the newest agent state until the agent picks the
+message up, so only states newer than the newest event id seen *before* the message count.
+``loading``, ``stopped`` and ``init`` never decide anything: ``stopped`` is appended by every
+stop (including the server evicting the oldest of too many conversations), and the runtime
+status tells that story better.
+
+The decision tables below mirror CONTRACT.md §4.2 row by row, first match wins; each row
+carries its number so tests and debug output can name it.
+
+Not in here: fetching anything (see ``ops.py``), or presenting the result (``models.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..models import ConversationInfo, Outcome, V0Event
+
+__all__ = [
+    "V0_ROWS",
+    "AgentStateChange",
+    "Assessment",
+    "V0Facts",
+    "classify_v0",
+    "is_runtime_failure",
+    "newest_agent_state",
+    "v0_runtime",
+]
+
+# Agent states that never decide an outcome (see the module docstring).
+IGNORED_AGENT_STATES = frozenset({"loading", "stopped", "init"})
+
+RUNTIME_FAILURES = frozenset(
+    {
+        "STATUS$ERROR",
+        "STATUS$ERROR_RUNTIME_DISCONNECTED",
+        "STATUS$ERROR_LLM_AUTHENTICATION",
+        "STATUS$ERROR_LLM_SERVICE_UNAVAILABLE",
+        "STATUS$ERROR_LLM_INTERNAL_SERVER_ERROR",
+        "STATUS$ERROR_LLM_OUT_OF_CREDITS",
+        "STATUS$ERROR_LLM_CONTENT_POLICY_VIOLATION",
+        "STATUS$ERROR_MEMORY",
+        "STATUS$GIT_PROVIDER_AUTHENTICATION_ERROR",
+        "CHAT_INTERFACE$AGENT_RATE_LIMITED_STOPPED_MESSAGE",
+    }
+)
+
+_V0_RUNTIME = {
+    "STARTING": "starting",
+    "RUNNING": "running",
+    "STOPPED": "stopped",
+    "ARCHIVED": "gone",
+    "ERROR": "error",
+}
+
+
+@dataclass(frozen=True)
+class AgentStateChange:
+    """The newest deciding ``agent_state_changed`` event: its id, state and reason."""
+
+    event_id: int
+    state: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The verdict on a conversation, with the table row that produced it."""
+
+    outcome: Outcome
+    detail: str | None = None
+    phase: str | None = None  # "starting" while compute is being prepared
+    runtime: str | None = None  # starting | running | stopped | gone | error
+    agent_state: str | None = None
+    row: int = 0
+
+
+def is_runtime_failure(runtime_status: str | None) -> bool:
+    """A failing RuntimeStatus; unknown ``STATUS$ERROR…`` values count as failures too."""
+    if not runtime_status:
+        return False
+    return runtime_status in RUNTIME_FAILURES or runtime_status.startswith("STATUS$ERROR")
+
+
+def v0_runtime(info: ConversationInfo | None) -> str | None:
+    """The unified ``runtime`` value for a V0 conversation (CONTRACT §7.2)."""
+    if info is None:
+        return "gone"
+    return _V0_RUNTIME.get(info.status or "")
+
+
+def newest_agent_state(events: Iterable[V0Event], marker: int = -1) -> AgentStateChange | None:
+    """The newest deciding agent state among ``events`` with id > ``marker`` (any order)."""
+    best: AgentStateChange | None = None
+    for event in events:
+        state = event.agent_state
+        if state is None or state in IGNORED_AGENT_STATES or event.id <= marker:
+            continue
+        if best is None or event.id > best.event_id:
+            reason = event.extras.get("reason")
+            best = AgentStateChange(event.id, state, reason if isinstance(reason, str) and reason else None)
+    return best
+
+
+@dataclass(frozen=True)
+class V0Facts:
+    """The inputs of the V0 table: the conversation (None if the server said ``null``) and A."""
+
+    info: ConversationInfo | None
+    agent: AgentStateChange | None
+
+    @property
+    def status(self) -> str | None:
+        return self.info.status if self.info else None
+
+    @property
+    def runtime_status(self) -> str | None:
+        return self.info.runtime_status if self.info else None
+
+    @property
+    def agent_state(self) -> str | None:
+        return self.agent.state if self.agent else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.agent.reason if self.agent else None
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int
+    condition: str
+    matches: Callable[[V0Facts], bool]
+    outcome: Outcome
+    detail: Callable[[V0Facts], str | None]
+
+
+# CONTRACT.md §4.2, in order. First match wins.
+V0_ROWS: tuple[Row, ...] = (
+    Row(
+        1,
+        "info is null",
+        lambda f: f.info is None,
+        Outcome.GONE,
+        lambda f: "the conversation does not exist (unknown id, or deleted)",
+    ),
+    Row(
+        2,
+        "A = error",
+        lambda f: f.agent_state == "error",
+        Outcome.FAILED,
+        lambda f: f.reason or "the agent stopped with an error",
+    ),
+    Row(
+        3,
+        "A = rejected",
+        lambda f: f.agent_state == "rejected",
+        Outcome.FAILED,
+        lambda f: f.reason or "the agent rejected the task",
+    ),
+    Row(4, "A = finished", lambda f: f.agent_state == "finished", Outcome.FINISHED, lambda f: None),
+    Row(
+        5,
+        "A = awaiting_user_input",
+        lambda f: f.agent_state == "awaiting_user_input",
+        Outcome.WAITING_FOR_USER,
+        lambda f: "the agent answered and is waiting for a reply",
+    ),
+    Row(
+        6,
+        "status == ERROR",
+        lambda f: f.status == "ERROR",
+        Outcome.FAILED,
+        lambda f: f.runtime_status or "the runtime failed",
+    ),
+    Row(
+        7,
+        "runtime_status is a failure",
+        lambda f: is_runtime_failure(f.runtime_status),
+        Outcome.FAILED,
+        lambda f: f.runtime_status,
+    ),
+    Row(
+        8,
+        "A = awaiting_user_confirmation",
+        lambda f: f.agent_state == "awaiting_user_confirmation",
+        Outcome.BLOCKED,
+        lambda f: "an action is waiting for confirmation",
+    ),
+    Row(
+        9,
+        "A = paused",
+        lambda f: f.agent_state == "paused",
+        Outcome.BLOCKED,
+        lambda f: "the agent was paused",
+    ),
+    Row(
+        10,
+        "status == STOPPED",
+        lambda f: f.status == "STOPPED",
+        Outcome.STOPPED,
+        lambda f: "the runtime was stopped before the turn ended; start it to continue",
+    ),
+    Row(
+        11,
+        "status == ARCHIVED",
+        lambda f: f.status == "ARCHIVED",
+        Outcome.GONE,
+        lambda f: "the runtime was deleted (archived)",
+    ),
+    Row(12, "anything else", lambda f: True, Outcome.IN_PROGRESS, lambda f: None),
+)
+
+
+def classify_v0(info: ConversationInfo | None, agent: AgentStateChange | None) -> Assessment:
+    """The V0 outcome from the conversation and its newest deciding agent state."""
+    facts = V0Facts(info, agent)
+    for row in V0_ROWS:
+        if row.matches(facts):
+            phase = "starting" if row.outcome is Outcome.IN_PROGRESS and facts.status == "STARTING" else None
+            return Assessment(
+                outcome=row.outcome,
+                detail=row.detail(facts),
+                phase=phase,
+                runtime=v0_runtime(info),
+                agent_state=facts.agent_state,
+                row=row.number,
+            )
+    raise AssertionError("the last row matches everything")  # pragma: no cover

@@ -1,0 +1,389 @@
+"""The V0 routes (``/api/conversations…``, openhands-ai ≤ 1.6.0), each described once.
+
+Every function validates its input, builds the :class:`Request` and pairs it with the parser
+of the answer, including the route's quirks (CONTRACT.md §2): ``GET`` of an unknown id answers
+``200 null``; ``DELETE`` of an unknown id answers ``false``; create and PATCH forbid unknown
+keys; events take ``limit`` 0–100. No I/O: the drivers send what these return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import InvalidInputError, ProtocolError
+from ..models import (
+    SECRET_MASK,
+    Conversation,
+    ConversationInfo,
+    ConversationPage,
+    ConversationResponse,
+    Event,
+    GitChange,
+    GitDiff,
+    V0Event,
+    V0EventPage,
+    mask_secrets,
+    parse_utc,
+)
+from .common import (
+    check,
+    expect_bool,
+    json_call,
+    model_call,
+    query,
+    validate_id,
+    validate_limit,
+    validate_message,
+    validate_repository,
+)
+from .http import Call, Request, Response, decode_json
+from .lifecycle import Assessment, v0_runtime
+
+BASE = "/api/conversations"
+MAX_EVENTS_LIMIT = 100
+# The V0 list has no documented bound; keep pages to what the server handles comfortably.
+MAX_LIST_LIMIT = 100
+
+# InitSessionRequest fields (CONTRACT §3.3); the server refuses any other key with 422.
+CREATE_FIELDS = (
+    "initial_user_msg",
+    "repository",
+    "selected_branch",
+    "git_provider",
+    "image_urls",
+    "conversation_instructions",
+    "replay_json",
+    "suggested_task",
+    "create_microagent",
+    "mcp_config",
+    "conversation_id",
+)
+
+
+def _path(conversation_id: str, suffix: str = "") -> str:
+    return f"{BASE}/{quote(validate_id(conversation_id), safe='')}{suffix}"
+
+
+def create_body(
+    initial_user_msg: str | None,
+    *,
+    repository: str | None = None,
+    selected_branch: str | None = None,
+    git_provider: str | None = None,
+    image_urls: Sequence[str] | None = None,
+    conversation_instructions: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The InitSessionRequest body; ``extra`` may carry the rarer fields of CONTRACT §3.3."""
+    unknown = sorted(set(extra) - set(CREATE_FIELDS))
+    if unknown:
+        raise InvalidInputError(
+            f"Unknown V0 create option(s) {', '.join(unknown)}; V0 accepts {', '.join(CREATE_FIELDS)}"
+        )
+    if initial_user_msg is None:
+        raise InvalidInputError(
+            "A conversation needs an initial message: one without it holds compute and does nothing"
+        )
+    body: dict[str, Any] = {"initial_user_msg": validate_message(initial_user_msg, "initial message")}
+    if repository is not None:
+        body["repository"] = validate_repository(repository)
+    if selected_branch is not None:
+        if not selected_branch.strip():
+            raise InvalidInputError("The branch name is empty")
+        body["selected_branch"] = selected_branch
+    if git_provider is not None:
+        body["git_provider"] = git_provider
+    if image_urls is not None:
+        body["image_urls"] = list(image_urls)
+    if conversation_instructions is not None:
+        body["conversation_instructions"] = conversation_instructions
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def create_conversation(body: dict[str, Any]) -> Call[ConversationResponse]:
+    """``POST /api/conversations``: not idempotent — a resend creates a second conversation."""
+    return model_call(Request("POST", BASE, json=body, idempotent=False), ConversationResponse)
+
+
+def get_conversation(conversation_id: str) -> Call[ConversationInfo | None]:
+    """``GET /api/conversations/{id}``; ``None`` when the server answers ``null`` (unknown id)."""
+    return model_call(Request("GET", _path(conversation_id)), ConversationInfo | None)
+
+
+def list_conversations(
+    *,
+    page_id: str | None = None,
+    limit: int = 20,
+    selected_repository: str | None = None,
+    conversation_trigger: str | None = None,
+    include_sub_conversations: bool | None = None,
+) -> Call[ConversationPage]:
+    """One page of ``GET /api/conversations``. Pages may be short or empty while more follow:
+    only ``next_page_id is None`` means the end (CONTRACT §2.2)."""
+    params = query(
+        page_id=page_id,
+        limit=validate_limit(limit, 1, MAX_LIST_LIMIT),
+        selected_repository=selected_repository,
+        conversation_trigger=conversation_trigger,
+        include_sub_conversations=include_sub_conversations,
+    )
+    return model_call(Request("GET", BASE, params=params), ConversationPage)
+
+
+def validate_title(title: object) -> str:
+    if not isinstance(title, str) or not 1 <= len(title) <= 200:
+        raise InvalidInputError("The title must be 1 to 200 characters long")
+    return title
+
+
+def update_title(conversation_id: str, title: str) -> Call[bool]:
+    """``PATCH /api/conversations/{id}`` with ``{"title"}`` (1–200 characters) → ``true``."""
+    request = Request("PATCH", _path(conversation_id), json={"title": validate_title(title)})
+    return json_call(request, expect_bool(request))
+
+
+def delete_conversation(conversation_id: str) -> Call[bool]:
+    """``DELETE /api/conversations/{id}`` → ``True``; ``False`` when there was no such id."""
+    request = Request("DELETE", _path(conversation_id))
+    return json_call(request, expect_bool(request))
+
+
+def start_conversation(
+    conversation_id: str, providers_set: Sequence[str] | None = None
+) -> Call[ConversationResponse]:
+    """``POST …/start``: (re)starts the runtime. The body is required; ``{}`` is fine."""
+    body: dict[str, Any] = {} if providers_set is None else {"providers_set": list(providers_set)}
+    return model_call(Request("POST", _path(conversation_id, "/start"), json=body), ConversationResponse)
+
+
+def stop_conversation(conversation_id: str) -> Call[ConversationResponse]:
+    """``POST …/stop``. ``conversation_status`` in the answer is the status *before* stopping."""
+    return model_call(Request("POST", _path(conversation_id, "/stop")), ConversationResponse)
+
+
+def get_events(
+    conversation_id: str,
+    *,
+    start_id: int = 0,
+    end_id: int | None = None,
+    reverse: bool = False,
+    limit: int = 20,
+) -> Call[V0EventPage]:
+    """One page of ``GET …/events``: ids ``start_id``..``end_id`` inclusive, newest first if
+    ``reverse``. The server refuses ``limit`` outside 0–100 with 400."""
+    if start_id < 0 or (end_id is not None and end_id < 0):
+        raise InvalidInputError("start_id and end_id must be >= 0")
+    params = query(
+        start_id=start_id,
+        end_id=end_id,
+        reverse=reverse if reverse else None,
+        limit=validate_limit(limit, 0, MAX_EVENTS_LIMIT),
+    )
+    return model_call(Request("GET", _path(conversation_id, "/events"), params=params), V0EventPage)
+
+
+def get_trajectory(conversation_id: str) -> Call[list[V0Event]]:
+    """``GET …/trajectory``: every event (hidden ones excluded) in one answer."""
+    request = Request("GET", _path(conversation_id, "/trajectory"))
+    inner = model_call(request, dict[str, Any])
+
+    def parse(response: Response) -> list[V0Event]:
+        body = inner.parse(response)
+        items = body.get("trajectory")
+        if not isinstance(items, list):
+            error = body.get("error") or "no trajectory in the answer"
+            raise ProtocolError(f"{request.describe()}: {error}", method="GET", path=request.path)
+        return [V0Event.model_validate(item) for item in items]
+
+    return Call(request, parse)
+
+
+def send_message(conversation_id: str, message: str) -> Call[bool]:
+    """``POST …/message``: needs a running conversation (a STOPPED one answers 500).
+
+    Not idempotent: a resend would add the message twice."""
+    request = Request(
+        "POST",
+        _path(conversation_id, "/message"),
+        json={"message": validate_message(message)},
+        idempotent=False,
+    )
+    return json_call(request, expect_bool(request))
+
+
+def list_files(conversation_id: str, path: str | None = None) -> Call[list[str]]:
+    """``GET …/list-files``: workspace paths, directories end with ``/``."""
+    return model_call(
+        Request("GET", _path(conversation_id, "/list-files"), params=query(path=path)), list[str]
+    )
+
+
+def read_file(conversation_id: str, file: str) -> Call[str]:
+    """``GET …/select-file?file=``: the text of a workspace file."""
+    if not file:
+        raise InvalidInputError("The file path is empty")
+    request = Request("GET", _path(conversation_id, "/select-file"), params=query(file=file))
+
+    def convert(value: Any) -> str:
+        if isinstance(value, dict) and isinstance(value.get("code"), str):
+            return str(value["code"])
+        raise ProtocolError(f"{request.describe()} answered without file text", path=request.path)
+
+    return json_call(request, convert)
+
+
+def download_workspace(conversation_id: str, destination: Path) -> Call[int]:
+    """``GET …/zip-directory`` streamed into ``destination``; the result is the byte count."""
+    request = Request("GET", _path(conversation_id, "/zip-directory"), stream_to=destination)
+    return download_call(request)
+
+
+def download_call(request: Request) -> Call[int]:
+    def parse(response: Response) -> int:
+        check(request, response)
+        if response.downloaded is None:
+            decode_json(response, request)  # raises the protocol error that says what came
+            raise ProtocolError(f"{request.describe()} answered JSON where a file was expected")
+        return response.downloaded
+
+    return Call(request, parse)
+
+
+def git_changes(conversation_id: str) -> Call[list[GitChange]]:
+    return model_call(Request("GET", _path(conversation_id, "/git/changes")), list[GitChange])
+
+
+def git_diff(conversation_id: str, path: str) -> Call[GitDiff]:
+    if not path:
+        raise InvalidInputError("The path of the file to diff is empty")
+    return model_call(Request("GET", _path(conversation_id, "/git/diff"), params=query(path=path)), GitDiff)
+
+
+def final_message(events: Sequence[V0Event]) -> str | None:
+    """The agent's final text: the newest ``finish``'s ``final_thought`` (its ``message`` is a
+    canned line), else the newest agent ``message`` action's content (CONTRACT §3.5)."""
+    for event in sorted(events, key=lambda e: e.id, reverse=True):
+        if event.action == "finish":
+            text = event.args.get("final_thought") or event.args.get("message")
+            if isinstance(text, str) and text:
+                return text
+        if event.action == "message" and event.source == "agent":
+            text = event.args.get("content")
+            if isinstance(text, str) and text:
+                return text
+    return None
+
+
+def accumulated_cost(events: Sequence[V0Event]) -> tuple[float | None, dict[str, Any] | None]:
+    """Cost and token usage from the newest event that carries ``llm_metrics``."""
+    for event in sorted(events, key=lambda e: e.id, reverse=True):
+        metrics = event.llm_metrics
+        if metrics:
+            cost = metrics.get("accumulated_cost")
+            usage = metrics.get("accumulated_token_usage")
+            return (
+                float(cost) if isinstance(cost, (int, float)) else None,
+                usage if isinstance(usage, dict) else None,
+            )
+    return None, None
+
+
+def probe() -> Call[bool]:
+    """``GET /api/conversations?limit=1``: does this server speak V0? (CONTRACT §1.6)"""
+    request = Request("GET", BASE, params=(("limit", "1"),))
+
+    def parse(response: Response) -> bool:
+        if response.status_code in (404, 405) or not response.is_json:
+            return False
+        check(request, response)
+        body = decode_json(response, request)
+        return isinstance(body, dict) and "results" in body
+
+    return Call(request, parse)
+
+
+# ---------------------------------------------------------------------------- unified view
+
+
+def event_text(event: V0Event) -> str | None:
+    """The most readable text of a V0 event."""
+    if event.action == "finish":
+        text = event.args.get("final_thought")
+    elif event.action == "message":
+        text = event.args.get("content")
+    elif event.action == "run":
+        text = event.args.get("command")
+    elif event.observation == "agent_state_changed":
+        text = event.extras.get("agent_state")
+    elif event.observation is not None:
+        text = event.content
+    else:
+        text = None
+    if not isinstance(text, str) or not text:
+        text = event.message
+    return text or None
+
+
+def to_event(event: V0Event) -> Event:
+    return Event(
+        id=str(event.id),
+        seq=event.id,
+        timestamp=_parse_time(event.timestamp),
+        source=event.source,
+        kind=event.kind,
+        text=event_text(event),
+        raw=mask_secrets(event.model_dump(mode="json", exclude_none=True)),
+    )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    parsed = parse_utc(value)
+    return parsed if isinstance(parsed, datetime) else None
+
+
+def to_conversation(
+    info: ConversationInfo,
+    *,
+    base_url: str,
+    assessment: Assessment | None = None,
+    events: Sequence[V0Event] = (),
+) -> Conversation:
+    """The unified view of a V0 conversation (CONTRACT §7.2)."""
+    cost, tokens = accumulated_cost(events)
+    raw = info.model_dump(mode="json", exclude={"session_api_key"})
+    raw["session_api_key"] = None if info.session_api_key is None else SECRET_MASK
+    return Conversation(
+        id=info.conversation_id,
+        api_version="v1" if info.conversation_version == "V1" else "v0",
+        web_url=web_url(base_url, info.conversation_id),
+        title=info.title,
+        runtime=v0_runtime(info),
+        agent_state=assessment.agent_state if assessment else None,
+        outcome=assessment.outcome if assessment else None,
+        outcome_detail=assessment.detail if assessment else None,
+        repository=info.selected_repository,
+        branch=info.selected_branch,
+        git_provider=info.git_provider,
+        created_at=info.created_at,
+        updated_at=info.last_updated_at,
+        trigger=info.trigger,
+        pr_numbers=list(info.pr_number),
+        llm_model=info.llm_model,
+        cost=cost,
+        tokens=tokens,
+        sandbox_id=info.sandbox_id,
+        sub_conversation_ids=list(info.sub_conversation_ids),
+        runtime_url=info.url,
+        session_api_key=info.session_api_key,
+        raw=mask_secrets(raw),
+    )
+
+
+def web_url(base_url: str, conversation_id: str) -> str:
+    """The conversation's page in the web app (CONTRACT §1.2)."""
+    return f"{base_url.rstrip('/')}/conversations/{conversation_id}"

@@ -1,0 +1,33 @@
+"""Shared test settings: every test runs with a clean OpenHands environment.
+
+A developer's own OPENHANDS_* variables or key file must not leak into tests, so they are
+removed and HOME points at an empty temporary directory for each test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+def load_vectors(name: str) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = json.loads((VECTORS / name).read_text())["cases"]
+    return cases
+
+
+@pytest.fixture(autouse=True)
+def _clean_openhands_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    for name in (
+        "OPENHANDS_API_KEY",
+        "OPENHANDS_CLOUD_API_KEY",
+        "OPENHANDS_BASE_URL",
+        "OPENHANDS_CLOUD_API_URL",
+        "OPENHANDS_SESSION_API_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
