@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         ConversationStartError,
         GoneError,
         InvalidInputError,
+        MissingAPIKeyError,
         NotFoundError,
         NotSupportedError,
         OpenHandsError,
@@ -70,6 +71,7 @@ __all__ = [
     "Event",
     "GoneError",
     "InvalidInputError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "NotSupportedError",
     "OpenHandsAPI",
@@ -87,61 +89,19 @@ __all__ = [
     "__version__",
 ]
 
-# Where each export lives; loaded on first access (see the module docstring).
-_MODULE_OF = {"OpenHandsAPI": "client", "AsyncOpenHandsAPI": "aio"}
-_MODULE_OF.update(
-    dict.fromkeys(
-        (
-            "APIConnectionError",
-            "APIStatusError",
-            "APITimeoutError",
-            "AuthenticationError",
-            "BadRequestError",
-            "ConcurrencyLimitError",
-            "ConfigurationError",
-            "ConflictError",
-            "ConversationStartError",
-            "GoneError",
-            "InvalidInputError",
-            "NotFoundError",
-            "NotSupportedError",
-            "OpenHandsError",
-            "PermissionDeniedError",
-            "ProtocolError",
-            "RateLimitError",
-            "ServerError",
-            "TransportError",
-            "UnprocessableEntityError",
-            "WaitTimeoutError",
-        ),
-        "errors",
-    )
-)
-_MODULE_OF.update(
-    dict.fromkeys(
-        (
-            "AgentState",
-            "Conversation",
-            "ConversationInfo",
-            "ConversationResult",
-            "ConversationStatus",
-            "Event",
-            "Outcome",
-            "SentMessage",
-            "V0Event",
-        ),
-        "models",
-    )
-)
+# Searched in this order on first access; each module lists its public names in __all__.
+_SOURCE_MODULES = ("errors", "models", "client", "aio")
 
 
 def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'openhands_api' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    if name in __all__:
+        for module_name in _SOURCE_MODULES:
+            module = importlib.import_module(f".{module_name}", __name__)
+            if name in getattr(module, "__all__", ()):
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module 'openhands_api' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

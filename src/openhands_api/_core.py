@@ -99,8 +99,8 @@ class ClientCore:
         )
         check_transport_security(self._settings, allow_insecure_http=allow_insecure_http)
         if self._settings.is_cloud and self._settings.api_key is None:
-            raise errors.ConfigurationError(
-                "No API key for OpenHands Cloud: pass api_key=, or set OPENHANDS_API_KEY "
+            raise errors.MissingAPIKeyError(
+                "No API key for OpenHands Cloud: set OPENHANDS_API_KEY (or pass api_key= / --api-key) "
                 "(create a key at https://app.all-hands.dev/settings/api-keys)"
             )
         if isinstance(timeout, httpx.Timeout):
@@ -135,7 +135,10 @@ class ClientCore:
 
     def __repr__(self) -> str:
         key = "set" if self._settings.api_key else "none"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key}, api_version={self._api_version!r})"
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key}, "
+            f"api_version={self._api_version!r})"
+        )
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": _user_agent()}

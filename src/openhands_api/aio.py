@@ -8,6 +8,7 @@ done?") comes from ``protocol/`` through the shared :class:`ClientCore`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -34,6 +35,8 @@ from .models import (
 )
 from .protocol import ops, v0
 from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step
+
+__all__ = ["AsyncOpenHandsAPI", "AsyncV0Routes"]
 
 T = TypeVar("T")
 
@@ -121,7 +124,10 @@ class AsyncOpenHandsAPI(ClientCore):
                     written += len(chunk)
             os.replace(tmp, destination)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            # Local disk work stays synchronous, like the chunk writes above: it is brief,
+            # and a thread hop per chunk would cost more than it saves.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
         return written
 

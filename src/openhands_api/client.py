@@ -33,6 +33,8 @@ from .models import (
 from .protocol import ops, v0
 from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step
 
+__all__ = ["OpenHandsAPI", "V0Routes"]
+
 T = TypeVar("T")
 
 

@@ -4,7 +4,8 @@ Every error the library raises on purpose is an :class:`OpenHandsError`. Callers
 branch they can act on::
 
     OpenHandsError
-    ├── ConfigurationError          missing/invalid settings (no API key for Cloud, bad base URL)
+    ├── ConfigurationError          missing/invalid settings (bad base URL, insecure http)
+    │   └── MissingAPIKeyError      no API key where one is required (OpenHands Cloud)
     ├── InvalidInputError           refused before anything was sent (also a ValueError)
     ├── TransportError              no usable HTTP response
     │   ├── APIConnectionError      could not connect, or the connection broke
@@ -46,6 +47,7 @@ __all__ = [
     "ConversationStartError",
     "GoneError",
     "InvalidInputError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "NotSupportedError",
     "OpenHandsError",
@@ -72,6 +74,10 @@ class OpenHandsError(Exception):
 
 class ConfigurationError(OpenHandsError):
     """A setting is missing or invalid (for example no API key for OpenHands Cloud)."""
+
+
+class MissingAPIKeyError(ConfigurationError):
+    """No API key was found where one is required (OpenHands Cloud)."""
 
 
 class InvalidInputError(OpenHandsError, ValueError):

@@ -151,8 +151,13 @@ def test_unknown_create_option_is_refused_locally() -> None:
 
 def test_final_message_prefers_final_thought() -> None:
     events = [
-        v0.V0Event(id=7, source="agent", action="finish", message="All done! What's next on the agenda?",
-                   args={"final_thought": "Task complete."}),
+        v0.V0Event(
+            id=7,
+            source="agent",
+            action="finish",
+            message="All done! What's next on the agenda?",
+            args={"final_thought": "Task complete."},
+        ),
         v0.V0Event(id=5, source="agent", action="message", args={"content": "earlier"}),
     ]
     assert v0.final_message(events) == "Task complete."
@@ -169,6 +174,8 @@ def test_final_message_falls_back_to_the_agents_last_message() -> None:
 def test_cost_comes_from_the_newest_metrics() -> None:
     events = [
         v0.V0Event(id=3, llm_metrics={"accumulated_cost": 0.1}),
-        v0.V0Event(id=7, llm_metrics={"accumulated_cost": 0.25, "accumulated_token_usage": {"prompt_tokens": 9}}),
+        v0.V0Event(
+            id=7, llm_metrics={"accumulated_cost": 0.25, "accumulated_token_usage": {"prompt_tokens": 9}}
+        ),
     ]
     assert v0.accumulated_cost(events) == (0.25, {"prompt_tokens": 9})

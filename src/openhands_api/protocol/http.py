@@ -14,7 +14,7 @@ import json as _json
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Generic, TypeVar, Union
+from typing import Any, Generic, TypeVar
 
 from ..errors import ProtocolError
 
@@ -119,7 +119,7 @@ class Emit:
     item: Any
 
 
-Step = Union[Call[Any], Sleep, Now, Emit]
+Step = Call[Any] | Sleep | Now | Emit
 # An operation yields steps and receives each step's result (None for Sleep and Emit).
 Op = Generator[Step, Any, T]
 

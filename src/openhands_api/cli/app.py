@@ -1,0 +1,259 @@
+"""The command tree. Each command parses its options, calls the library, and renders.
+
+Errors become one line on stderr and a documented exit code (see ``exit_codes.py``); a
+traceback is shown only for an unexpected bug, and only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from . import exit_codes
+from .prompt import InputProblem, resolve_prompt
+
+if TYPE_CHECKING:
+    from ..client import OpenHandsAPI
+    from ..models import ConversationResult
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Failure(Exception):
+    """An error already rendered for the user: message and exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The documented exit code for a library error."""
+    from .. import errors
+
+    if isinstance(exc, (errors.MissingAPIKeyError, errors.AuthenticationError, errors.PermissionDeniedError)):
+        return exit_codes.AUTH
+    if isinstance(exc, (errors.InvalidInputError, errors.ConfigurationError)):
+        return exit_codes.USAGE
+    if isinstance(exc, errors.WaitTimeoutError):
+        return exit_codes.TIMED_OUT
+    if isinstance(exc, errors.ConversationStartError):
+        return exit_codes.FAILED
+    if isinstance(exc, (errors.NotFoundError, errors.GoneError)):
+        return exit_codes.STOPPED
+    return exit_codes.API_ERROR
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into one stderr line and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .. import errors
+
+        try:
+            return func(*args, **kwargs)
+        except Failure as failure:
+            click.echo(f"error: {_one_line(failure.message)}", err=True)
+            sys.exit(failure.code)
+        except InputProblem as problem:
+            click.echo(f"error: {_one_line(str(problem))}", err=True)
+            sys.exit(exit_codes.USAGE)
+        except errors.OpenHandsError as exc:
+            click.echo(f"error: {_one_line(str(exc))}", err=True)
+            sys.exit(exit_code_for(exc))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(exit_codes.INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def connection_options(func: F) -> F:
+    """--api-key, --base-url, --session-api-key, --allow-insecure-http."""
+    options = [
+        click.option(
+            "--api-key",
+            envvar="OPENHANDS_API_KEY",
+            show_envvar=True,
+            help="OpenHands API key (Cloud). Prefer the environment variable over the flag.",
+        ),
+        click.option(
+            "--base-url",
+            envvar="OPENHANDS_BASE_URL",
+            show_envvar=True,
+            help="Server URL, e.g. http://localhost:3000. Default: https://app.all-hands.dev",
+        ),
+        click.option(
+            "--session-api-key",
+            envvar="OPENHANDS_SESSION_API_KEY",
+            show_envvar=True,
+            help="X-Session-API-Key for a self-hosted server started with SESSION_API_KEY.",
+        ),
+        click.option(
+            "--allow-insecure-http",
+            is_flag=True,
+            help="Allow sending a key over plain http:// to a non-loopback host.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_client(
+    api_key: str | None,
+    base_url: str | None,
+    session_api_key: str | None,
+    allow_insecure_http: bool,
+    **extra: Any,
+) -> OpenHandsAPI:
+    from ..client import OpenHandsAPI
+
+    return OpenHandsAPI(
+        api_key=api_key,
+        base_url=base_url,
+        session_api_key=session_api_key,
+        allow_insecure_http=allow_insecure_http,
+        api_version="v0",
+        **extra,
+    )
+
+
+def result_json(result: ConversationResult) -> dict[str, Any]:
+    """The final state as printed by ``--poll``: the outcome first, then what happened.
+
+    ``status`` repeats the outcome and ``url`` is the web page, as the seed client printed.
+    """
+    data = result.model_dump(mode="json")
+    return {"status": result.outcome.value, "url": result.web_url, **data}
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=exit_codes.EPILOG,
+)
+@click.version_option(package_name="openhands-api", prog_name="openhands-api")
+@click.option("--debug", is_flag=True, help="Log each request and retry to stderr (keys redacted).")
+def cli(debug: bool) -> None:
+    """Start and follow OpenHands agent conversations (OpenHands Cloud or self-hosted)."""
+    if debug:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("openhands_api").setLevel(logging.DEBUG)
+
+
+@cli.command("new-conversation", epilog=exit_codes.EPILOG)
+@connection_options
+@click.option("--prompt", "prompt", metavar="TEXT", help="The task for the agent.")
+@click.option("--prompt-file", metavar="PATH", help="Read the task from a file ('-' for stdin).")
+@click.option("--append-file", metavar="PATH", help="Append this file's text to the prompt.")
+@click.option("--repo", metavar="OWNER/REPO", help="Repository to work on.")
+@click.option("--branch", help="Git branch to start from.")
+@click.option("--git-provider", help="github, gitlab, bitbucket, … (when the server cannot tell).")
+@click.option("--title", help="Title for the conversation.")
+@click.option("--poll", is_flag=True, help="Wait for the outcome and print the final state as JSON.")
+@click.option(
+    "--timeout-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=20 * 60.0,
+    show_default=True,
+    help="With --poll: give up waiting after this many seconds.",
+)
+@click.option(
+    "--poll-interval-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --poll: seconds between polls (default: 1 s growing to 5 s; Cloud 3 s to 15 s).",
+)
+@handle_errors
+def new_conversation(
+    api_key: str | None,
+    base_url: str | None,
+    session_api_key: str | None,
+    allow_insecure_http: bool,
+    prompt: str | None,
+    prompt_file: str | None,
+    append_file: str | None,
+    repo: str | None,
+    branch: str | None,
+    git_provider: str | None,
+    title: str | None,
+    poll: bool,
+    timeout_s: float,
+    poll_interval_s: float | None,
+) -> None:
+    """Start a conversation; print its web URL (first line), then with --poll its outcome.
+
+    \b
+    Examples:
+      openhands-api new-conversation --prompt "Fix the failing test" --repo me/app --poll
+      cat task.md | openhands-api new-conversation --prompt-file - --base-url http://localhost:3000
+    """
+    from ..protocol.common import validate_repository
+
+    message = resolve_prompt(prompt, prompt_file, append_file)
+    if repo is not None:
+        try:
+            validate_repository(repo)
+        except ValueError as exc:
+            raise InputProblem(f"--repo: {exc}") from None
+    with make_client(
+        api_key,
+        base_url,
+        session_api_key,
+        allow_insecure_http,
+        poll_interval=poll_interval_s,
+        max_poll_interval=poll_interval_s,
+    ) as api:
+        conversation = api.create_conversation(
+            message, repository=repo, branch=branch, git_provider=git_provider, title=title
+        )
+        click.echo(conversation.web_url)
+        if not poll:
+            return
+        result = api.wait(conversation.id, timeout=timeout_s)
+        click.echo(json.dumps(result_json(result), indent=2))
+        sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
+
+
+@cli.command(epilog=exit_codes.EPILOG)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Run the fake agent this many times faster.",
+)
+@handle_errors
+def demo(speed: float) -> None:
+    """Run a whole conversation against the embedded fake server (no account needed)."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(speed=speed))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``openhands-api`` command."""
+    try:
+        cli.main(args=argv, prog_name="openhands-api", standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: say so in one line; the traceback only with --debug
+        if "--debug" in (argv if argv is not None else sys.argv[1:]):
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {_one_line(str(exc))} (run with --debug for details)",
+            err=True,
+        )
+        sys.exit(exit_codes.INTERNAL)
