@@ -24,6 +24,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
 __all__ = [
     "AgentState",
+    "AppConversation",
+    "AppConversationPage",
     "Conversation",
     "ConversationInfo",
     "ConversationPage",
@@ -31,13 +33,23 @@ __all__ = [
     "ConversationResult",
     "ConversationStatus",
     "Event",
+    "ExecutionStatus",
     "GitChange",
     "GitDiff",
     "Outcome",
     "RuntimeStatus",
+    "SandboxInfo",
+    "SandboxPage",
+    "SandboxStatus",
+    "SendMessageResult",
     "SentMessage",
+    "StartTask",
+    "StartTaskPage",
+    "StartTaskStatus",
     "V0Event",
     "V0EventPage",
+    "V1Event",
+    "V1EventPage",
 ]
 
 SECRET_MASK = "***"
@@ -396,3 +408,137 @@ class SentMessage(BaseModel):
     conversation_id: str
     marker: int | None = None
     sent_at: datetime | None = None
+
+
+# ---------------------------------------------------------------------------- V1 wire models
+
+
+class StartTaskStatus(str, Enum):
+    """V1 start-task statuses, in order; only READY and ERROR are terminal (CONTRACT §6.2)."""
+
+    WORKING = "WORKING"
+    WAITING_FOR_SANDBOX = "WAITING_FOR_SANDBOX"
+    PREPARING_REPOSITORY = "PREPARING_REPOSITORY"
+    RUNNING_SETUP_SCRIPT = "RUNNING_SETUP_SCRIPT"
+    SETTING_UP_GIT_HOOKS = "SETTING_UP_GIT_HOOKS"
+    SETTING_UP_SKILLS = "SETTING_UP_SKILLS"
+    STARTING_CONVERSATION = "STARTING_CONVERSATION"
+    READY = "READY"
+    ERROR = "ERROR"
+
+
+class SandboxStatus(str, Enum):
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    ERROR = "ERROR"
+    MISSING = "MISSING"
+
+
+class ExecutionStatus(str, Enum):
+    """V1 ``execution_status``; ``idle`` is the state *before* a run, not an end."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    WAITING_FOR_CONFIRMATION = "waiting_for_confirmation"
+    FINISHED = "finished"
+    ERROR = "error"
+    STUCK = "stuck"
+    DELETING = "deleting"
+
+
+class StartTask(WireModel):
+    """``AppConversationStartTask``: what V1 create returns; READY carries the conversation id."""
+
+    id: str
+    created_by_user_id: str | None = None
+    status: str | None = None
+    detail: str | None = None
+    app_conversation_id: str | None = None
+    sandbox_id: str | None = None
+    agent_server_url: str | None = None
+    request: dict[str, Any] | None = Field(default=None, repr=False)
+    created_at: UTCDateTime = None
+    updated_at: UTCDateTime = None
+
+
+class AppConversation(WireModel):
+    """V1 ``AppConversation`` (CONTRACT §6.3). Live fields are null unless the sandbox runs."""
+
+    id: str
+    created_by_user_id: str | None = None
+    sandbox_id: str | None = None
+    selected_repository: str | None = None
+    selected_branch: str | None = None
+    git_provider: str | None = None
+    title: str | None = None
+    trigger: str | None = None
+    pr_number: list[int] = Field(default_factory=list)
+    llm_model: str | None = None
+    agent_kind: str | None = None
+    metrics: dict[str, Any] | None = Field(default=None, repr=False)
+    parent_conversation_id: str | None = None
+    sub_conversation_ids: list[str] = Field(default_factory=list)
+    public: bool | None = None
+    tags: dict[str, Any] = Field(default_factory=dict)
+    created_at: UTCDateTime = None
+    updated_at: UTCDateTime = None
+    sandbox_status: str | None = None
+    execution_status: str | None = None
+    conversation_url: str | None = None
+    session_api_key: SecretStr | None = Field(default=None, repr=False)
+    acp_server: str | None = None
+    launched_agent_profile: dict[str, Any] | None = None
+
+
+class AppConversationPage(WireModel):
+    items: list[AppConversation] = Field(default_factory=list)
+    next_page_id: str | None = None
+
+
+class StartTaskPage(WireModel):
+    items: list[StartTask] = Field(default_factory=list)
+    next_page_id: str | None = None
+
+
+class ExposedUrl(WireModel):
+    name: str | None = None
+    url: str | None = None
+    port: int | None = None
+
+
+class SandboxInfo(WireModel):
+    id: str
+    created_by_user_id: str | None = None
+    sandbox_spec_id: str | None = None
+    status: str | None = None
+    session_api_key: SecretStr | None = Field(default=None, repr=False)
+    exposed_urls: list[ExposedUrl] | None = None
+    created_at: UTCDateTime = None
+
+
+class SandboxPage(WireModel):
+    items: list[SandboxInfo] = Field(default_factory=list)
+    next_page_id: str | None = None
+
+
+class V1Event(WireModel):
+    """One V1 event; ``kind`` says which (CONTRACT §6.5). Every other field is kept as sent."""
+
+    id: str
+    kind: str = "unknown"
+    timestamp: str | None = None
+    source: str | None = None
+    parent_id: str | None = None
+
+
+class V1EventPage(WireModel):
+    items: list[V1Event] = Field(default_factory=list)
+    next_page_id: str | None = None
+
+
+class SendMessageResult(WireModel):
+    success: bool = False
+    sandbox_status: str | None = None
+    message: str | None = None

@@ -100,8 +100,7 @@ def parse_as(request: Request, value: Any, adapter: TypeAdapter[T]) -> T:
         where = ".".join(str(p) for p in problems[0]["loc"]) if problems else ""
         message = problems[0]["msg"] if problems else "invalid"
         raise ProtocolError(
-            f"{request.describe()} answered with JSON of an unexpected shape "
-            f"({where or 'body'}: {message})",
+            f"{request.describe()} answered with JSON of an unexpected shape ({where or 'body'}: {message})",
             method=request.method,
             path=request.path,
         ) from exc

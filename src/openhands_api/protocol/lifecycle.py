@@ -15,8 +15,17 @@ message up, so only states newer than the newest event id seen *before* the mess
 stop (including the server evicting the oldest of too many conversations), and the runtime
 status tells that story better.
 
-The decision tables below mirror CONTRACT.md §4.2 row by row, first match wins; each row
-carries its number so tests and debug output can name it.
+A V1 conversation starts as a *start task* (phase A) that walks through its statuses to READY
+(then the conversation exists) or ERROR. Then (phase B) ``sandbox_status`` says whether compute
+exists and ``execution_status`` what the agent does; the latter is null unless the sandbox runs,
+so for a paused or deleted sandbox the last known status (L, from the events) decides whether
+the run had ended well. ``idle`` is the state *before* a run and ``finished`` may be the
+previous run's: right after a create or a message they are trusted only once *settled* (the
+client saw ``running`` since its action, or an execution-status event newer than its action,
+or nothing changed for a settle window). The caller works out ``settled``; the table uses it.
+
+The decision tables below mirror CONTRACT.md §4.2 and §6.4 row by row, first match wins; each
+row carries its number so tests and debug output can name it.
 
 Not in here: fetching anything (see ``ops.py``), or presenting the result (``models.py``).
 """
@@ -26,16 +35,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..models import ConversationInfo, Outcome, V0Event
+from ..models import AppConversation, ConversationInfo, Outcome, StartTask, V0Event
 
 __all__ = [
     "V0_ROWS",
+    "V1_ROWS",
     "AgentStateChange",
     "Assessment",
     "V0Facts",
+    "V1Facts",
+    "classify_start_task",
     "classify_v0",
+    "classify_v1",
     "is_runtime_failure",
     "newest_agent_state",
+    "sandbox_runtime",
     "v0_runtime",
 ]
 
@@ -236,6 +250,194 @@ def classify_v0(info: ConversationInfo | None, agent: AgentStateChange | None) -
                 phase=phase,
                 runtime=v0_runtime(info),
                 agent_state=facts.agent_state,
+                row=row.number,
+            )
+    raise AssertionError("the last row matches everything")  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------- V1
+
+
+def classify_start_task(task: StartTask | None) -> Assessment | None:
+    """Phase A (CONTRACT §6.4). ``None`` means READY: go on to the conversation (phase B)."""
+    if task is None:
+        return Assessment(Outcome.GONE, "the start task does not exist", runtime="gone", row=1)
+    if task.status == "ERROR":
+        return Assessment(
+            Outcome.FAILED, task.detail or "the conversation failed to start", runtime="error", row=2
+        )
+    if task.status == "READY":
+        return None
+    return Assessment(Outcome.IN_PROGRESS, task.status, phase="starting", runtime="starting", row=4)
+
+
+_SANDBOX_RUNTIME = {
+    "STARTING": "starting",
+    "RUNNING": "running",
+    "PAUSED": "stopped",
+    "MISSING": "gone",
+    "ERROR": "error",
+}
+
+
+def sandbox_runtime(sandbox_status: str | None) -> str | None:
+    """The unified ``runtime`` value for a V1 sandbox status (CONTRACT §7.2)."""
+    return _SANDBOX_RUNTIME.get(sandbox_status or "")
+
+
+_FAILED_EXECUTION = frozenset({"error", "stuck"})
+
+
+@dataclass(frozen=True)
+class V1Facts:
+    """The inputs of the V1 table: the conversation (None: unknown), L, and the settle verdict."""
+
+    conversation: AppConversation | None
+    last_known: str | None = None
+    settled: bool = True
+    error_detail: str | None = None
+
+    @property
+    def sandbox(self) -> str | None:
+        return self.conversation.sandbox_status if self.conversation else None
+
+    @property
+    def execution(self) -> str | None:
+        return self.conversation.execution_status if self.conversation else None
+
+    @property
+    def running(self) -> bool:
+        return self.sandbox == "RUNNING"
+
+
+def _ended_well_before(f: V1Facts, otherwise: Outcome) -> Outcome:
+    if f.last_known == "finished":
+        return Outcome.FINISHED
+    if f.last_known in _FAILED_EXECUTION:
+        return Outcome.FAILED
+    return otherwise
+
+
+@dataclass(frozen=True)
+class V1Row:
+    number: int
+    condition: str
+    matches: Callable[[V1Facts], bool]
+    outcome: Callable[[V1Facts], Outcome]
+    detail: Callable[[V1Facts], str | None]
+
+
+# CONTRACT.md §6.4 phase B, in order. First match wins.
+V1_ROWS: tuple[V1Row, ...] = (
+    V1Row(
+        1,
+        "conversation is null",
+        lambda f: f.conversation is None,
+        lambda f: Outcome.GONE,
+        lambda f: "the conversation does not exist (unknown id, or deleted)",
+    ),
+    V1Row(
+        2,
+        "sandbox ERROR",
+        lambda f: f.sandbox == "ERROR",
+        lambda f: Outcome.FAILED,
+        lambda f: "the sandbox failed",
+    ),
+    V1Row(
+        3,
+        "sandbox MISSING",
+        lambda f: f.sandbox == "MISSING",
+        lambda f: _ended_well_before(f, Outcome.GONE),
+        lambda f: (
+            f.error_detail
+            if f.last_known in _FAILED_EXECUTION
+            else (None if f.last_known == "finished" else "the sandbox is gone")
+        ),
+    ),
+    V1Row(
+        4,
+        "sandbox PAUSED",
+        lambda f: f.sandbox == "PAUSED",
+        lambda f: _ended_well_before(f, Outcome.STOPPED),
+        lambda f: (
+            f.error_detail
+            if f.last_known in _FAILED_EXECUTION
+            else (None if f.last_known == "finished" else "the sandbox is paused; resume it to continue")
+        ),
+    ),
+    V1Row(
+        5,
+        "sandbox STARTING",
+        lambda f: f.sandbox == "STARTING",
+        lambda f: Outcome.IN_PROGRESS,
+        lambda f: None,
+    ),
+    V1Row(
+        6,
+        "RUNNING, finished",
+        lambda f: f.running and f.execution == "finished",
+        lambda f: Outcome.FINISHED if f.settled else Outcome.IN_PROGRESS,
+        lambda f: None,
+    ),
+    V1Row(
+        7,
+        "RUNNING, error / stuck",
+        lambda f: f.running and f.execution in _FAILED_EXECUTION,
+        lambda f: Outcome.FAILED,
+        lambda f: f.error_detail or f.execution,
+    ),
+    V1Row(
+        8,
+        "RUNNING, waiting_for_confirmation",
+        lambda f: f.running and f.execution == "waiting_for_confirmation",
+        lambda f: Outcome.BLOCKED,
+        lambda f: "an action is waiting for confirmation",
+    ),
+    V1Row(
+        9,
+        "RUNNING, paused",
+        lambda f: f.running and f.execution == "paused",
+        lambda f: Outcome.BLOCKED,
+        lambda f: "the agent was paused",
+    ),
+    V1Row(
+        10,
+        "RUNNING, idle",
+        lambda f: f.running and f.execution == "idle",
+        lambda f: Outcome.WAITING_FOR_USER if f.settled else Outcome.IN_PROGRESS,
+        lambda f: "the agent is idle and waiting for a message" if f.settled else None,
+    ),
+    V1Row(
+        11,
+        "RUNNING, deleting",
+        lambda f: f.running and f.execution == "deleting",
+        lambda f: Outcome.GONE,
+        lambda f: "the conversation is being deleted",
+    ),
+    V1Row(12, "anything else", lambda f: True, lambda f: Outcome.IN_PROGRESS, lambda f: None),
+)
+
+
+def classify_v1(
+    conversation: AppConversation | None,
+    *,
+    last_known: str | None = None,
+    settled: bool = True,
+    error_detail: str | None = None,
+) -> Assessment:
+    """The V1 outcome (phase B) of a conversation read through ``GET ?ids=``."""
+    facts = V1Facts(conversation, last_known, settled, error_detail)
+    runtime = sandbox_runtime(facts.sandbox) if conversation else "gone"
+    for row in V1_ROWS:
+        if row.matches(facts):
+            outcome = row.outcome(facts)
+            phase = "starting" if facts.sandbox == "STARTING" else None
+            return Assessment(
+                outcome=outcome,
+                detail=row.detail(facts),
+                phase=phase,
+                runtime=runtime,
+                agent_state=facts.execution or facts.last_known,
                 row=row.number,
             )
     raise AssertionError("the last row matches everything")  # pragma: no cover
