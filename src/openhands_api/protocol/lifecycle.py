@@ -441,3 +441,53 @@ def classify_v1(
                 row=row.number,
             )
     raise AssertionError("the last row matches everything")  # pragma: no cover
+
+
+@dataclass
+class SettleTracker:
+    """Decides whether a V1 ``finished``/``idle`` belongs to the turn the caller started.
+
+    After a message the old ``finished`` stays visible until the agent picks the message up,
+    and the run passes through ``idle`` (finished → idle → running → finished, CONTRACT §6.3).
+    A status ``s`` counts once any of these holds since the action:
+
+    - ``running`` was seen;
+    - ``s`` is not ``idle`` and some status other than the one before the action was seen
+      (``s`` itself included: a fresh ``error`` after ``finished`` is news);
+    - ``s`` has not changed for ``window`` seconds (the run was too quick to observe).
+
+    ``before`` is the execution status just before the action; a new conversation starts
+    from ``idle``. Without an action (a plain wait) everything counts at once.
+    """
+
+    acted: bool = False
+    before: str | None = None
+    window: float = 10.0
+    seen_running: bool = False
+    seen_other: bool = False
+    _current: str | None = None
+    _current_since: float = 0.0
+
+    @classmethod
+    def after_create(cls, window: float = 10.0) -> SettleTracker:
+        return cls(acted=True, before="idle", window=window)
+
+    @classmethod
+    def after_message(cls, before: str | None, window: float = 10.0) -> SettleTracker:
+        return cls(acted=True, before=before, window=window)
+
+    def observe(self, status: str | None, now: float) -> bool:
+        """Record one observation at monotonic time ``now``; True if ``status`` counts."""
+        if not self.acted:
+            return True
+        if status is None:
+            return False
+        if status == "running":
+            self.seen_running = True
+        if status != self.before:
+            self.seen_other = True
+        if status != self._current:
+            self._current, self._current_since = status, now
+        if self.seen_running or (status != "idle" and self.seen_other):
+            return True
+        return now - self._current_since >= self.window

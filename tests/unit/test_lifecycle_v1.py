@@ -1,0 +1,93 @@
+"""The V1 decision tables (CONTRACT.md §6.4), row by row, from the shared JSON vectors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from openhands_api.models import AppConversation, Outcome, StartTask
+from openhands_api.protocol.lifecycle import V1_ROWS, SettleTracker, classify_start_task, classify_v1
+from tests.conftest import VECTORS
+
+DATA = json.loads((VECTORS / "lifecycle_v1.json").read_text())
+CASES: list[dict[str, Any]] = DATA["cases"]
+TASK_CASES: list[dict[str, Any]] = DATA["start_task_cases"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_conversation_table_case(case: dict[str, Any]) -> None:
+    conversation = None if case["conversation"] is None else AppConversation.model_validate(case["conversation"])
+    verdict = classify_v1(
+        conversation,
+        last_known=case.get("last_known"),
+        settled=case.get("settled", True),
+        error_detail=case.get("error_detail"),
+    )
+    assert verdict.outcome == Outcome(case["outcome"])
+    assert verdict.row == case["row"]
+    if "detail" in case:
+        assert verdict.detail == case["detail"]
+    if "phase" in case:
+        assert verdict.phase == case["phase"]
+
+
+def test_every_conversation_row_has_a_vector() -> None:
+    assert {row.number for row in V1_ROWS} == {case["row"] for case in CASES}
+
+
+@pytest.mark.parametrize("case", TASK_CASES, ids=[c["name"] for c in TASK_CASES])
+def test_start_task_case(case: dict[str, Any]) -> None:
+    task = None if case["task"] is None else StartTask.model_validate(case["task"])
+    verdict = classify_start_task(task)
+    if case["outcome"] is None:
+        assert verdict is None
+        return
+    assert verdict is not None
+    assert verdict.outcome == Outcome(case["outcome"])
+    if "detail" in case:
+        assert verdict.detail == case["detail"]
+    if "phase" in case:
+        assert verdict.phase == case["phase"]
+
+
+def _run(tracker: SettleTracker, statuses: list[str | None], step: float = 1.0) -> list[bool]:
+    return [tracker.observe(s, i * step) for i, s in enumerate(statuses)]
+
+
+def test_plain_wait_trusts_every_status() -> None:
+    assert _run(SettleTracker(), ["finished", "idle"]) == [True, True]
+
+
+def test_new_conversation_finished_counts_at_once() -> None:
+    assert _run(SettleTracker.after_create(), ["finished"]) == [True]
+
+
+def test_new_conversation_idle_before_the_run_does_not_count() -> None:
+    assert _run(SettleTracker.after_create(), ["idle", "idle", "running", "finished"]) == [False, False, True, True]
+
+
+def test_stale_finished_after_a_message_waits_for_the_new_run() -> None:
+    tracker = SettleTracker.after_message(before="finished")
+    assert _run(tracker, ["finished", "idle", "running", "finished"]) == [False, False, True, True]
+
+
+def test_a_run_too_quick_to_see_running_still_counts_after_the_idle_dip() -> None:
+    tracker = SettleTracker.after_message(before="finished")
+    assert _run(tracker, ["finished", "idle", "finished"]) == [False, False, True]
+
+
+def test_unchanged_status_counts_after_the_settle_window() -> None:
+    tracker = SettleTracker.after_message(before="finished", window=10.0)
+    verdicts = _run(tracker, ["finished"] * 12, step=1.0)
+    assert verdicts[:10] == [False] * 10
+    assert verdicts[10:] == [True, True]
+
+
+def test_a_fresh_error_after_finished_counts_at_once() -> None:
+    assert _run(SettleTracker.after_message(before="finished"), ["error"]) == [True]
+
+
+def test_no_status_while_the_sandbox_is_down_never_counts() -> None:
+    assert _run(SettleTracker.after_message(before="finished"), [None]) == [False]
