@@ -19,9 +19,11 @@ import httpx
 from . import errors
 from .config import Settings, check_transport_security, redact, resolve_settings
 from .models import Conversation, ConversationResult, Outcome, SentMessage
-from .protocol import ops, v0
+from .protocol import ops, v0, v1
+from .protocol.common import validate_id
 from .protocol.errors import is_concurrency_limit
-from .protocol.http import Call, Op, Request, Response
+from .protocol.http import Call, Op, Request, Response, WriteFile
+from .protocol.lifecycle import SettleTracker
 from .protocol.retry import FailureKind, RetryPolicy
 
 logger = logging.getLogger("openhands_api")
@@ -90,10 +92,6 @@ class ClientCore:
     ) -> None:
         if api_version not in ("auto", "v0", "v1"):
             raise errors.ConfigurationError(f"api_version must be 'auto', 'v0' or 'v1', got {api_version!r}")
-        if api_version in ("auto", "v1"):
-            raise errors.NotSupportedError(
-                "This version of openhands-api speaks V0 only; pass api_version='v0'"
-            )
         self._settings: Settings = resolve_settings(
             api_key=api_key, base_url=base_url, session_api_key=session_api_key
         )
@@ -117,7 +115,10 @@ class ClientCore:
             raise errors.ConfigurationError(str(exc)) from None
         default_poll = ops.CLOUD_POLL if self._settings.is_cloud else ops.SELF_HOSTED_POLL
         self._poll = self._poll_policy(poll_interval, max_poll_interval, default_poll)
-        self._api_version: str = api_version
+        self._requested_version: str = api_version
+        # "auto" is resolved on first use (one or two cheap GETs) and then cached.
+        self._api_version: str | None = None if api_version == "auto" else api_version
+        self._start_timeout = DEFAULT_START_TIMEOUT
 
     # ------------------------------------------------------------------ settings
 
@@ -126,7 +127,8 @@ class ClientCore:
         return self._settings.base_url
 
     @property
-    def api_version(self) -> str:
+    def api_version(self) -> str | None:
+        """``"v0"`` or ``"v1"`` once known; ``None`` while ``"auto"`` has not probed yet."""
         return self._api_version
 
     @property
@@ -137,7 +139,7 @@ class ClientCore:
         key = "set" if self._settings.api_key else "none"
         return (
             f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key}, "
-            f"api_version={self._api_version!r})"
+            f"api_version={self._api_version or self._requested_version!r})"
         )
 
     def _headers(self) -> dict[str, str]:
@@ -264,6 +266,12 @@ class ClientCore:
 
     # ------------------------------------------------------------------ operations (shared)
 
+    def _op_version(self) -> Op[str]:
+        """The server's generation: forced, cached, or detected now (CONTRACT §1.6)."""
+        if self._api_version is None:
+            self._api_version = yield from ops.detect_version(is_cloud=self._settings.is_cloud)
+        return self._api_version
+
     def _wait_timeout(self, timeout: float | None) -> float:
         value = DEFAULT_WAIT_TIMEOUT if timeout is None else float(timeout)
         if not value > 0:
@@ -282,47 +290,67 @@ class ClientCore:
         image_urls: Sequence[str] | None,
         options: dict[str, Any],
     ) -> Op[Conversation]:
-        body = v0.create_body(
-            prompt,
-            repository=repository,
-            selected_branch=branch,
-            git_provider=git_provider,
-            image_urls=image_urls,
-            conversation_instructions=conversation_instructions,
-            **options,
-        )
+        common: dict[str, Any] = {
+            "repository": repository,
+            "git_provider": git_provider,
+            "image_urls": image_urls,
+            "conversation_instructions": conversation_instructions,
+        }
         if title is not None:
             v0.validate_title(title)
-        created = yield v0.create_conversation(body)
+        version = yield from self._op_version()
+        if version == "v1":
+            body = v1.create_body(prompt, title=title, branch=branch, **common, **options)
+            task, created = yield from ops.create_v1(body, start_timeout=self._start_timeout, poll=self._poll)
+            if created is None:
+                raise errors.ProtocolError(
+                    f"Start task {task.id} is READY but conversation {task.app_conversation_id} is not found"
+                )
+            return v1.to_conversation(created, base_url=self.base_url, start_task_id=task.id)
+        body = v0.create_body(prompt, selected_branch=branch, **common, **options)
+        response = yield v0.create_conversation(body)
         if title is not None:
             # V0 create has no title field: rename right after (the nearest equivalent).
-            yield v0.update_title(created.conversation_id, title)
+            yield v0.update_title(response.conversation_id, title)
         return Conversation(
-            id=created.conversation_id,
+            id=response.conversation_id,
             api_version="v0",
-            web_url=v0.web_url(self.base_url, created.conversation_id),
+            web_url=v0.web_url(self.base_url, response.conversation_id),
             title=title,
             runtime="starting",
             outcome=Outcome.IN_PROGRESS,
             repository=body.get("repository"),
             branch=body.get("selected_branch"),
             git_provider=body.get("git_provider"),
-            raw=created.model_dump(mode="json"),
+            raw=response.model_dump(mode="json"),
         )
 
-    def _op_get(self, conversation_id: str) -> Op[Conversation]:
+    def _op_observe(self, conversation_id: str) -> Op[ConversationResult]:
+        """One look at a conversation (or V1 start task): its outcome, no waiting."""
+        version = yield from self._op_version()
+        if version == "v1":
+            result = yield from ops.get_v1(conversation_id, base_url=self.base_url)
+            return result
         tracker = ops.V0Tracker()
         info, assessment = yield from ops.observe_v0(conversation_id, tracker)
         if info is None:
             raise ops.not_found(conversation_id)
-        return ops.v0_result(info, assessment, tracker.recent, self.base_url).conversation
+        return ops.v0_result(info, assessment, tracker.recent, self.base_url)
+
+    def _op_get(self, conversation_id: str) -> Op[Conversation]:
+        result = yield from self._op_observe(conversation_id)
+        return result.conversation
 
     def _op_result(self, conversation_id: str) -> Op[ConversationResult]:
-        result = yield from ops.get_v0(conversation_id, base_url=self.base_url)
-        if result.outcome.succeeded and result.final_message is None:
+        result = yield from self._op_observe(conversation_id)
+        if (
+            result.outcome.succeeded
+            and result.final_message is None
+            and result.conversation.api_version == "v0"
+        ):
             # The final text can sit further back than the probe read (e.g. a long tail of
             # events after the finish); look through the whole history once.
-            events = yield v0.get_trajectory(conversation_id)
+            events = yield v0.get_trajectory(result.conversation_id)
             result = result.model_copy(update={"final_message": v0.final_message(events)})
         return result
 
@@ -334,70 +362,136 @@ class ClientCore:
         after: SentMessage | None,
         poll_interval: float | None,
         max_poll_interval: float | None,
+        settle: SettleTracker | None = None,
     ) -> Op[ConversationResult]:
-        v0.get_conversation(conversation_id)  # validates the id before any request
+        validate_id(conversation_id)
+        wait_timeout = self._wait_timeout(timeout)
+        poll = self._poll_policy(poll_interval, max_poll_interval, self._poll)
+        version = yield from self._op_version()
+        if version == "v1":
+            if settle is None:
+                settle = (
+                    SettleTracker.after_message(after.execution_status)
+                    if after is not None
+                    else SettleTracker()
+                )
+            result = yield from ops.wait_v1(
+                conversation_id, base_url=self.base_url, timeout=wait_timeout, poll=poll, settle=settle
+            )
+            return result
         marker = after.marker if after is not None and after.marker is not None else -1
-        return ops.wait_v0(
-            conversation_id,
-            base_url=self.base_url,
-            timeout=self._wait_timeout(timeout),
-            poll=self._poll_policy(poll_interval, max_poll_interval, self._poll),
-            marker=marker,
+        result = yield from ops.wait_v0(
+            conversation_id, base_url=self.base_url, timeout=wait_timeout, poll=poll, marker=marker
         )
+        return result
 
-    def _op_send_message(self, conversation_id: str, message: str) -> Op[SentMessage]:
-        return ops.send_message_v0(
-            conversation_id, message, start_timeout=DEFAULT_START_TIMEOUT, poll=self._poll
+    def _op_send_message(self, conversation_id: str, message: str, *, resume: bool = True) -> Op[SentMessage]:
+        version = yield from self._op_version()
+        if version == "v1":
+            sent = yield from ops.send_message_v1(
+                conversation_id, message, resume=resume, start_timeout=self._start_timeout, poll=self._poll
+            )
+            return sent
+        sent = yield from ops.send_message_v0(
+            conversation_id, message, start_timeout=self._start_timeout, poll=self._poll
         )
+        return sent
 
     def _op_send_and_wait(
         self, conversation_id: str, message: str, *, timeout: float | None
     ) -> Op[ConversationResult]:
         wait_timeout = self._wait_timeout(timeout)
         sent = yield from self._op_send_message(conversation_id, message)
-        result = yield from ops.wait_v0(
-            conversation_id,
-            base_url=self.base_url,
-            timeout=wait_timeout,
-            poll=self._poll,
-            marker=sent.marker if sent.marker is not None else -1,
+        result = yield from self._op_wait(
+            conversation_id, timeout=wait_timeout, after=sent, poll_interval=None, max_poll_interval=None
         )
         return result
 
     def _op_iter_conversations(self, page_size: int, filters: dict[str, Any]) -> Op[None]:
+        version = yield from self._op_version()
         base_url = self.base_url
-        inner = ops.iter_v0_conversations(page_size=page_size, **filters)
-        return ops.map_emitted(inner, lambda info: v0.to_conversation(info, base_url=base_url))
+        if version == "v1":
+            yield from ops.map_emitted(
+                ops.iter_v1_conversations(page_size=page_size, **filters),
+                lambda item: v1.to_conversation(item, base_url=base_url),
+            )
+        else:
+            yield from ops.map_emitted(
+                ops.iter_v0_conversations(page_size=page_size, **filters),
+                lambda info: v0.to_conversation(info, base_url=base_url),
+            )
 
     def _op_iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
-        inner = ops.iter_v0_events(conversation_id, reverse=reverse, page_size=page_size)
-        return ops.map_emitted(inner, v0.to_event)
+        version = yield from self._op_version()
+        if version == "v1":
+            yield from ops.map_emitted(
+                ops.iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size), v1.to_event
+            )
+        else:
+            yield from ops.map_emitted(
+                ops.iter_v0_events(conversation_id, reverse=reverse, page_size=page_size), v0.to_event
+            )
 
     def _op_stop(self, conversation_id: str) -> Op[None]:
-        yield v0.stop_conversation(conversation_id)
+        """V0: stop the runtime. V1 has no stop route: the sandbox is paused instead."""
+        version = yield from self._op_version()
+        if version == "v1":
+            yield from ops.pause_v1(conversation_id, resume=False)
+        else:
+            yield v0.stop_conversation(conversation_id)
 
     def _op_resume(self, conversation_id: str) -> Op[None]:
-        yield v0.start_conversation(conversation_id)
+        version = yield from self._op_version()
+        if version == "v1":
+            yield from ops.pause_v1(conversation_id, resume=True)
+        else:
+            yield v0.start_conversation(conversation_id)
 
     def _op_delete(self, conversation_id: str) -> Op[bool]:
-        deleted = yield from ops.delete_v0(conversation_id)
+        version = yield from self._op_version()
+        deleted = yield from (
+            ops.delete_v1(conversation_id) if version == "v1" else ops.delete_v0(conversation_id)
+        )
         return deleted
 
     def _op_set_title(self, conversation_id: str, title: str) -> Op[None]:
-        yield v0.update_title(conversation_id, title)
+        version = yield from self._op_version()
+        if version == "v1":
+            yield v1.update_conversation(conversation_id, title=title)
+        else:
+            yield v0.update_title(conversation_id, title)
 
-    def _op_history(self, conversation_id: str) -> Op[list[dict[str, Any]]]:
-        """V0 has no zip of the history; its trajectory (every event as JSON) is the nearest
-        honest equivalent. The drivers write it to the destination file."""
-        events = yield v0.get_trajectory(conversation_id)
-        return [event.model_dump(mode="json", exclude_none=True) for event in events]
-
-    @staticmethod
-    def _write_history(destination: Path, events: list[dict[str, Any]]) -> Path:
-        import json
-
-        destination = Path(destination)
-        tmp = destination.with_name(destination.name + ".part")
-        tmp.write_text(json.dumps({"trajectory": events}, indent=1), encoding="utf-8")
-        tmp.replace(destination)
+    def _op_download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
+        """V1: the server's zip (``meta.json`` + one file per event), streamed to disk.
+        V0 has no such download; its trajectory (every event as JSON) is the nearest honest
+        equivalent, written as ``{"trajectory": [...]}``."""
+        version = yield from self._op_version()
+        if version == "v1":
+            yield v1.download_conversation(conversation_id, destination)
+        else:
+            events = yield v0.get_trajectory(conversation_id)
+            yield WriteFile(destination, trajectory_json(events))
         return destination
+
+
+def trajectory_json(events: Sequence[Any]) -> bytes:
+    """A V0 trajectory as the JSON file ``download_history`` writes."""
+    import json
+
+    items = [event.model_dump(mode="json", exclude_none=True) for event in events]
+    return json.dumps({"trajectory": items}, indent=1).encode("utf-8")
+
+
+def write_file_atomically(path: Path, content: bytes) -> None:
+    """Write through a temporary file in the same directory, then rename over ``path``."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import errors
-from ._core import ApiVersion, ClientCore, one_of
+from ._core import ApiVersion, ClientCore, one_of, write_file_atomically
 from .models import (
     Conversation,
     ConversationInfo,
@@ -34,7 +34,7 @@ from .models import (
     V0EventPage,
 )
 from .protocol import ops, v0
-from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step
+from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step, WriteFile
 
 __all__ = ["AsyncOpenHandsAPI", "AsyncV0Routes"]
 
@@ -61,7 +61,7 @@ class AsyncOpenHandsAPI(ClientCore):
         *,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 3,
-        api_version: ApiVersion = "v0",
+        api_version: ApiVersion = "auto",
         session_api_key: str | None = None,
         allow_insecure_http: bool = False,
         poll_interval: float | None = None,
@@ -159,6 +159,9 @@ class AsyncOpenHandsAPI(ClientCore):
             return None, None
         if isinstance(step, Now):
             return time.monotonic(), None
+        if isinstance(step, WriteFile):
+            write_file_atomically(step.path, step.content)
+            return None, None
         raise TypeError(f"unexpected step {step!r}")
 
     async def _run(self, op: Op[T]) -> T:
@@ -321,8 +324,9 @@ class AsyncOpenHandsAPI(ClientCore):
         await self._run(self._op_set_title(conversation_id, title))
 
     async def download_history(self, conversation_id: str, destination: str | os.PathLike[str]) -> Path:
-        """Save the conversation's full history to ``destination`` (V0: trajectory JSON)."""
-        return self._write_history(Path(destination), await self._run(self._op_history(conversation_id)))
+        """Save the conversation's full history to ``destination``: V1's zip, or V0's
+        trajectory as JSON (V0 has no zip of the history)."""
+        return await self._run(self._op_download_history(conversation_id, Path(destination)))
 
 
 class AsyncV0Routes:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import errors
-from ._core import ApiVersion, ClientCore, one_of
+from ._core import ApiVersion, ClientCore, one_of, write_file_atomically
 from .models import (
     Conversation,
     ConversationInfo,
@@ -31,7 +31,7 @@ from .models import (
     V0EventPage,
 )
 from .protocol import ops, v0
-from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step
+from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step, WriteFile
 
 __all__ = ["OpenHandsAPI", "V0Routes"]
 
@@ -58,7 +58,7 @@ class OpenHandsAPI(ClientCore):
         *,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 3,
-        api_version: ApiVersion = "v0",
+        api_version: ApiVersion = "auto",
         session_api_key: str | None = None,
         allow_insecure_http: bool = False,
         poll_interval: float | None = None,
@@ -153,6 +153,9 @@ class OpenHandsAPI(ClientCore):
             return None, None
         if isinstance(step, Now):
             return time.monotonic(), None
+        if isinstance(step, WriteFile):
+            write_file_atomically(step.path, step.content)
+            return None, None
         raise TypeError(f"unexpected step {step!r}")
 
     def _run(self, op: Op[T]) -> T:
@@ -315,8 +318,9 @@ class OpenHandsAPI(ClientCore):
         self._run(self._op_set_title(conversation_id, title))
 
     def download_history(self, conversation_id: str, destination: str | os.PathLike[str]) -> Path:
-        """Save the conversation's full history to ``destination`` (V0: trajectory JSON)."""
-        return self._write_history(Path(destination), self._run(self._op_history(conversation_id)))
+        """Save the conversation's full history to ``destination``: V1's zip, or V0's
+        trajectory as JSON (V0 has no zip of the history)."""
+        return self._run(self._op_download_history(conversation_id, Path(destination)))
 
 
 class V0Routes:

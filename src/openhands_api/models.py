@@ -400,14 +400,15 @@ class ConversationResult(BaseModel):
 class SentMessage(BaseModel):
     """Receipt of ``send_message``: pass it to ``wait(after=…)`` to wait for *this* turn.
 
-    ``marker`` is the newest V0 event id seen before the message was sent (V1: the time).
+    ``marker`` is the newest V0 event id seen before the message was sent; for V1,
+    ``execution_status`` is the status just before (see ``lifecycle.SettleTracker``).
     """
 
     model_config = ConfigDict(frozen=True)
 
     conversation_id: str
     marker: int | None = None
-    sent_at: datetime | None = None
+    execution_status: str | None = None
 
 
 # ---------------------------------------------------------------------------- V1 wire models

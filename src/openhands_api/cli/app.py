@@ -81,7 +81,7 @@ def handle_errors(func: F) -> F:
 
 
 def connection_options(func: F) -> F:
-    """--api-key, --base-url, --session-api-key, --allow-insecure-http."""
+    """--api-key, --base-url, --session-api-key, --api-version, --allow-insecure-http."""
     options = [
         click.option(
             "--api-key",
@@ -102,6 +102,14 @@ def connection_options(func: F) -> F:
             help="X-Session-API-Key for a self-hosted server started with SESSION_API_KEY.",
         ),
         click.option(
+            "--api-version",
+            type=click.Choice(["auto", "v0", "v1"]),
+            default="auto",
+            envvar="OPENHANDS_API_VERSION",
+            show_default=True,
+            help="API generation; auto detects it (Cloud and openhands-ai >= 1.7 speak v1).",
+        ),
+        click.option(
             "--allow-insecure-http",
             is_flag=True,
             help="Allow sending a key over plain http:// to a non-loopback host.",
@@ -116,6 +124,7 @@ def make_client(
     api_key: str | None,
     base_url: str | None,
     session_api_key: str | None,
+    api_version: str,
     allow_insecure_http: bool,
     **extra: Any,
 ) -> OpenHandsAPI:
@@ -126,7 +135,7 @@ def make_client(
         base_url=base_url,
         session_api_key=session_api_key,
         allow_insecure_http=allow_insecure_http,
-        api_version="v0",
+        api_version=api_version,  # type: ignore[arg-type]  (click.Choice guarantees the value)
         **extra,
     )
 
@@ -181,6 +190,7 @@ def new_conversation(
     api_key: str | None,
     base_url: str | None,
     session_api_key: str | None,
+    api_version: str,
     allow_insecure_http: bool,
     prompt: str | None,
     prompt_file: str | None,
@@ -212,6 +222,7 @@ def new_conversation(
         api_key,
         base_url,
         session_api_key,
+        api_version,
         allow_insecure_http,
         poll_interval=poll_interval_s,
         max_poll_interval=poll_interval_s,

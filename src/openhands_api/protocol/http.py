@@ -2,8 +2,8 @@
 
 A route function returns a :class:`Call`: the :class:`Request` to send plus the function that
 turns the :class:`Response` into a result or a typed error. A multi-step operation (``ops.py``)
-is a generator that yields :class:`Call`, :class:`Sleep`, :class:`Now` and :class:`Emit`
-steps; a driver (``client.py`` / ``aio.py``) performs each step and sends the result back.
+is a generator that yields :class:`Call`, :class:`Sleep`, :class:`Now`, :class:`Emit` and
+:class:`WriteFile` steps; a driver (``client.py`` / ``aio.py``) performs each step and sends the result back.
 
 Nothing here performs I/O, reads a clock or knows about httpx.
 """
@@ -113,13 +113,21 @@ class Now:
 
 
 @dataclass(frozen=True)
+class WriteFile:
+    """Write ``content`` to ``path`` (atomically: a partial file never has the real name)."""
+
+    path: Path
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Emit:
     """Hand one item to the caller of an iterator; the operation resumes when asked for more."""
 
     item: Any
 
 
-Step = Call[Any] | Sleep | Now | Emit
+Step = Call[Any] | Sleep | Now | Emit | WriteFile
 # An operation yields steps and receives each step's result (None for Sleep and Emit).
 Op = Generator[Step, Any, T]
 

@@ -5,8 +5,9 @@ receives each step's result; a failed ``Call`` is thrown into it as the typed ex
 operation can decide that a failure is transient (keep polling) or final (stop). The drivers
 are the only places that touch the network or the clock.
 
-Operations here: paging iterators, ``wait`` (poll until the outcome is terminal), sending a
-message to a conversation that may need restarting first, and reading the result.
+Operations here, for each generation: paging iterators, ``wait`` (poll until the outcome is
+terminal), sending a message to a conversation that may need restarting or resuming first,
+reading the result; and detecting which generation a server speaks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from typing import Any, TypeVar, cast
 
 from ..errors import (
     APIStatusError,
+    ConflictError,
+    ConversationStartError,
+    GoneError,
     NotFoundError,
+    NotSupportedError,
     OpenHandsError,
     ProtocolError,
     RateLimitError,
@@ -25,10 +30,26 @@ from ..errors import (
     TransportError,
     WaitTimeoutError,
 )
-from ..models import ConversationInfo, ConversationResult, Outcome, SentMessage, V0Event
-from . import v0
+from ..models import (
+    AppConversation,
+    ConversationInfo,
+    ConversationResult,
+    Outcome,
+    SentMessage,
+    StartTask,
+    V0Event,
+)
+from . import v0, v1
 from .http import Emit, Now, Op, Sleep
-from .lifecycle import AgentStateChange, Assessment, classify_v0, newest_agent_state
+from .lifecycle import (
+    AgentStateChange,
+    Assessment,
+    SettleTracker,
+    classify_start_task,
+    classify_v0,
+    classify_v1,
+    newest_agent_state,
+)
 
 T = TypeVar("T")
 
@@ -393,3 +414,408 @@ def delete_v0(conversation_id: str) -> Op[bool]:
     except ServerError:
         deleted = yield v0.delete_conversation(conversation_id)
     return bool(deleted)
+
+
+# ---------------------------------------------------------------------------- version detection
+
+
+def detect_version(*, is_cloud: bool) -> Op[str]:
+    """Which generation the server speaks: ``"v0"`` or ``"v1"`` (CONTRACT §1.6).
+
+    Cloud speaks only V1 (no probe). Elsewhere two cheap GETs: a server that answers both is a
+    1.0–1.6.0 server, whose V1 surface lacks send-message and delete, so V0 is chosen there.
+    """
+    if is_cloud:
+        return "v1"
+    has_v1 = yield v1.probe()
+    has_v0 = yield v0.probe()
+    if has_v0:
+        return "v0"
+    if has_v1:
+        return "v1"
+    raise NotSupportedError(
+        "This server speaks neither OpenHands API: GET /api/v1/app-conversations/search and "
+        "GET /api/conversations both answered 404, 405 or a web page. Is the base URL the "
+        "OpenHands server (e.g. http://localhost:3000 or https://app.all-hands.dev)?"
+    )
+
+
+# ---------------------------------------------------------------------------- V1
+
+
+def get_v1_conversation(conversation_id: str) -> Op[AppConversation | None]:
+    items = yield v1.get_conversations([conversation_id])
+    return cast("AppConversation | None", items[0])
+
+
+def get_v1_start_task(task_id: str) -> Op[StartTask | None]:
+    items = yield v1.get_start_tasks([task_id])
+    return cast("StartTask | None", items[0])
+
+
+def resolve_v1(ref: str) -> Op[tuple[AppConversation | None, StartTask | None]]:
+    """A conversation id or a start-task id → the conversation, or else the start task."""
+    conversation = yield from get_v1_conversation(ref)
+    if conversation is not None:
+        return conversation, None
+    task = yield from get_v1_start_task(ref)
+    return None, task
+
+
+def follow_start_task(task: StartTask, *, deadline: float, poll: PollPolicy) -> Op[StartTask]:
+    """Poll a start task until READY; ERROR raises ConversationStartError with the server's
+    detail; running out of time raises WaitTimeoutError (the start may still complete)."""
+    interval = poll.interval
+    current: StartTask | None = task
+    while True:
+        if current is None:
+            raise not_found(task.id)
+        verdict = classify_start_task(current)
+        if verdict is None:
+            return current
+        if verdict.outcome is Outcome.FAILED:
+            raise ConversationStartError(
+                f"The conversation failed to start: {current.detail or 'no detail given'}",
+                start_task_id=current.id,
+                detail=current.detail,
+            )
+        now = yield Now()
+        if now >= deadline:
+            raise WaitTimeoutError(
+                f"Start task {task.id} is still {current.status} after the start timeout; it may "
+                "still complete: wait for it again, or look it up later",
+                conversation_id=task.id,
+                timeout=0.0,
+            )
+        yield Sleep(min(interval, max(0.0, deadline - now)))
+        interval = poll.next(interval)
+        current = yield from get_v1_start_task(task.id)
+
+
+def create_v1(
+    body: dict[str, Any], *, start_timeout: float, poll: PollPolicy
+) -> Op[tuple[StartTask, AppConversation | None]]:
+    """Start a V1 conversation and follow its start task to READY."""
+    started = yield Now()
+    task = yield v1.start_conversation(body)
+    ready = yield from follow_start_task(task, deadline=started + start_timeout, poll=poll)
+    conversation = None
+    if ready.app_conversation_id:
+        conversation = yield from get_v1_conversation(ready.app_conversation_id)
+    return ready, conversation
+
+
+def last_known_execution_status(conversation_id: str) -> Op[str | None]:
+    """L: the newest execution status in the events, for when the live value is null."""
+    page = yield v1.search_events(
+        conversation_id, kind="ConversationStateUpdateEvent", newest_first=True, limit=50
+    )
+    for event in page.items:
+        data = event.model_extra or {}
+        if data.get("key") == "execution_status" and isinstance(data.get("value"), str):
+            return str(data["value"])
+        if data.get("key") == "full_state" and isinstance(data.get("value"), dict):
+            status = data["value"].get("execution_status")
+            if isinstance(status, str):
+                return status
+    return None
+
+
+def newest_error_detail(conversation_id: str) -> Op[str | None]:
+    page = yield v1.search_events(conversation_id, kind="ConversationErrorEvent", newest_first=True, limit=1)
+    for event in page.items:
+        data = event.model_extra or {}
+        detail = data.get("detail") or data.get("code")
+        if isinstance(detail, str) and detail:
+            return detail
+    return None
+
+
+def final_message_v1(conversation_id: str) -> Op[str | None]:
+    """The agent's final text from the newest events (FinishAction, else agent message)."""
+    page = yield v1.search_events(conversation_id, newest_first=True, limit=50)
+    return v1.final_message(page.items)
+
+
+def observe_v1(conversation: AppConversation, settle: SettleTracker, now: float) -> Op[Assessment]:
+    """Classify one read of a conversation, fetching L or the error detail only when needed."""
+    last_known = None
+    if conversation.execution_status is None and conversation.sandbox_status in ("PAUSED", "MISSING"):
+        last_known = yield from last_known_execution_status(conversation.id)
+    settled = settle.observe(conversation.execution_status, now)
+    assessment = classify_v1(conversation, last_known=last_known, settled=settled)
+    if assessment.outcome is Outcome.FAILED and (
+        conversation.execution_status in ("error", "stuck") or last_known in ("error", "stuck")
+    ):
+        detail = yield from newest_error_detail(conversation.id)
+        if detail:
+            assessment = classify_v1(
+                conversation, last_known=last_known, settled=settled, error_detail=detail
+            )
+    return assessment
+
+
+def v1_result(
+    conversation: AppConversation,
+    assessment: Assessment,
+    *,
+    base_url: str,
+    start_task_id: str | None,
+    final: str | None,
+) -> ConversationResult:
+    unified = v1.to_conversation(
+        conversation,
+        base_url=base_url,
+        start_task_id=start_task_id,
+        outcome=assessment.outcome,
+        outcome_detail=assessment.detail,
+        agent_state=assessment.agent_state,
+    )
+    return ConversationResult(
+        conversation_id=conversation.id,
+        outcome=assessment.outcome,
+        detail=assessment.detail,
+        final_message=final,
+        pr_numbers=list(conversation.pr_number),
+        web_url=unified.web_url,
+        conversation=unified,
+    )
+
+
+def start_failed_result(
+    task: StartTask | None, ref: str, base_url: str, assessment: Assessment
+) -> ConversationResult:
+    from ..models import Conversation
+
+    url = v0.web_url(base_url, ref)
+    conversation = Conversation(
+        id=ref,
+        api_version="v1",
+        web_url=url,
+        start_task_id=task.id if task else None,
+        runtime=assessment.runtime,
+        outcome=assessment.outcome,
+        outcome_detail=assessment.detail,
+        raw=task.model_dump(mode="json", exclude={"request"}) if task else {},
+    )
+    return ConversationResult(
+        conversation_id=ref,
+        outcome=assessment.outcome,
+        detail=assessment.detail,
+        web_url=url,
+        conversation=conversation,
+    )
+
+
+def wait_v1(
+    ref: str,
+    *,
+    base_url: str,
+    timeout: float,
+    poll: PollPolicy,
+    settle: SettleTracker,
+) -> Op[ConversationResult]:
+    """Poll a V1 conversation (or its start task) until the outcome is terminal.
+
+    Each poll is one batch GET (plus a start-task GET while starting, and an events read only
+    when the live status is null or the run failed). Transient failures are ridden out.
+    """
+    started = yield Now()
+    deadline = started + timeout
+    interval = poll.interval
+    conversation_id: str | None = None
+    task_id: str | None = None
+    last: ConversationResult | None = None
+    last_error: OpenHandsError | None = None
+    while True:
+        try:
+            if conversation_id is None:
+                conversation, task = yield from resolve_v1(task_id or ref)
+                if conversation is None:
+                    verdict = classify_start_task(task)
+                    if verdict is not None:
+                        if verdict.outcome.is_terminal:
+                            return start_failed_result(task, ref, base_url, verdict)
+                        task_id = task.id if task else None
+                        conversation = None
+                    elif task is not None and task.app_conversation_id:
+                        task_id = task.id
+                        conversation_id = task.app_conversation_id
+                        conversation = yield from get_v1_conversation(conversation_id)
+                else:
+                    conversation_id = conversation.id
+            else:
+                conversation = yield from get_v1_conversation(conversation_id)
+            if conversation_id is not None:
+                now = yield Now()
+                if conversation is None:
+                    gone = classify_v1(None)
+                    return start_failed_result(None, conversation_id, base_url, gone)
+                assessment = yield from observe_v1(conversation, settle, now)
+                final = None
+                if assessment.outcome.is_terminal and assessment.outcome.succeeded:
+                    final = yield from final_message_v1(conversation.id)
+                last = v1_result(
+                    conversation, assessment, base_url=base_url, start_task_id=task_id, final=final
+                )
+                if assessment.outcome.is_terminal:
+                    return last
+            last_error = None
+        except TRANSIENT_ERRORS as exc:
+            last_error = exc
+        now = yield Now()
+        remaining = deadline - now
+        if remaining <= 0:
+            state = f"last seen: {last.outcome.value}" if last else "still starting"
+            if last_error is not None:
+                state += f"; last error: {last_error}"
+            raise WaitTimeoutError(
+                f"Conversation {conversation_id or ref} did not reach an outcome within {timeout:g}s "
+                f"({state}). It may still be running: wait again, or stop it.",
+                conversation_id=conversation_id or ref,
+                timeout=timeout,
+                last=last,
+            )
+        yield Sleep(min(interval, remaining))
+        interval = poll.next(interval)
+
+
+def get_v1(ref: str, *, base_url: str) -> Op[ConversationResult]:
+    """One observation of a V1 conversation (or start task) with its outcome."""
+    conversation, task = yield from resolve_v1(ref)
+    if conversation is None:
+        verdict = classify_start_task(task)
+        if verdict is None and task is not None and task.app_conversation_id:
+            conversation = yield from get_v1_conversation(task.app_conversation_id)
+            if conversation is None:
+                raise not_found(ref)
+        else:
+            if task is None:
+                raise not_found(ref)
+            return start_failed_result(task, ref, base_url, verdict or classify_v1(None))
+    now = yield Now()
+    assessment = yield from observe_v1(conversation, SettleTracker(), now)
+    final = (yield from final_message_v1(conversation.id)) if assessment.outcome.succeeded else None
+    return v1_result(
+        conversation, assessment, base_url=base_url, start_task_id=task.id if task else None, final=final
+    )
+
+
+def running_sandbox(conversation_id: str, *, timeout: float, poll: PollPolicy) -> Op[AppConversation]:
+    """Resume a paused sandbox and wait until it runs (send-message never resumes it)."""
+    started = yield Now()
+    conversation = yield from get_v1_conversation(conversation_id)
+    if conversation is None:
+        raise not_found(conversation_id)
+    if conversation.sandbox_status == "RUNNING":
+        return conversation
+    if conversation.sandbox_status in ("MISSING", "ERROR") or not conversation.sandbox_id:
+        raise GoneError(
+            f"The sandbox of conversation {conversation_id} is {conversation.sandbox_status}; "
+            "it cannot be resumed",
+            status_code=410,
+            method="POST",
+            path=f"{v1.API}/sandboxes/{conversation.sandbox_id}/resume",
+        )
+    if conversation.sandbox_status == "PAUSED":
+        yield v1.resume_sandbox(conversation.sandbox_id)
+    interval = poll.interval
+    while True:
+        now = yield Now()
+        if now - started >= timeout:
+            raise WaitTimeoutError(
+                f"The sandbox of conversation {conversation_id} did not start running within {timeout:g}s",
+                conversation_id=conversation_id,
+                timeout=timeout,
+            )
+        yield Sleep(interval)
+        interval = poll.next(interval)
+        conversation = yield from get_v1_conversation(conversation_id)
+        if conversation is None:
+            raise not_found(conversation_id)
+        if conversation.sandbox_status == "RUNNING":
+            return conversation
+
+
+def send_message_v1(
+    conversation_id: str, message: str, *, resume: bool, start_timeout: float, poll: PollPolicy
+) -> Op[SentMessage]:
+    """``send-message``; on 409 (sandbox paused) with ``resume``: resume, wait, send again.
+
+    The execution status before sending is kept in the receipt, so a later wait can tell the
+    previous turn's ``finished`` from this one's (see lifecycle.SettleTracker)."""
+    call = v1.send_message(conversation_id, message)  # validates before any request
+    before = yield from get_v1_conversation(conversation_id)
+    if before is None:
+        raise not_found(conversation_id)
+    if before.sandbox_status != "RUNNING" and resume:
+        before = yield from running_sandbox(conversation_id, timeout=start_timeout, poll=poll)
+    try:
+        yield call
+    except ConflictError:
+        if not resume:
+            raise
+        before = yield from running_sandbox(conversation_id, timeout=start_timeout, poll=poll)
+        yield call
+    return SentMessage(conversation_id=before.id, execution_status=before.execution_status)
+
+
+def iter_v1_conversations(*, page_size: int = 100, **filters: Any) -> Op[None]:
+    """Every V1 conversation, newest first, following ``next_page_id`` (deduplicated)."""
+    seen: set[str] = set()
+    page_id: str | None = None
+    pages_seen: set[str] = set()
+    while True:
+        page = yield v1.search_conversations(page_id=page_id, limit=page_size, **filters)
+        for item in page.items:
+            if item.id not in seen:
+                seen.add(item.id)
+                yield Emit(item)
+        if page.next_page_id is None:
+            return
+        if page.next_page_id in pages_seen:
+            raise ProtocolError(f"{v1.CONVERSATIONS}/search returned page id {page.next_page_id!r} twice")
+        pages_seen.add(page.next_page_id)
+        page_id = page.next_page_id
+
+
+def iter_v1_events(
+    conversation_id: str, *, newest_first: bool = False, page_size: int = 100, **filters: Any
+) -> Op[None]:
+    page_id: str | None = None
+    while True:
+        page = yield v1.search_events(
+            conversation_id, newest_first=newest_first, page_id=page_id, limit=page_size, **filters
+        )
+        for event in page.items:
+            yield Emit(event)
+        if page.next_page_id is None or not page.items:
+            return
+        page_id = page.next_page_id
+
+
+def delete_v1(conversation_id: str) -> Op[bool]:
+    """Delete; False if there was no such conversation (as V0's DELETE answers)."""
+    try:
+        yield v1.delete_conversation(conversation_id)
+    except NotFoundError:
+        return False
+    return True
+
+
+def pause_v1(conversation_id: str, *, resume: bool) -> Op[None]:
+    """V1 has no stop route: stop = pause the sandbox, resume = resume it (CONTRACT §5.4)."""
+    conversation = yield from get_v1_conversation(conversation_id)
+    if conversation is None:
+        raise not_found(conversation_id)
+    if not conversation.sandbox_id:
+        raise GoneError(
+            f"Conversation {conversation_id} has no sandbox",
+            status_code=410,
+            method="POST",
+            path=f"{v1.API}/sandboxes",
+        )
+    if resume:
+        yield v1.resume_sandbox(conversation.sandbox_id)
+    else:
+        yield v1.pause_sandbox(conversation.sandbox_id)
