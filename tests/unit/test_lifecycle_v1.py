@@ -18,7 +18,9 @@ TASK_CASES: list[dict[str, Any]] = DATA["start_task_cases"]
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_conversation_table_case(case: dict[str, Any]) -> None:
-    conversation = None if case["conversation"] is None else AppConversation.model_validate(case["conversation"])
+    conversation = (
+        None if case["conversation"] is None else AppConversation.model_validate(case["conversation"])
+    )
     verdict = classify_v1(
         conversation,
         last_known=case.get("last_known"),
@@ -65,7 +67,12 @@ def test_new_conversation_finished_counts_at_once() -> None:
 
 
 def test_new_conversation_idle_before_the_run_does_not_count() -> None:
-    assert _run(SettleTracker.after_create(), ["idle", "idle", "running", "finished"]) == [False, False, True, True]
+    assert _run(SettleTracker.after_create(), ["idle", "idle", "running", "finished"]) == [
+        False,
+        False,
+        True,
+        True,
+    ]
 
 
 def test_stale_finished_after_a_message_waits_for_the_new_run() -> None:

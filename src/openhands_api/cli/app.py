@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -19,6 +19,7 @@ from . import exit_codes
 from .prompt import InputProblem, resolve_prompt
 
 if TYPE_CHECKING:
+    from .._core import ApiVersion
     from ..client import OpenHandsAPI
     from ..models import ConversationResult
 
@@ -135,7 +136,7 @@ def make_client(
         base_url=base_url,
         session_api_key=session_api_key,
         allow_insecure_http=allow_insecure_http,
-        api_version=api_version,  # type: ignore[arg-type]  (click.Choice guarantees the value)
+        api_version=cast("ApiVersion", api_version),  # click.Choice allows only valid values
         **extra,
     )
 

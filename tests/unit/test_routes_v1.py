@@ -1,0 +1,163 @@
+"""Every V1 route: the request it builds, and how real answers parse (tests/vectors/v1_routes.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from openhands_api import errors
+from openhands_api.protocol import v1
+from openhands_api.protocol.http import Response
+from tests.conftest import load_vectors
+
+CASES = load_vectors("v1_routes.json")
+
+
+def _call(case: dict[str, Any]) -> Any:
+    return getattr(v1, case["route"])(**case["args"])
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "request" in c], ids=lambda c: c["name"])
+def test_route_builds_the_request(case: dict[str, Any]) -> None:
+    request = _call(case).request
+    expected = case["request"]
+    assert (request.method, request.path) == (expected["method"], expected["path"])
+    assert [list(p) for p in request.params] == expected["params"]
+    assert request.idempotent is expected["idempotent"]
+    if "json" in expected:
+        assert request.json == expected["json"]
+    else:
+        assert not request.has_body
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["name"])
+def test_route_parses_the_answer(case: dict[str, Any]) -> None:
+    spec = case["response"]
+    response = Response(spec["status"], {"content-type": spec["content_type"]}, spec["body"].encode())
+    expect = case["expect"]
+    call = _call(case)
+    if "error" in expect:
+        with pytest.raises(errors.OpenHandsError) as caught:
+            call.parse(response)
+        assert type(caught.value).__name__ == expect["error"]
+        if "detail" in expect:
+            assert caught.value.detail == expect["detail"]  # type: ignore[attr-defined]
+        return
+    result = _plain(call.parse(response))
+    if "result" in expect:
+        if isinstance(expect["result"], dict):
+            assert {k: result[k] for k in expect["result"]} == expect["result"]
+        else:
+            assert result == expect["result"]
+    if "first" in expect:
+        first = result[0]
+        if expect["first"] is None:
+            assert first is None
+        else:
+            assert {k: first[k] for k in expect["first"]} == expect["first"]
+    if expect.get("second_is_null"):
+        assert result[1] is None
+    if "item_ids" in expect:
+        assert [item["id"] for item in result["items"]] == expect["item_ids"]
+    if "item_count" in expect:
+        assert len(result["items"]) == expect["item_count"]
+    if "next_page_id" in expect:
+        assert result["next_page_id"] == expect["next_page_id"]
+
+
+def test_batch_get_refuses_more_than_99_ids() -> None:
+    ids = [f"{i:032x}" for i in range(100)]
+    with pytest.raises(errors.InvalidInputError, match="99"):
+        v1.get_conversations(ids)
+    assert len(v1.get_conversations(ids[:99]).request.params) == 99
+
+
+def test_batch_answer_of_the_wrong_length_is_a_protocol_error() -> None:
+    call = v1.get_conversations(["a" * 32, "b" * 32])
+    with pytest.raises(errors.ProtocolError):
+        call.parse(Response(200, {"content-type": "application/json"}, b"[null]"))
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", "../x", "a" * 31, "g" * 32])
+def test_non_uuid_conversation_ids_are_refused(bad: str) -> None:
+    with pytest.raises(errors.InvalidInputError):
+        v1.get_conversations([bad])
+
+
+def test_create_body_maps_the_unified_names() -> None:
+    body = v1.create_body(
+        "Fix it",
+        title="t",
+        repository="OpenHands/OpenHands",
+        branch="main",
+        git_provider="github",
+        image_urls=["https://x/y.png"],
+        conversation_instructions="be brief",
+        llm_model="anthropic/claude",
+    )
+    assert body == {
+        "initial_message": {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Fix it"},
+                {"type": "image", "image_urls": ["https://x/y.png"]},
+            ],
+            "run": True,
+        },
+        "title": "t",
+        "selected_repository": "OpenHands/OpenHands",
+        "selected_branch": "main",
+        "git_provider": "github",
+        "system_message_suffix": "be brief",
+        "llm_model": "anthropic/claude",
+    }
+
+
+def test_unknown_v1_create_option_is_refused() -> None:
+    with pytest.raises(errors.InvalidInputError, match="Unknown V1 create option"):
+        v1.create_body("x", selected_branch="main")
+
+
+def test_final_message_prefers_the_finish_action() -> None:
+    events = [
+        v1.V1Event.model_validate(
+            {
+                "id": "a",
+                "kind": "ActionEvent",
+                "timestamp": "2026-11-30T02:27:27.1",
+                "source": "agent",
+                "action": {"kind": "FinishAction", "message": "All done."},
+            }
+        ),
+        v1.V1Event.model_validate(
+            {
+                "id": "b",
+                "kind": "MessageEvent",
+                "timestamp": "2026-11-30T02:27:26.0",
+                "source": "agent",
+                "llm_message": {"role": "assistant", "content": [{"type": "text", "text": "earlier"}]},
+            }
+        ),
+    ]
+    assert v1.final_message(events) == "All done."
+
+
+def test_secrets_are_masked_in_the_unified_view() -> None:
+    conversation = v1.AppConversation.model_validate(
+        {"id": "a" * 32, "sandbox_status": "RUNNING", "session_api_key": "sess-secret-123"}
+    )
+    unified = v1.to_conversation(conversation, base_url="https://app.all-hands.dev")
+    assert "sess-secret-123" not in repr(unified) + str(unified.model_dump()) + str(unified.raw)
+    assert unified.session_api_key is not None
+    assert unified.session_api_key.get_secret_value() == "sess-secret-123"
+    assert unified.web_url == f"https://app.all-hands.dev/conversations/{'a' * 32}"
