@@ -1,0 +1,5 @@
+"""``python -m openhands_api`` runs the ``openhands-api`` command."""
+
+from .cli import main
+
+main()
