@@ -208,9 +208,11 @@ def test_bearer_key_auth(fake_openhands_factory: Callable[..., FakeOpenHandsServ
 
 
 def test_unreachable_server_is_a_connection_error_that_never_sent_anything() -> None:
-    with OpenHandsAPI(base_url="http://127.0.0.1:9", max_retries=1) as api:
-        with pytest.raises(APIConnectionError) as caught:
-            api.create_conversation("hi")
+    with (
+        OpenHandsAPI(base_url="http://127.0.0.1:9", max_retries=1) as api,
+        pytest.raises(APIConnectionError) as caught,
+    ):
+        api.create_conversation("hi")
     assert caught.value.request_sent is False
 
 
