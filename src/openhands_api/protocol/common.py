@@ -8,6 +8,7 @@ No I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -116,9 +117,15 @@ def json_call(request: Request, convert: Callable[[Any], T]) -> Call[T]:
     return Call(request, parse)
 
 
+@functools.cache
+def _adapter(type_: Any) -> TypeAdapter[Any]:
+    # Building a TypeAdapter costs far more than validating with one: build each type's once.
+    return TypeAdapter(type_)
+
+
 def model_call(request: Request, type_: Any) -> Call[Any]:
     """A call whose successful answer is JSON validated as ``type_`` (a model, list, …)."""
-    adapter: TypeAdapter[Any] = TypeAdapter(type_)
+    adapter = _adapter(type_)
     return json_call(request, lambda value: parse_as(request, value, adapter))
 
 

@@ -38,7 +38,7 @@ def router_dependencies(config: FakeServerConfig) -> list[Any]:
         return []
 
     async def check_session_api_key(session_api_key: str | None = Depends(_SESSION_HEADER)) -> None:
-        if session_api_key is None or not secrets.compare_digest(session_api_key, expected):
+        if session_api_key is None or not secrets.compare_digest(session_api_key.encode(), expected.encode()):
             raise HTTPException(status_code=401)
 
     return [Depends(check_session_api_key)]
@@ -67,7 +67,7 @@ class BearerAuthMiddleware:
         if not authorization.startswith("Bearer "):
             await JSONResponse({"error": "NoCredentialsError"}, status_code=401)(scope, receive, send)
             return
-        token = authorization[len("Bearer "):]
+        token = authorization[len("Bearer ") :]
         if not secrets.compare_digest(token.encode(), self.api_key.encode()):
             await JSONResponse({"error": "failed to authenticate"}, status_code=401)(scope, receive, send)
             return

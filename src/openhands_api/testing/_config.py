@@ -52,7 +52,8 @@ class FakeServerConfig:
     startup_delay: float = 0.5
     """STARTING → RUNNING (the real server needs ~15–40 s to start a runtime)."""
     step_delay: float = 0.05
-    """Time between two events of an agent run."""
+    """Duration of one agent step (LLM call); its events appear together at its end
+    (real: ~0.06 s with the kit's fake LLM)."""
     title_delay: float = 0.1
     """Time from the first user message to the ``Fake title`` replacing the default title."""
     delete_starting_delay: float = 0.2

@@ -12,5 +12,5 @@ Not responsible for: genuine bugs in the fake; those propagate as they would any
 from __future__ import annotations
 
 
-class ServerCrash(Exception):  # noqa: N818 - named for what the client observes
+class ServerCrash(Exception):
     """Reply 500 ``text/plain`` ``Internal Server Error``, like an unhandled exception."""

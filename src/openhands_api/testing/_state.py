@@ -27,24 +27,7 @@ from ._v0_conversation import V0Conversation
 from ._v0_store import V0Store
 from ._workspace import Workspace
 
-ASGIApp = Callable[
-    [
-        MutableMapping[str, Any],
-        Callable[[], Awaitable[MutableMapping[str, Any]]],
-        Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ],
-    Awaitable[None],
-]
-
-FaultHook = Callable[
-    [
-        MutableMapping[str, Any],
-        Callable[[], Awaitable[MutableMapping[str, Any]]],
-        Callable[[MutableMapping[str, Any]], Awaitable[None]],
-        ASGIApp,
-    ],
-    Awaitable[None],
-]
+FaultHook = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]]
 """``async hook(scope, receive, send, app)``: serve the request — by calling ``app`` or not.
 
 The extension point for fault injection (connection resets, slow or HTML answers, 5xx,
@@ -129,8 +112,7 @@ class FakeState:
         """``path -> {"modified": …, "original": …}`` for ``GET …/git/diff``; others give 500."""
         self.settings: dict[str, Any] | None = None
         self.limiter = RateLimiter(config.rate_limit_requests, config.rate_limit_window)
-        self.requests: deque[RequestRecord] = deque(maxlen=10_000)
-        """The most recent HTTP requests served (control routes under ``/_fake/`` excluded)."""
+        self._requests: deque[RequestRecord] = deque(maxlen=10_000)
         self.fault_hook: FaultHook | None = None
         self.reset()
 
@@ -155,6 +137,16 @@ class FakeState:
         """Successful create requests since the last reset."""
         return self.v0.create_calls
 
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The most recent HTTP requests served, oldest first (``/_fake/`` routes excluded)."""
+        with self.lock:
+            return list(self._requests)
+
+    def record_request(self, record: RequestRecord) -> None:
+        with self.lock:
+            self._requests.append(record)
+
     def conversation(self, conversation_id: str) -> V0Conversation:
         """One conversation, materialised up to now; ``KeyError`` if unknown."""
         return self.conversations[conversation_id]
@@ -169,7 +161,7 @@ class FakeState:
             self.git_diffs = {}
             self.settings = dict(STORED_SETTINGS) if self.config.settings_stored else None
             self.limiter.reset()
-            self.requests.clear()
+            self._requests.clear()
 
     def seed_workspace(self, files: Mapping[str, str | bytes]) -> None:
         """Add files to the workspace (``{"src/app.py": "print(1)", "empty-dir/": ""}``)."""
@@ -229,5 +221,5 @@ class FakeState:
                 "settings_stored": self.settings is not None,
                 "conversations": [c.summary() for c in self.v0.conversations.values()],
                 "workspace_files": sorted(self.workspace.files),
-                "requests": len(self.requests),
+                "requests": len(self._requests),
             }

@@ -86,7 +86,8 @@ def error_outcome(status: int) -> TurnOutcome:
         return TurnOutcome(
             "error",
             "error",
-            f"BadRequestError: litellm.BadRequestError: OpenAIException - Fake LLM error (injected, HTTP {status}).",
+            "BadRequestError: litellm.BadRequestError: OpenAIException - "
+            f"Fake LLM error (injected, HTTP {status}).",
         )
     names = {502: "BadGatewayError", 503: "ServiceUnavailableError", 504: "Timeout"}
     if status in names:

@@ -49,6 +49,8 @@ class V0Conversation:
     """The newest ``agent_state_changed`` state (what a client derives from the events)."""
     user_messages: list[str] = field(default_factory=list)
     """Contents of every user message so far, oldest first (the directives are read from them)."""
+    queued_messages: list[str] = field(default_factory=list)
+    """Messages received while STARTING, answered when the runtime is up."""
     agent_ready: bool = False
     """An agent controller exists in the current runtime: a stop then appends ``stopped``."""
     tool_results: int = 0

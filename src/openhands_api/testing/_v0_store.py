@@ -62,7 +62,7 @@ def empty_v1_source(page_id: str | None, limit: int, include_sub_conversations: 
             offset = int(page_id)
         except ValueError:
             offset = 0
-    return [], (str(offset + limit) if 0 > limit else None)
+    return [], (str(offset + limit) if limit < 0 else None)
 
 
 def _offset_from_page_id(page_id: Any) -> int:
@@ -160,6 +160,7 @@ class V0Store:
         conversation.status = STOPPED
         conversation.runtime_status = None
         conversation.agent_ready = False
+        conversation.queued_messages.clear()
         return before
 
     def delete(self, conversation_id: str) -> bool:
@@ -182,9 +183,11 @@ class V0Store:
         """
         self._append(conversation, ev.user_message(content, image_urls))
         if conversation.status == STARTING:
+            conversation.queued_messages.append(content)
             return
         interrupted = self.scheduler.cancel(conversation.conversation_id, "agent") > 0
-        self._spawn_agent(conversation, self._follow_up(conversation, content, interrupted))
+        self._begin_turn(conversation, content, interrupted)
+        self._spawn_agent(conversation, self._agent_turn(conversation))
 
     def add_raw_event(self, conversation: V0Conversation, data: dict[str, Any]) -> None:
         """``POST …/events``: messages and agent-state changes act, anything else is just stored."""
@@ -341,80 +344,80 @@ class V0Store:
         self.scheduler.spawn(process, owner=conversation.conversation_id, name="agent", delay=delay)
 
     def _runtime_ready(self, conversation: V0Conversation, first_boot: bool) -> Process:
+        """The runtime is up: ``RUNNING``, the agent initialises and starts its first turn.
+
+        The events before the first LLM call arrive within ~15 ms on the real server, so
+        they are appended together; each LLM call then takes ``step_delay``.
+        """
         conversation.status = RUNNING
         conversation.runtime_status = STATUS_READY
         conversation.agent_ready = True
-        step = self.config.step_delay
         if first_boot:
             self._append(conversation, ev.system_action())
             message = conversation.initial_user_msg
             if message:
-                yield step
                 self._append(conversation, ev.user_message(message, list(conversation.image_urls)))
-                yield step
                 self._append(conversation, ev.change_agent_state("running"))
-                yield step
                 recall_id = self._append(conversation, ev.recall_action("workspace_context", message))
-                yield step
                 self._append(conversation, ev.agent_state_changed("running"))
-                yield step
                 self._append(conversation, self._workspace_context(conversation, recall_id))
+                conversation.queued_messages.clear()
                 yield from self._agent_turn(conversation)
                 return
-        yield step
+        if conversation.queued_messages:
+            # Messages sent while the runtime was starting are answered once it is up.
+            content = conversation.queued_messages[-1]
+            conversation.queued_messages.clear()
+            self._begin_turn(conversation, content, interrupted=False)
+            yield from self._agent_turn(conversation)
+            return
         self._append(conversation, ev.change_agent_state("awaiting_user_input"))
-        yield step
         self._append(conversation, ev.agent_state_changed("awaiting_user_input"))
 
-    def _follow_up(self, conversation: V0Conversation, content: str, interrupted: bool) -> Process:
-        step = self.config.step_delay
+    def _begin_turn(self, conversation: V0Conversation, content: str, interrupted: bool) -> None:
+        """What the real server appends within milliseconds of a user message."""
         first_message = len(conversation.user_messages) == 1
-        yield step
         recall_type = "workspace_context" if first_message else "knowledge"
         recall_id = self._append(conversation, ev.recall_action(recall_type, content))
         if not interrupted:
-            yield step
             self._append(conversation, ev.agent_state_changed("running"))
-        yield step
         if first_message:
             self._append(conversation, self._workspace_context(conversation, recall_id))
         else:
             self._append(conversation, ev.null_observation(recall_id))
-        yield from self._agent_turn(conversation)
 
     def _agent_turn(self, conversation: V0Conversation) -> Process:
-        """The LLM-driven part of a turn: N ``think`` pairs, then finish / ask / error."""
+        """The LLM-driven part of a turn: N ``think`` steps, then finish / ask / error.
+
+        Each LLM call takes ``step_delay`` plus the ``delay`` directive; the action's
+        observation and the final state change follow it at once, as they do for real.
+        """
         config = self.config
         defaults = Directives(
             steps=config.llm_steps, error=config.llm_error, delay=config.llm_delay, ask=config.llm_ask
         )
         directives = parse_directives(conversation.user_messages, defaults)
-        step = config.step_delay
+        wait = directives.delay + config.step_delay
         for number in range(1, directives.steps + 1):
-            yield directives.delay + step
+            yield wait
             thought = f"Fake step {number} of {directives.steps}."
             metadata = self._llm_call(conversation, "think", {"thought": thought})
             action_id = self._append(
                 conversation, ev.think_action(thought, metadata, self._metrics(conversation))
             )
-            yield step
             conversation.tool_results += 1
             self._append(conversation, ev.think_observation(action_id, copy.deepcopy(metadata)))
         outcome = plan_outcome(directives)
-        yield directives.delay + step
-        if outcome.kind == "error":
-            self._append(conversation, ev.agent_state_changed(outcome.agent_state, outcome.reason))
-            return
+        yield wait
         if outcome.kind == "ask":
             self._count_tokens(conversation)
             self._append(conversation, ev.agent_message(ev.ASK_TEXT, self._metrics(conversation)))
-        else:
+        elif outcome.kind == "finish":
             metadata = self._llm_call(conversation, "finish", {"message": ev.FINISH_TEXT})
             self._append(
                 conversation, ev.finish_action(ev.FINISH_TEXT, metadata, self._metrics(conversation))
             )
-        yield step
-        self._append(conversation, ev.agent_state_changed(outcome.agent_state))
+        self._append(conversation, ev.agent_state_changed(outcome.agent_state, outcome.reason))
 
     def _llm_call(self, conversation: V0Conversation, function: str, arguments: dict[str, Any]) -> ev.Event:
         self._count_tokens(conversation)

@@ -1,0 +1,89 @@
+"""``python -m openhands_api.testing serve``: run the fake OpenHands server from a shell.
+
+Responsible for: parsing the command line, starting ``FakeOpenHandsServer``, printing one
+line with the base URL (stdout, flushed — scripts wait for it), and serving until Ctrl-C or
+SIGTERM, then shutting down cleanly. Exit status 0 after a clean stop, 1 when the address
+is taken, 2 on usage errors.
+
+Not responsible for: server behaviour (see the package docstring).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m openhands_api.testing",
+        description="Fake OpenHands server (V0 routes of openhands-ai 1.6.0) for testing automations.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the fake server until interrupted")
+    serve.add_argument("--port", type=int, default=0, help="port to listen on (0: pick a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    auth = serve.add_mutually_exclusive_group()
+    auth.add_argument("--session-api-key", metavar="KEY", help="require X-Session-API-Key: KEY on /api/*")
+    auth.add_argument(
+        "--api-key", metavar="KEY", help="require Authorization: Bearer KEY on /api/* (Cloud style)"
+    )
+    serve.add_argument("--no-rate-limit", action="store_true", help="disable the 10 requests/s limiter")
+    serve.add_argument("--speed", type=float, default=1.0, help="divide every simulated delay by this")
+    serve.add_argument(
+        "--startup-delay",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds from create to RUNNING (default 0.5)",
+    )
+    serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from ._config import FakeServerConfig
+    from ._server import FakeOpenHandsServer
+
+    try:
+        config = FakeServerConfig(
+            session_api_key=args.session_api_key,
+            api_key=args.api_key,
+            rate_limit=not args.no_rate_limit,
+            speed=args.speed,
+        )
+        if args.startup_delay is not None:
+            config = config.with_overrides(startup_delay=args.startup_delay)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    server = FakeOpenHandsServer(config, host=args.host, port=args.port, log_level=args.log_level)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(server.base_url, flush=True)
+    try:
+        while not stop.wait(0.1):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

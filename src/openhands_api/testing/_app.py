@@ -1,0 +1,68 @@
+"""Assembles the fake OpenHands server as one FastAPI (ASGI) application.
+
+Responsible for: creating the state, including the routers of the configured generation(s)
+(V0 now from ``_v0.py``; a V1 router is meant to be added next to it here, selected by
+``generations``), the health and ``/_fake/`` control routes, and the middleware stack of
+``_middleware.py`` in the right order.
+
+Not responsible for: serving it (``_server.py`` runs uvicorn; ``httpx.ASGITransport`` can
+call it in-process).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from . import _middleware as mw
+from ._auth import BearerAuthMiddleware
+from ._config import FakeServerConfig
+from ._control import build_control_router
+from ._health import build_health_router
+from ._state import FakeState
+from ._v0 import build_v0_router
+
+FAKE_VERSION = "1.6.0"
+"""The ``openhands-ai`` version the V0 fake imitates (reported by ``/openapi.json``)."""
+
+
+class FakeOpenHandsApp(FastAPI):
+    """The fake server's ASGI app; ``fake_state`` is its state (see ``FakeState``)."""
+
+    fake_state: FakeState
+
+
+def create_app(config: FakeServerConfig | None = None, **overrides: Any) -> FakeOpenHandsApp:
+    """A new fake server app with its own state.
+
+    ``overrides`` are ``FakeServerConfig`` fields applied on top of ``config`` (or the
+    defaults), e.g. ``create_app(session_api_key="k", speed=10)``.
+    """
+    base = config if config is not None else FakeServerConfig()
+    effective = base.with_overrides(**overrides) if overrides else base
+    state = FakeState(effective)
+
+    app = FakeOpenHandsApp(
+        title="OpenHands",
+        description="OpenHands: Code Less, Make More (openhands-api fake server)",
+        version=FAKE_VERSION,
+    )
+    app.fake_state = state
+
+    app.include_router(build_health_router(state))
+    app.include_router(build_control_router(state))
+    if effective.generations in ("v0",):
+        app.include_router(build_v0_router(state))
+
+    # add_middleware puts each new layer outside the previous ones: innermost first.
+    if effective.api_key is not None:
+        app.add_middleware(BearerAuthMiddleware, api_key=effective.api_key)
+    app.add_middleware(mw.CacheControlMiddleware)
+    app.add_middleware(mw.AdvanceMiddleware, state=state)
+    app.add_middleware(mw.CrashGuardMiddleware)
+    if effective.rate_limit:
+        app.add_middleware(mw.RateLimitMiddleware, state=state)
+    app.add_middleware(mw.RequestLogMiddleware, state=state)
+    app.add_middleware(mw.FaultHookMiddleware, state=state)
+    return app
