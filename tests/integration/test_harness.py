@@ -1,0 +1,306 @@
+"""The real-server harness works: both servers run agents, enforce the key, and stop cleanly.
+
+Plain httpx on purpose (not our library, which these servers exist to test): these
+tests pin down what the harness provides and what the real servers do with the
+fake LLM's directives, so that a failure in a library test can be told apart from
+a broken harness. The session servers are shared; the teardown tests start their
+own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .realserver import fake_llm, harness
+
+# A V0 conversation takes ~15-40 s to start (runtime start-up; slower on a busy machine),
+# a V1 one ~6-18 s
+AGENT_TIMEOUT = 120.0
+POLL_INTERVAL = 0.5  # 2 requests/s per poll loop: well inside the throttle's budget
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = AGENT_TIMEOUT) -> Any:
+    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(POLL_INTERVAL)
+
+
+# ------------------------------------------------------------------------------ V0
+def v0_newest_agent_state(client: httpx.Client, conversation_id: str) -> str | None:
+    r = client.get(f"/api/conversations/{conversation_id}/events", params={"reverse": "true", "limit": 20})
+    r.raise_for_status()
+    for event in r.json()["events"]:  # newest first
+        if event.get("observation") == "agent_state_changed":
+            return str(event["extras"]["agent_state"])
+    return None
+
+
+def v0_all_events(client: httpx.Client, conversation_id: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while True:
+        r = client.get(
+            f"/api/conversations/{conversation_id}/events", params={"start_id": len(events), "limit": 100}
+        )
+        r.raise_for_status()
+        page = r.json()
+        events += page["events"]
+        if not page["has_more"] or not page["events"]:
+            return events
+
+
+def v0_create(client: httpx.Client, message: str) -> str:
+    r = client.post("/api/conversations", json={"initial_user_msg": message})
+    assert r.status_code == 200, r.text
+    return str(r.json()["conversation_id"])
+
+
+def v0_wait(client: httpx.Client, conversation_id: str, until: tuple[str, ...]) -> str:
+    """Wait until the newest agent state is in ``until`` (or ``error``); return it."""
+
+    def settled() -> str | None:
+        state = v0_newest_agent_state(client, conversation_id)
+        return state if state in (*until, "error") else None
+
+    return str(wait_for(f"V0 agent state {until}", settled))
+
+
+def v0_delete(client: httpx.Client, conversation_id: str) -> None:
+    # frees the conversation's runtime (~0.9 GB) and its slot among the 3 running ones
+    client.post(f"/api/conversations/{conversation_id}/stop")
+    client.delete(f"/api/conversations/{conversation_id}")
+
+
+@pytest.fixture(scope="module")
+def v0_conversations(real_v0: harness.RealServer) -> Iterator[dict[str, str]]:
+    """This module's V0 conversations, created together: their runtimes start in parallel."""
+    messages = {"finish": "hello [fake-llm steps=1]", "ask": "hello [fake-llm ask]"}
+    with real_v0.client() as client:
+        ids = {name: v0_create(client, message) for name, message in messages.items()}
+        yield ids
+        for conversation_id in ids.values():
+            v0_delete(client, conversation_id)
+
+
+def test_v0_agent_finishes_and_conversation_stays_running(
+    real_v0: harness.RealServer, v0_conversations: dict[str, str]
+) -> None:
+    conversation_id = v0_conversations["finish"]
+    with real_v0.client() as client:
+        state = v0_wait(client, conversation_id, until=("finished",))
+        assert state == "finished", real_v0.log_tail()
+        info = client.get(f"/api/conversations/{conversation_id}").json()
+        assert info["status"] == "RUNNING"  # the runtime's state, not the agent's
+        actions = [e["action"] for e in v0_all_events(client, conversation_id) if "action" in e]
+        assert actions.count("think") == 1
+        assert actions.count("finish") == 1
+
+
+def test_v0_ask_directive_leaves_agent_awaiting_user_input(
+    real_v0: harness.RealServer, v0_conversations: dict[str, str]
+) -> None:
+    conversation_id = v0_conversations["ask"]
+    with real_v0.client() as client:
+        state = v0_wait(client, conversation_id, until=("awaiting_user_input", "finished"))
+        assert state == "awaiting_user_input", real_v0.log_tail()
+        events = v0_all_events(client, conversation_id)
+        agent_messages = [e for e in events if e.get("action") == "message" and e["source"] == "agent"]
+        assert agent_messages[-1]["args"]["content"] == fake_llm.ASK_TEXT
+        assert agent_messages[-1]["args"]["wait_for_response"] is True
+        assert not [e for e in events if e.get("action") == "finish"]
+        info = client.get(f"/api/conversations/{conversation_id}").json()
+        assert info["status"] == "RUNNING"
+
+
+def test_v0_requires_the_session_key(real_v0: harness.RealServer) -> None:
+    with real_v0.client(with_key=False) as client:
+        r = client.get("/api/conversations", params={"limit": 1})
+        assert r.status_code == 401
+        assert r.json() == {"detail": "Unauthorized"}
+        assert client.get("/alive").status_code == 200  # health routes stay open
+    with real_v0.client() as client:
+        assert client.get("/api/conversations", params={"limit": 1}).status_code == 200
+
+
+# ------------------------------------------------------------------------------ V1
+def v1_create(client: httpx.Client, message: str) -> str:
+    """Start a conversation; returns the start task's id (the conversation comes later)."""
+    initial_message = {"role": "user", "content": [{"type": "text", "text": message}], "run": True}
+    r = client.post("/api/v1/app-conversations", json={"initial_message": initial_message})
+    assert r.status_code == 200, r.text
+    return str(r.json()["id"])
+
+
+def v1_wait(client: httpx.Client, task_id: str) -> dict[str, Any]:
+    """Wait for the start task to be READY, then for a terminal execution status."""
+
+    def ready() -> dict[str, Any] | None:
+        task = client.get("/api/v1/app-conversations/start-tasks", params={"ids": task_id})
+        task.raise_for_status()
+        body: dict[str, Any] = task.json()[0]
+        assert body["status"] != "ERROR", body.get("detail")
+        return body if body["status"] == "READY" else None
+
+    conversation_id = wait_for("the V1 start task", ready)["app_conversation_id"]
+
+    def settled() -> dict[str, Any] | None:
+        r = client.get("/api/v1/app-conversations", params={"ids": conversation_id})
+        r.raise_for_status()
+        conversation: dict[str, Any] | None = r.json()[0]
+        if conversation and conversation["execution_status"] in ("finished", "error", "stuck"):
+            return conversation
+        return None
+
+    return dict(wait_for("a terminal V1 execution_status", settled))
+
+
+def v1_events_once_settled(
+    client: httpx.Client, conversation_id: str, done: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
+    """The app server's events, polled until ``done`` (they arrive through webhooks, late)."""
+
+    def fetch() -> list[dict[str, Any]] | None:
+        r = client.get(f"/api/v1/conversation/{conversation_id}/events/search", params={"limit": 100})
+        r.raise_for_status()
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items if done(items) else None
+
+    return list(wait_for("the V1 events to arrive", fetch, timeout=30))
+
+
+@pytest.fixture(scope="module")
+def v1_start_tasks(real_v1: harness.RealServer) -> Iterator[dict[str, str]]:
+    """This module's V1 conversations (start task ids), created together to overlap start-up."""
+    messages = {"finish": "hello", "ask": "hello [fake-llm ask]"}
+    with real_v1.client() as client:
+        task_ids = {name: v1_create(client, message) for name, message in messages.items()}
+        yield task_ids
+        tasks = client.get("/api/v1/app-conversations/start-tasks", params={"ids": list(task_ids.values())})
+        for task in tasks.json():
+            if task and task.get("app_conversation_id"):
+                client.delete(f"/api/v1/app-conversations/{task['app_conversation_id']}")
+
+
+def test_v1_agent_finishes(real_v1: harness.RealServer, v1_start_tasks: dict[str, str]) -> None:
+    with real_v1.client() as client:
+        conversation = v1_wait(client, v1_start_tasks["finish"])
+        assert conversation["execution_status"] == "finished", real_v1.log_tail()
+        events = v1_events_once_settled(
+            client, conversation["id"], lambda items: any(e.get("tool_name") == "finish" for e in items)
+        )
+        assert [e["kind"] for e in events].count("ActionEvent") == 1
+
+
+def test_v1_ask_directive_finishes_with_an_agent_message(
+    real_v1: harness.RealServer, v1_start_tasks: dict[str, str]
+) -> None:
+    # V1 has no "waiting for the user" state: a text-only answer ends the run
+    with real_v1.client() as client:
+        conversation = v1_wait(client, v1_start_tasks["ask"])
+        assert conversation["execution_status"] == "finished", real_v1.log_tail()
+
+        def agent_message(items: list[dict[str, Any]]) -> bool:
+            return any(e["kind"] == "MessageEvent" and e.get("source") == "agent" for e in items)
+
+        events = v1_events_once_settled(client, conversation["id"], agent_message)
+        message = [e for e in events if e["kind"] == "MessageEvent" and e.get("source") == "agent"][-1]
+        assert message["llm_message"]["content"][0]["text"] == fake_llm.ASK_TEXT
+        assert not [e for e in events if e["kind"] == "ActionEvent"]
+
+
+def test_v1_requires_the_session_key(real_v1: harness.RealServer) -> None:
+    with real_v1.client(with_key=False) as client:
+        r = client.get("/api/v1/app-conversations/search", params={"limit": 1})
+        assert r.status_code == 401
+        assert r.json() == {"detail": "Unauthorized"}
+        assert client.get("/alive").status_code == 200
+    with real_v1.client() as client:
+        assert client.get("/api/v1/app-conversations/search", params={"limit": 1}).status_code == 200
+
+
+# ------------------------------------------------------------------------ teardown
+@pytest.mark.parametrize("version", ["v0", "v1"])
+def test_stop_leaves_no_process_behind(
+    version: str, real_server_factory: Callable[..., harness.RealServer]
+) -> None:
+    server = real_server_factory(version)  # no session key: an open server works too
+    with server.client() as client:
+        if version == "v0":
+            state = v0_wait(client, v0_create(client, "hello"), until=("finished",))
+        else:
+            state = v1_wait(client, v1_create(client, "hello"))["execution_status"]
+    assert state == "finished", server.log_tail()
+    before = server.processes()
+    # server + fake LLM + the conversation's runtime (V0: action server, Jupyter
+    # gateway and kernel, tmux; V1: agent-server, tmux)
+    assert len(before) >= 4, before
+
+    report = server.stop()  # raises LeftoverProcessesError if anything survived
+
+    assert report.leftover_processes == []
+    assert harness.workdir_processes(server.workdir) == []
+    assert [pid for pid, _ in before if harness.pid_alive(pid)] == []
+
+
+# ------------------------------------------------------------------- harness itself
+def test_second_install_returns_at_once(real_v0: harness.RealServer, real_v1: harness.RealServer) -> None:
+    t0 = time.monotonic()
+    for version in ("v0", "v1"):
+        harness.install(version)
+    assert time.monotonic() - t0 < 0.5
+
+
+def test_throttle_spaces_requests_to_the_budget() -> None:
+    throttle = harness.Throttle(rate=20)
+    t0 = time.monotonic()
+    for _ in range(5):
+        throttle.wait()
+    # the first request goes at once, the next four 1/20 s apart
+    assert 0.19 <= time.monotonic() - t0 < 0.5
+
+
+def test_fake_llm_ask_answers_with_text_and_no_tool_call(tmp_path: Path) -> None:
+    port_file = tmp_path / "port"
+    proc = subprocess.Popen(
+        [sys.executable, str(harness.FAKE_LLM), "--port-file", str(port_file)], stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for("the fake LLM", port_file.exists, timeout=15)
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "finish",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"message": {"type": "string"}},
+                    "required": ["message"],
+                },
+            },
+        }
+        body = {"messages": [{"role": "user", "content": "hi [fake-llm ask]"}], "tools": [tool]}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port_file.read_text()}/v1/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request) as r:
+            message = json.load(r)["choices"][0]["message"]
+        assert message == {"role": "assistant", "content": fake_llm.ASK_TEXT}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
