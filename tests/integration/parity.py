@@ -72,7 +72,7 @@ def shape(value: Any, key: str | None = None, verbatim: frozenset[str] = VERBATI
             if s not in seen:
                 seen.append(s)
         return {"[]": seen}
-    if key in verbatim and isinstance(value, (str, bool)) or value is None:
+    if (key in verbatim and isinstance(value, (str, bool))) or value is None:
         return normalise_text(value) if isinstance(value, str) else value
     return type(value).__name__
 
@@ -275,6 +275,7 @@ def compare(fake: list[Record], real: list[Record]) -> list[str]:
         if difference is not None and difference.applies(f, r):
             continue
         problems.append(
-            f"{f.step}: fake {f.status} {f.content_type} {f.body!r}\n   real {r.status} {r.content_type} {r.body!r}"
+            f"{f.step}: fake {f.status} {f.content_type} {f.body!r}\n"
+            f"   real {r.status} {r.content_type} {r.body!r}"
         )
     return problems

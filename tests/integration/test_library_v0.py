@@ -191,9 +191,11 @@ def test_list_pages_through_every_conversation(api: OpenHandsAPI, finished: tupl
 def test_session_key_missing_or_wrong_is_an_auth_error(real_v0: RealServer) -> None:
     with OpenHandsAPI(base_url=real_v0.base_url) as anonymous, pytest.raises(AuthenticationError):
         anonymous.v0.list_conversations()
-    with OpenHandsAPI(base_url=real_v0.base_url, session_api_key="wrong-key-xyz") as wrong:
-        with pytest.raises(AuthenticationError) as caught:
-            wrong.create_conversation("hi")
+    with (
+        OpenHandsAPI(base_url=real_v0.base_url, session_api_key="wrong-key-xyz") as wrong,
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        wrong.create_conversation("hi")
     assert "wrong-key-xyz" not in str(caught.value)
 
 
