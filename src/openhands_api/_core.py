@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -495,3 +496,13 @@ def write_file_atomically(path: Path, content: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
+    """httpx's ``verify``: True/False, or a CA bundle path turned into an SSL context."""
+    if isinstance(verify, str):
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise errors.ConfigurationError(f"Cannot use {verify} as a CA bundle: {exc}") from None
+    return verify

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import errors
-from ._core import ApiVersion, ClientCore, one_of, write_file_atomically
+from ._core import ApiVersion, ClientCore, one_of, tls_verification, write_file_atomically
 from .models import (
     Conversation,
     ConversationInfo,
@@ -51,6 +51,8 @@ class AsyncOpenHandsAPI(ClientCore):
 
     Settings come from the arguments, else the environment (``OPENHANDS_API_KEY``,
     ``OPENHANDS_BASE_URL``, ``OPENHANDS_SESSION_API_KEY``), else the OpenHands CLI's key file.
+    ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
+    come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
     Raw V0 routes are under :attr:`v0`.
     """
 
@@ -66,6 +68,7 @@ class AsyncOpenHandsAPI(ClientCore):
         allow_insecure_http: bool = False,
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
+        verify: bool | str = True,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -81,7 +84,11 @@ class AsyncOpenHandsAPI(ClientCore):
             max_poll_interval=max_poll_interval,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(transport=transport, follow_redirects=False)
+        # TLS verification is on unless the caller says otherwise; ``verify`` may name a CA
+        # bundle, and httpx also honours SSL_CERT_FILE, SSL_CERT_DIR and the *_PROXY variables.
+        self._http = http_client or httpx.AsyncClient(
+            transport=transport, follow_redirects=False, verify=tls_verification(verify)
+        )
         self.v0 = AsyncV0Routes(self)
 
     # ------------------------------------------------------------------ lifecycle

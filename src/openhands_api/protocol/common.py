@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -88,7 +89,24 @@ def _printable(value: str, limit: int = 60) -> str:
 
 
 def check(request: Request, response: Response) -> None:
-    """Raise the typed error for an error status."""
+    """Raise the typed error for an error status, or for a redirect.
+
+    Redirects are never followed: following one to another host would hand it the API key,
+    and the OpenHands API does not redirect. The error names where it pointed, so a wrong base
+    URL (``http://`` for ``https://``, a missing path prefix) is easy to fix.
+    """
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("location", "")
+        target = urlsplit(location)
+        where = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path
+        raise ProtocolError(
+            f"{request.describe()} was redirected (HTTP {response.status_code}) to {where or 'nowhere'}; "
+            "redirects are not followed, so that the API key never goes to another address. "
+            "Set the base URL to the address the server redirects to.",
+            status_code=response.status_code,
+            method=request.method,
+            path=request.path,
+        )
     if response.status_code >= 400:
         raise error_from_response(request, response)
 
