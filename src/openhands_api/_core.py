@@ -120,6 +120,9 @@ class ClientCore:
         # "auto" is resolved on first use (one or two cheap GETs) and then cached.
         self._api_version: str | None = None if api_version == "auto" else api_version
         self._start_timeout = DEFAULT_START_TIMEOUT
+        # Conversations this client created: a lookup after a lost create must not mistake
+        # one of them for the conversation it is looking for.
+        self._created_ids: set[str] = set()
 
     # ------------------------------------------------------------------ settings
 
@@ -309,21 +312,27 @@ class ClientCore:
                 )
             return v1.to_conversation(created, base_url=self.base_url, start_task_id=task.id)
         body = v0.create_body(prompt, selected_branch=branch, **common, **options)
-        response = yield v0.create_conversation(body)
+        conversation_id = yield from ops.create_v0(
+            body,
+            known=self._created_ids,
+            attempts=self._retry.max_retries,
+            lookup_timeout=self._start_timeout,
+            poll=self._poll,
+        )
         if title is not None:
             # V0 create has no title field: rename right after (the nearest equivalent).
-            yield v0.update_title(response.conversation_id, title)
+            yield v0.update_title(conversation_id, title)
         return Conversation(
-            id=response.conversation_id,
+            id=conversation_id,
             api_version="v0",
-            web_url=v0.web_url(self.base_url, response.conversation_id),
+            web_url=v0.web_url(self.base_url, conversation_id),
             title=title,
             runtime="starting",
             outcome=Outcome.IN_PROGRESS,
             repository=body.get("repository"),
             branch=body.get("selected_branch"),
             git_provider=body.get("git_provider"),
-            raw=response.model_dump(mode="json"),
+            raw={"conversation_id": conversation_id},
         )
 
     def _op_observe(self, conversation_id: str) -> Op[ConversationResult]:

@@ -165,7 +165,7 @@ class AsyncOpenHandsAPI(ClientCore):
             await asyncio.sleep(max(0.0, step.seconds))
             return None, None
         if isinstance(step, Now):
-            return time.monotonic(), None
+            return (time.time() if step.wall else time.monotonic()), None
         if isinstance(step, WriteFile):
             write_file_atomically(step.path, step.content)
             return None, None

@@ -159,7 +159,7 @@ class OpenHandsAPI(ClientCore):
             time.sleep(max(0.0, step.seconds))
             return None, None
         if isinstance(step, Now):
-            return time.monotonic(), None
+            return (time.time() if step.wall else time.monotonic()), None
         if isinstance(step, WriteFile):
             write_file_atomically(step.path, step.content)
             return None, None

@@ -109,7 +109,10 @@ class Sleep:
 
 @dataclass(frozen=True)
 class Now:
-    """Ask the driver for the monotonic clock (seconds)."""
+    """Ask the driver for the time in seconds: the monotonic clock, or with ``wall`` the
+    wall clock (epoch seconds, to compare with server timestamps)."""
+
+    wall: bool = False
 
 
 @dataclass(frozen=True)

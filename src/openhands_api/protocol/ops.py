@@ -33,6 +33,7 @@ from ..errors import (
 from ..models import (
     AppConversation,
     ConversationInfo,
+    ConversationResponse,
     ConversationResult,
     Outcome,
     SentMessage,
@@ -819,3 +820,102 @@ def pause_v1(conversation_id: str, *, resume: bool) -> Op[None]:
         yield v1.resume_sandbox(conversation.sandbox_id)
     else:
         yield v1.pause_sandbox(conversation.sandbox_id)
+
+
+# ---------------------------------------------------------------------------- exactly-once create
+
+# How far back a lookup looks for a conversation made by a request whose answer was lost;
+# generous, because the server's clock and ours may differ.
+LOOKUP_WINDOW = 600.0
+
+
+def is_ambiguous(exc: OpenHandsError) -> bool:
+    """True when a failed request may nevertheless have been carried out by the server:
+    the connection broke or timed out after sending, or a gateway answered 502/503/504."""
+    if isinstance(exc, TransportError):
+        return exc.request_sent
+    return isinstance(exc, APIStatusError) and exc.status_code in (502, 503, 504)
+
+
+class CreateUndecided(OpenHandsError):
+    """Internal: a lookup could not tell yet whether a lost create happened."""
+
+
+def create_v0(
+    body: dict[str, Any],
+    *,
+    known: set[str],
+    attempts: int,
+    lookup_timeout: float,
+    poll: PollPolicy,
+) -> Op[str]:
+    """``POST /api/conversations`` exactly once; the new conversation's id.
+
+    When the answer is lost after the request may have arrived, the request is not simply
+    sent again: the newest conversations are searched for one this client did not know about
+    whose first user message is ours. Found: that is the answer. Provably absent: send again
+    (at most ``attempts`` times). Undecidable within ``lookup_timeout`` (a candidate still
+    starting, its message not recorded yet): raise the original error, which says the
+    conversation may exist — never risk a second one.
+    """
+    message = body["initial_user_msg"]
+    tries = 0
+    while True:
+        sent_at = yield Now(wall=True)
+        try:
+            response: ConversationResponse = yield v0.create_conversation(body)
+        except OpenHandsError as exc:
+            if not is_ambiguous(exc):
+                raise
+            tries += 1
+            try:
+                found = yield from find_v0_conversation(
+                    message, since=sent_at - LOOKUP_WINDOW, known=known, timeout=lookup_timeout, poll=poll
+                )
+            except CreateUndecided:
+                exc.message = (
+                    f"{exc.message} The conversation may have been created: look for it before "
+                    "trying again (openhands-api could not tell within the lookup time)."
+                )
+                exc.args = (exc.message,)
+                raise exc from None
+            if found is not None:
+                known.add(found)
+                return found
+            if tries > attempts:
+                raise
+            continue
+        known.add(response.conversation_id)
+        return response.conversation_id
+
+
+def find_v0_conversation(
+    message: str, *, since: float, known: set[str], timeout: float, poll: PollPolicy
+) -> Op[str | None]:
+    """The id of a recent conversation, unknown to this client, whose first user message is
+    ``message``; None when provably there is none; CreateUndecided when it cannot tell in time."""
+    started = yield Now()
+    interval = poll.interval
+    while True:
+        page = yield v0.list_conversations(limit=20)
+        pending = False
+        for info in page.results:
+            if info.conversation_id in known:
+                continue
+            if info.created_at is not None and info.created_at.timestamp() < since:
+                continue
+            events = yield v0.get_events(info.conversation_id, limit=10)
+            first = next((e for e in events.events if e.source == "user" and e.action == "message"), None)
+            if first is None:
+                # The first message is recorded once the runtime is up; until then, undecided.
+                pending = pending or info.status in ("STARTING", "RUNNING")
+                continue
+            if first.args.get("content") == message:
+                return str(info.conversation_id)
+        if not pending:
+            return None
+        now = yield Now()
+        if now - started >= timeout:
+            raise CreateUndecided("a conversation that may be ours is still starting")
+        yield Sleep(interval)
+        interval = poll.next(interval)

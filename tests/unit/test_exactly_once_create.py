@@ -1,0 +1,185 @@
+"""A create whose answer was lost is looked up before it is ever sent again (ops.create_v0)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from openhands_api.errors import APIConnectionError, APITimeoutError, ServerError
+from openhands_api.protocol import ops
+from openhands_api.protocol.http import Request, Response
+from tests.unit.opdriver import WALL_EPOCH, Driver, json_response
+
+MESSAGE = "Fix the flaky test."
+NEW = "a" * 32
+OTHER = "b" * 32
+POLL = ops.PollPolicy(interval=1.0, max_interval=1.0)
+
+
+def _info(cid: str, status: str = "RUNNING", age: float = 1.0) -> dict[str, Any]:
+    created = datetime.fromtimestamp(WALL_EPOCH - age, tz=timezone.utc).isoformat()
+    return {"conversation_id": cid, "status": status, "created_at": created}
+
+
+def _message_events(text: str | None) -> dict[str, Any]:
+    events: list[dict[str, Any]] = [
+        {
+            "id": 0,
+            "source": "environment",
+            "observation": "agent_state_changed",
+            "extras": {"agent_state": "loading"},
+        }
+    ]
+    if text is not None:
+        events.append({"id": 2, "source": "user", "action": "message", "args": {"content": text}})
+    return {"events": events, "has_more": False}
+
+
+def _lost(request: Request) -> APITimeoutError:
+    return APITimeoutError(
+        f"{request.describe()}: timed out waiting for the answer",
+        method=request.method,
+        path=request.path,
+        request_sent=True,
+    )
+
+
+class Server:
+    """A tiny scripted V0 server: conversations, their first messages, and how creates end."""
+
+    def __init__(self, create_outcomes: list[str]) -> None:
+        self.create_outcomes = create_outcomes  # "ok", "lost-after-create", "lost-before-create", "500"
+        self.conversations: list[dict[str, Any]] = []
+        self.messages: dict[str, str | None] = {}
+        self.message_appears_after_lookups = 0
+        self.lookups = 0
+
+    def answer(self, request: Request) -> Response:
+        if request.method == "POST" and request.path == "/api/conversations":
+            outcome = self.create_outcomes.pop(0)
+            if outcome == "500":
+                return Response(500, {"content-type": "text/plain"}, b"Internal Server Error")
+            if outcome in ("ok", "lost-after-create"):
+                cid = f"{len(self.conversations) + 10:032x}"
+                self.conversations.insert(0, _info(cid, status="STARTING"))
+                self.messages[cid] = (
+                    None if self.message_appears_after_lookups else request.json["initial_user_msg"]
+                )
+                self._pending = (cid, request.json["initial_user_msg"])
+                if outcome == "ok":
+                    return json_response(
+                        {"status": "ok", "conversation_id": cid, "conversation_status": "STARTING"}
+                    )
+            raise _lost(request)
+        if request.method == "GET" and request.path == "/api/conversations":
+            self.lookups += 1
+            if self.message_appears_after_lookups and self.lookups > self.message_appears_after_lookups:
+                cid, text = self._pending
+                self.messages[cid] = text
+            return json_response({"results": self.conversations, "next_page_id": None})
+        cid = request.path.split("/")[3]
+        return json_response(_message_events(self.messages.get(cid)))
+
+    @property
+    def created(self) -> int:
+        return len(self.conversations)
+
+
+def _create(server: Server, known: set[str] | None = None, timeout: float = 60.0) -> tuple[str, Driver]:
+    driver = Driver(server.answer)
+    op = ops.create_v0(
+        {"initial_user_msg": MESSAGE},
+        known=known if known is not None else set(),
+        attempts=3,
+        lookup_timeout=timeout,
+        poll=POLL,
+    )
+    return driver.run(op), driver
+
+
+def test_a_normal_create_sends_once() -> None:
+    server = Server(["ok"])
+    cid, driver = _create(server)
+    assert server.created == 1
+    assert driver.count("POST", "/api/conversations") == 1
+    assert cid == server.conversations[0]["conversation_id"]
+
+
+def test_a_create_lost_after_the_server_made_it_is_found_not_resent() -> None:
+    server = Server(["lost-after-create"])
+    cid, driver = _create(server)
+    assert server.created == 1
+    assert driver.count("POST", "/api/conversations") == 1
+    assert cid == server.conversations[0]["conversation_id"]
+
+
+def test_a_create_lost_before_the_server_made_it_is_sent_again_once() -> None:
+    server = Server(["lost-before-create", "ok"])
+    cid, driver = _create(server)
+    assert server.created == 1
+    assert driver.count("POST", "/api/conversations") == 2
+    assert cid == server.conversations[0]["conversation_id"]
+
+
+def test_a_candidate_still_starting_is_waited_for_until_its_message_shows() -> None:
+    server = Server(["lost-after-create"])
+    server.message_appears_after_lookups = 3
+    cid, driver = _create(server)
+    assert cid == server.conversations[0]["conversation_id"]
+    assert driver.count("POST", "/api/conversations") == 1
+    assert server.lookups == 4
+
+
+def test_conversations_this_client_already_made_are_not_mistaken_for_the_lost_one() -> None:
+    server = Server(["lost-before-create", "ok"])
+    server.conversations.append(_info(OTHER))
+    server.messages[OTHER] = MESSAGE  # same prompt, created earlier by this client
+    cid, driver = _create(server, known={OTHER})
+    assert cid != OTHER
+    assert driver.count("POST", "/api/conversations") == 2
+
+
+def test_undecided_within_the_lookup_time_raises_instead_of_risking_a_duplicate() -> None:
+    server = Server(["lost-after-create"])
+    server.message_appears_after_lookups = 1000
+    with pytest.raises(APITimeoutError, match="may have been created") as caught:
+        _create(server, timeout=5.0)
+    assert caught.value.request_sent is True
+    assert server.created == 1
+
+
+def test_a_plain_server_error_is_not_looked_up() -> None:
+    server = Server(["500"])
+    driver = Driver(server.answer)
+    with pytest.raises(ServerError):
+        driver.run(
+            ops.create_v0(
+                {"initial_user_msg": MESSAGE}, known=set(), attempts=3, lookup_timeout=60, poll=POLL
+            )
+        )
+    assert server.lookups == 0
+
+
+def test_a_request_that_never_left_is_not_looked_up() -> None:
+    def refuse(request: Request) -> Response:
+        raise APIConnectionError("could not connect", method="POST", path=request.path, request_sent=False)
+
+    driver = Driver(refuse)
+    with pytest.raises(APIConnectionError):
+        driver.run(
+            ops.create_v0(
+                {"initial_user_msg": MESSAGE}, known=set(), attempts=3, lookup_timeout=60, poll=POLL
+            )
+        )
+    assert len(driver.requests) == 1
+
+
+def test_gateway_errors_are_ambiguous_but_plain_500_is_not() -> None:
+    def status_error(code: int) -> ServerError:
+        return ServerError("x", status_code=code, method="POST", path="/api/conversations")
+
+    assert ops.is_ambiguous(status_error(502))
+    assert ops.is_ambiguous(status_error(504))
+    assert not ops.is_ambiguous(status_error(500))
