@@ -401,7 +401,8 @@ class SentMessage(BaseModel):
     """Receipt of ``send_message``: pass it to ``wait(after=…)`` to wait for *this* turn.
 
     ``marker`` is the newest V0 event id seen before the message was sent; for V1,
-    ``execution_status`` is the status just before (see ``lifecycle.SettleTracker``).
+    ``execution_status`` is the status just before and ``previous_message_id`` the newest
+    user message event then (see ``lifecycle.SettleTracker``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -409,6 +410,7 @@ class SentMessage(BaseModel):
     conversation_id: str
     marker: int | None = None
     execution_status: str | None = None
+    previous_message_id: str | None = None
 
 
 # ---------------------------------------------------------------------------- V1 wire models

@@ -454,7 +454,8 @@ class SettleTracker:
     - ``running`` was seen;
     - ``s`` is not ``idle`` and some status other than the one before the action was seen
       (``s`` itself included: a fresh ``error`` after ``finished`` is news);
-    - ``s`` has not changed for ``window`` seconds (the run was too quick to observe).
+    - ``s`` has not changed for ``window`` seconds (the run was too quick to observe);
+    - the events prove it (:meth:`confirm`): a status update newer than the caller's message.
 
     ``before`` is the execution status just before the action; a new conversation starts
     from ``idle``. Without an action (a plain wait) everything counts at once.
@@ -463,8 +464,10 @@ class SettleTracker:
     acted: bool = False
     before: str | None = None
     window: float = 10.0
+    before_message_id: str | None = None
     seen_running: bool = False
     seen_other: bool = False
+    confirmed: bool = False
     _current: str | None = None
     _current_since: float = 0.0
 
@@ -473,12 +476,18 @@ class SettleTracker:
         return cls(acted=True, before="idle", window=window)
 
     @classmethod
-    def after_message(cls, before: str | None, window: float = 10.0) -> SettleTracker:
-        return cls(acted=True, before=before, window=window)
+    def after_message(
+        cls, before: str | None, before_message_id: str | None = None, window: float = 10.0
+    ) -> SettleTracker:
+        return cls(acted=True, before=before, before_message_id=before_message_id, window=window)
+
+    def confirm(self) -> None:
+        """The events showed that the current status belongs to the new turn."""
+        self.confirmed = True
 
     def observe(self, status: str | None, now: float) -> bool:
         """Record one observation at monotonic time ``now``; True if ``status`` counts."""
-        if not self.acted:
+        if not self.acted or self.confirmed:
             return True
         if status is None:
             return False

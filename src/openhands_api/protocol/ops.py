@@ -538,12 +538,52 @@ def final_message_v1(conversation_id: str) -> Op[str | None]:
     return v1.final_message(page.items)
 
 
+# Live statuses that may be the previous turn's right after an action (see SettleTracker).
+SETTLE_CANDIDATES = frozenset({"finished", "idle", "error", "stuck", "waiting_for_confirmation", "paused"})
+
+
+def newest_user_message_id(conversation_id: str) -> Op[str | None]:
+    """The id of the newest user ``MessageEvent`` in the app server's copy of the events."""
+    page = yield v1.search_events(conversation_id, kind="MessageEvent", newest_first=True, limit=10)
+    for event in page.items:
+        if event.source == "user":
+            return str(event.id)
+    return None
+
+
+def new_turn_confirmed(conversation_id: str, status: str, settle: SettleTracker) -> Op[bool]:
+    """Do the events prove that ``status`` was reached after the caller's message?
+
+    Newest first, an ``execution_status`` update to ``status`` must come before (i.e. after in
+    time) a user message that is not the one that was newest before the action. The app
+    server's events lag the live status, so "no" often just means "not yet".
+    """
+    page = yield v1.search_events(conversation_id, newest_first=True, limit=50)
+    status_seen = False
+    for event in page.items:
+        data = event.model_extra or {}
+        if event.kind == "ConversationStateUpdateEvent" and data.get("key") == "execution_status":
+            status_seen = status_seen or data.get("value") == status
+        elif event.kind == "MessageEvent" and event.source == "user":
+            return status_seen and event.id != settle.before_message_id
+    return False
+
+
 def observe_v1(conversation: AppConversation, settle: SettleTracker, now: float) -> Op[Assessment]:
     """Classify one read of a conversation, fetching L or the error detail only when needed."""
     last_known = None
     if conversation.execution_status is None and conversation.sandbox_status in ("PAUSED", "MISSING"):
         last_known = yield from last_known_execution_status(conversation.id)
     settled = settle.observe(conversation.execution_status, now)
+    status = conversation.execution_status
+    if (
+        not settled
+        and settle.acted
+        and status in SETTLE_CANDIDATES
+        and (yield from new_turn_confirmed(conversation.id, status, settle))
+    ):
+        settle.confirm()
+        settled = True
     assessment = classify_v1(conversation, last_known=last_known, settled=settled)
     if assessment.outcome is Outcome.FAILED and (
         conversation.execution_status in ("error", "stuck") or last_known in ("error", "stuck")
@@ -749,6 +789,7 @@ def send_message_v1(
     before = yield from get_v1_conversation(conversation_id)
     if before is None:
         raise not_found(conversation_id)
+    previous_message = yield from newest_user_message_id(conversation_id)
     if before.sandbox_status != "RUNNING" and resume:
         before = yield from running_sandbox(conversation_id, timeout=start_timeout, poll=poll)
     try:
@@ -758,7 +799,11 @@ def send_message_v1(
             raise
         before = yield from running_sandbox(conversation_id, timeout=start_timeout, poll=poll)
         yield call
-    return SentMessage(conversation_id=before.id, execution_status=before.execution_status)
+    return SentMessage(
+        conversation_id=before.id,
+        execution_status=before.execution_status,
+        previous_message_id=previous_message,
+    )
 
 
 def iter_v1_conversations(*, page_size: int = 100, **filters: Any) -> Op[None]:
