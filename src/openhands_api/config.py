@@ -107,7 +107,10 @@ def normalize_base_url(url: str) -> str:
     text = url.strip()
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or " " in text:
         raise ConfigurationError("The base URL contains spaces or control characters")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for an unbalanced "["
+        raise ConfigurationError(f"The base URL {_shorten(text)!r} is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise ConfigurationError(
             f"The base URL must start with http:// or https:// (got {_shorten(text)!r}); "
