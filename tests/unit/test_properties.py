@@ -139,13 +139,16 @@ bodies = st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps
     content_type=content_types,
     body=bodies,
     retry_after=st.one_of(st.none(), st.text(max_size=30)),
+    location=st.one_of(st.none(), st.text(max_size=40)),
 )
 def test_parsers_raise_only_documented_errors(
-    route: Any, status: int, content_type: str, body: bytes, retry_after: str | None
+    route: Any, status: int, content_type: str, body: bytes, retry_after: str | None, location: str | None
 ) -> None:
     headers = {"content-type": content_type}
     if retry_after is not None:
         headers["retry-after"] = retry_after
+    if location is not None:
+        headers["location"] = location
     try:
         route.parse(Response(status, headers, body))
     except errors.OpenHandsError as exc:

@@ -97,8 +97,11 @@ def check(request: Request, response: Response) -> None:
     """
     if 300 <= response.status_code < 400:
         location = response.headers.get("location", "")
-        target = urlsplit(location)
-        where = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path
+        try:
+            target = urlsplit(location)
+            where = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path
+        except ValueError:
+            where = "an address that is not a valid URL"
         raise ProtocolError(
             f"{request.describe()} was redirected (HTTP {response.status_code}) to {where or 'nowhere'}; "
             "redirects are not followed, so that the API key never goes to another address. "
