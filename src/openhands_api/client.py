@@ -18,6 +18,8 @@ import httpx
 from . import errors
 from ._core import ApiVersion, ClientCore, one_of, tls_verification, write_file_atomically
 from .models import (
+    AppConversation,
+    AppConversationPage,
     Conversation,
     ConversationInfo,
     ConversationPage,
@@ -26,14 +28,20 @@ from .models import (
     Event,
     GitChange,
     GitDiff,
+    SandboxInfo,
+    SandboxPage,
     SentMessage,
+    StartTask,
+    StartTaskPage,
     V0Event,
     V0EventPage,
+    V1Event,
+    V1EventPage,
 )
-from .protocol import ops, v0
+from .protocol import ops, v0, v1
 from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step, WriteFile
 
-__all__ = ["OpenHandsAPI", "V0Routes"]
+__all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
 
 T = TypeVar("T")
 
@@ -87,6 +95,7 @@ class OpenHandsAPI(ClientCore):
             transport=transport, follow_redirects=False, verify=tls_verification(verify)
         )
         self.v0 = V0Routes(self)
+        self.v1 = V1Routes(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -292,10 +301,11 @@ class OpenHandsAPI(ClientCore):
         """The outcome now, the agent's final message and the PRs it opened (no waiting)."""
         return self._run(self._op_result(conversation_id))
 
-    def send_message(self, conversation_id: str, message: str) -> SentMessage:
-        """Send a follow-up (restarting a stopped runtime first). Pass the receipt to
+    def send_message(self, conversation_id: str, message: str, *, resume: bool = True) -> SentMessage:
+        """Send a follow-up. A stopped V0 runtime is restarted first; a paused V1 sandbox is
+        resumed first unless ``resume=False`` (then ConflictError). Pass the receipt to
         ``wait(after=…)`` to wait for the answer to this message."""
-        return self._run(self._op_send_message(conversation_id, message))
+        return self._run(self._op_send_message(conversation_id, message, resume=resume))
 
     def send_and_wait(
         self, conversation_id: str, message: str, *, timeout: float | None = None
@@ -386,3 +396,96 @@ class V0Routes:
 
     def git_diff(self, conversation_id: str, path: str) -> GitDiff:
         return self._client._send(v0.git_diff(conversation_id, path))
+
+
+class V1Routes:
+    """The raw V1 routes (``/api/v1/…``), one method per route, wire models out.
+
+    Batch reads take any number of ids (split into calls the server accepts, order kept,
+    ``None`` for unknown ids).
+    """
+
+    def __init__(self, client: OpenHandsAPI) -> None:
+        self._client = client
+
+    def start_conversation(self, prompt: str, **fields: Any) -> StartTask:
+        """``POST /api/v1/app-conversations`` → the start task (not followed to READY)."""
+        return self._client._send(v1.start_conversation(v1.create_body(prompt, **fields)))
+
+    def get_start_tasks(self, ids: Sequence[str]) -> list[StartTask | None]:
+        return self._client._run(ops.get_v1_start_tasks_batched(ids))
+
+    def search_start_tasks(self, **params: Any) -> StartTaskPage:
+        return self._client._send(v1.search_start_tasks(**params))
+
+    def get_conversations(self, ids: Sequence[str]) -> list[AppConversation | None]:
+        return self._client._run(ops.get_v1_conversations_batched(ids))
+
+    def search_conversations(self, **params: Any) -> AppConversationPage:
+        return self._client._send(v1.search_conversations(**params))
+
+    def iter_conversations(self, *, page_size: int = 100, **filters: Any) -> Iterator[AppConversation]:
+        return self._client._iterate(ops.iter_v1_conversations(page_size=page_size, **filters))
+
+    def count_conversations(self, **filters: Any) -> int:
+        return self._client._send(v1.count_conversations(**filters))
+
+    def update_conversation(self, conversation_id: str, **fields: Any) -> AppConversation:
+        return self._client._send(v1.update_conversation(conversation_id, **fields))
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        return self._client._send(v1.delete_conversation(conversation_id))
+
+    def send_message(self, conversation_id: str, text: str, *, resume: bool = False) -> SentMessage:
+        """``send-message``; with ``resume`` a paused sandbox (409) is resumed first."""
+        return self._client._run(
+            ops.send_message_v1(
+                conversation_id,
+                text,
+                resume=resume,
+                start_timeout=self._client._start_timeout,
+                poll=self._client._poll,
+            )
+        )
+
+    def search_events(self, conversation_id: str, **params: Any) -> V1EventPage:
+        return self._client._send(v1.search_events(conversation_id, **params))
+
+    def iter_events(self, conversation_id: str, **params: Any) -> Iterator[V1Event]:
+        return self._client._iterate(ops.iter_v1_events(conversation_id, **params))
+
+    def count_events(self, conversation_id: str, **filters: Any) -> int:
+        return self._client._send(v1.count_events(conversation_id, **filters))
+
+    def download_conversation(self, conversation_id: str, destination: str | os.PathLike[str]) -> int:
+        return self._client._send(v1.download_conversation(conversation_id, Path(destination)))
+
+    def read_file(self, conversation_id: str, file_path: str) -> str:
+        return self._client._send(v1.read_file(conversation_id, file_path))
+
+    def git_changes(self, conversation_id: str, path: str, ref: str | None = None) -> list[GitChange]:
+        return self._client._send(v1.git_changes(conversation_id, path, ref))
+
+    def git_diff(self, conversation_id: str, path: str, ref: str | None = None) -> dict[str, Any]:
+        return self._client._send(v1.git_diff(conversation_id, path, ref))
+
+    def search_sandboxes(self, **params: Any) -> SandboxPage:
+        return self._client._send(v1.search_sandboxes(**params))
+
+    def iter_sandboxes(self, *, page_size: int = 100) -> Iterator[SandboxInfo]:
+        return self._client._iterate(ops.iter_v1_sandboxes(page_size=page_size))
+
+    def get_sandboxes(self, ids: Sequence[str]) -> list[SandboxInfo | None]:
+        return self._client._send(v1.get_sandboxes(ids))
+
+    def pause_sandbox(self, sandbox_id: str) -> bool:
+        return self._client._send(v1.pause_sandbox(sandbox_id))
+
+    def resume_sandbox(self, sandbox_id: str) -> bool:
+        return self._client._send(v1.resume_sandbox(sandbox_id))
+
+    def delete_sandbox(self, sandbox_id: str) -> bool:
+        return self._client._send(v1.delete_sandbox(sandbox_id))
+
+    def users_me(self) -> dict[str, Any]:
+        return self._client._send(v1.users_me())

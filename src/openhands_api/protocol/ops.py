@@ -964,3 +964,32 @@ def find_v0_conversation(
             raise CreateUndecided("a conversation that may be ours is still starting")
         yield Sleep(interval)
         interval = poll.next(interval)
+
+
+def get_v1_conversations_batched(ids: Sequence[str]) -> Op[list[AppConversation | None]]:
+    """``GET ?ids=`` for any number of ids: split into calls of at most 99, order kept."""
+    out: list[AppConversation | None] = []
+    for start in range(0, len(ids), v1.MAX_BATCH_IDS):
+        items = yield v1.get_conversations(ids[start : start + v1.MAX_BATCH_IDS])
+        out.extend(items)
+    return out
+
+
+def get_v1_start_tasks_batched(ids: Sequence[str]) -> Op[list[StartTask | None]]:
+    """``GET …/start-tasks?ids=`` for any number of ids, at most 100 per call."""
+    out: list[StartTask | None] = []
+    for start in range(0, len(ids), v1.MAX_START_TASK_IDS):
+        items = yield v1.get_start_tasks(ids[start : start + v1.MAX_START_TASK_IDS])
+        out.extend(items)
+    return out
+
+
+def iter_v1_sandboxes(*, page_size: int = 100) -> Op[None]:
+    page_id: str | None = None
+    while True:
+        page = yield v1.search_sandboxes(page_id=page_id, limit=page_size)
+        for sandbox in page.items:
+            yield Emit(sandbox)
+        if page.next_page_id is None or not page.items:
+            return
+        page_id = page.next_page_id
