@@ -28,6 +28,7 @@ from openhands_api import (
 )
 from openhands_api.protocol import v0
 from openhands_api.protocol.http import Response
+from tests.user_script import run_user_script
 
 from .realserver.harness import RealServer
 
@@ -281,3 +282,9 @@ def test_seed_quick_start_against_the_real_server(real_v0: RealServer) -> None:
     assert url.startswith(f"{real_v0.base_url}/conversations/")
     with _api(real_v0) as api:
         api.delete_conversation(url.rsplit("/", 1)[1])
+
+
+def test_the_same_user_script_runs_on_v0(real_v0: RealServer, tmp_path: Path) -> None:
+    with _api(real_v0) as api:
+        outcome = run_user_script(api, tmp_path)
+    assert outcome["api_version"] == "v0"
