@@ -24,20 +24,29 @@ import pytest
 from .realserver import fake_llm, harness
 
 # A V0 conversation takes ~15-40 s to start (runtime start-up; slower on a busy machine),
-# a V1 one ~6-18 s
-AGENT_TIMEOUT = 120.0
+# a V1 one ~6-18 s. V0 itself gives up on a runtime that is not up after 120 s.
+AGENT_TIMEOUT = 180.0
 POLL_INTERVAL = 0.5  # 2 requests/s per poll loop: well inside the throttle's budget
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = AGENT_TIMEOUT) -> Any:
-    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_for(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float = AGENT_TIMEOUT,
+    server: harness.RealServer | None = None,
+) -> Any:
+    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    The failure shows the end of ``server``'s log: the reason is nearly always there.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+            log = f"\n--- end of {server.server_log}:\n{server.log_tail(30)}" if server else ""
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}{log}")
         time.sleep(POLL_INTERVAL)
 
 
@@ -70,61 +79,56 @@ def v0_create(client: httpx.Client, message: str) -> str:
     return str(r.json()["conversation_id"])
 
 
-def v0_wait(client: httpx.Client, conversation_id: str, until: tuple[str, ...]) -> str:
+def v0_wait(
+    server: harness.RealServer, client: httpx.Client, conversation_id: str, until: tuple[str, ...]
+) -> str:
     """Wait until the newest agent state is in ``until`` (or ``error``); return it."""
 
     def settled() -> str | None:
         state = v0_newest_agent_state(client, conversation_id)
         return state if state in (*until, "error") else None
 
-    return str(wait_for(f"V0 agent state {until}", settled))
+    return str(wait_for(f"V0 agent state {until}", settled, server=server))
 
 
 def v0_delete(client: httpx.Client, conversation_id: str) -> None:
-    # frees the conversation's runtime (~0.9 GB) and its slot among the 3 running ones
+    # frees the conversation's runtime (~0.9 GB) and its slot among the 3 running ones.
+    # One V0 conversation at a time: two runtimes starting together on a busy 2-core
+    # machine risk V0's own start-up timeouts (Jupyter kernel 20 s, runtime 120 s).
     client.post(f"/api/conversations/{conversation_id}/stop")
     client.delete(f"/api/conversations/{conversation_id}")
 
 
-@pytest.fixture(scope="module")
-def v0_conversations(real_v0: harness.RealServer) -> Iterator[dict[str, str]]:
-    """This module's V0 conversations, created together: their runtimes start in parallel."""
-    messages = {"finish": "hello [fake-llm steps=1]", "ask": "hello [fake-llm ask]"}
+def test_v0_agent_finishes_and_conversation_stays_running(real_v0: harness.RealServer) -> None:
     with real_v0.client() as client:
-        ids = {name: v0_create(client, message) for name, message in messages.items()}
-        yield ids
-        for conversation_id in ids.values():
+        conversation_id = v0_create(client, "hello [fake-llm steps=1]")
+        try:
+            state = v0_wait(real_v0, client, conversation_id, until=("finished",))
+            assert state == "finished", real_v0.log_tail()
+            info = client.get(f"/api/conversations/{conversation_id}").json()
+            assert info["status"] == "RUNNING"  # the runtime's state, not the agent's
+            actions = [e["action"] for e in v0_all_events(client, conversation_id) if "action" in e]
+            assert actions.count("think") == 1
+            assert actions.count("finish") == 1
+        finally:
             v0_delete(client, conversation_id)
 
 
-def test_v0_agent_finishes_and_conversation_stays_running(
-    real_v0: harness.RealServer, v0_conversations: dict[str, str]
-) -> None:
-    conversation_id = v0_conversations["finish"]
+def test_v0_ask_directive_leaves_agent_awaiting_user_input(real_v0: harness.RealServer) -> None:
     with real_v0.client() as client:
-        state = v0_wait(client, conversation_id, until=("finished",))
-        assert state == "finished", real_v0.log_tail()
-        info = client.get(f"/api/conversations/{conversation_id}").json()
-        assert info["status"] == "RUNNING"  # the runtime's state, not the agent's
-        actions = [e["action"] for e in v0_all_events(client, conversation_id) if "action" in e]
-        assert actions.count("think") == 1
-        assert actions.count("finish") == 1
-
-
-def test_v0_ask_directive_leaves_agent_awaiting_user_input(
-    real_v0: harness.RealServer, v0_conversations: dict[str, str]
-) -> None:
-    conversation_id = v0_conversations["ask"]
-    with real_v0.client() as client:
-        state = v0_wait(client, conversation_id, until=("awaiting_user_input", "finished"))
-        assert state == "awaiting_user_input", real_v0.log_tail()
-        events = v0_all_events(client, conversation_id)
-        agent_messages = [e for e in events if e.get("action") == "message" and e["source"] == "agent"]
-        assert agent_messages[-1]["args"]["content"] == fake_llm.ASK_TEXT
-        assert agent_messages[-1]["args"]["wait_for_response"] is True
-        assert not [e for e in events if e.get("action") == "finish"]
-        info = client.get(f"/api/conversations/{conversation_id}").json()
-        assert info["status"] == "RUNNING"
+        conversation_id = v0_create(client, "hello [fake-llm ask]")
+        try:
+            state = v0_wait(real_v0, client, conversation_id, until=("awaiting_user_input", "finished"))
+            assert state == "awaiting_user_input", real_v0.log_tail()
+            events = v0_all_events(client, conversation_id)
+            agent_messages = [e for e in events if e.get("action") == "message" and e["source"] == "agent"]
+            assert agent_messages[-1]["args"]["content"] == fake_llm.ASK_TEXT
+            assert agent_messages[-1]["args"]["wait_for_response"] is True
+            assert not [e for e in events if e.get("action") == "finish"]
+            info = client.get(f"/api/conversations/{conversation_id}").json()
+            assert info["status"] == "RUNNING"
+        finally:
+            v0_delete(client, conversation_id)
 
 
 def test_v0_requires_the_session_key(real_v0: harness.RealServer) -> None:
@@ -146,7 +150,7 @@ def v1_create(client: httpx.Client, message: str) -> str:
     return str(r.json()["id"])
 
 
-def v1_wait(client: httpx.Client, task_id: str) -> dict[str, Any]:
+def v1_wait(server: harness.RealServer, client: httpx.Client, task_id: str) -> dict[str, Any]:
     """Wait for the start task to be READY, then for a terminal execution status."""
 
     def ready() -> dict[str, Any] | None:
@@ -156,7 +160,7 @@ def v1_wait(client: httpx.Client, task_id: str) -> dict[str, Any]:
         assert body["status"] != "ERROR", body.get("detail")
         return body if body["status"] == "READY" else None
 
-    conversation_id = wait_for("the V1 start task", ready)["app_conversation_id"]
+    conversation_id = wait_for("the V1 start task", ready, server=server)["app_conversation_id"]
 
     def settled() -> dict[str, Any] | None:
         r = client.get("/api/v1/app-conversations", params={"ids": conversation_id})
@@ -166,7 +170,7 @@ def v1_wait(client: httpx.Client, task_id: str) -> dict[str, Any]:
             return conversation
         return None
 
-    return dict(wait_for("a terminal V1 execution_status", settled))
+    return dict(wait_for("a terminal V1 execution_status", settled, server=server))
 
 
 def v1_events_once_settled(
@@ -198,7 +202,7 @@ def v1_start_tasks(real_v1: harness.RealServer) -> Iterator[dict[str, str]]:
 
 def test_v1_agent_finishes(real_v1: harness.RealServer, v1_start_tasks: dict[str, str]) -> None:
     with real_v1.client() as client:
-        conversation = v1_wait(client, v1_start_tasks["finish"])
+        conversation = v1_wait(real_v1, client, v1_start_tasks["finish"])
         assert conversation["execution_status"] == "finished", real_v1.log_tail()
         events = v1_events_once_settled(
             client, conversation["id"], lambda items: any(e.get("tool_name") == "finish" for e in items)
@@ -211,7 +215,7 @@ def test_v1_ask_directive_finishes_with_an_agent_message(
 ) -> None:
     # V1 has no "waiting for the user" state: a text-only answer ends the run
     with real_v1.client() as client:
-        conversation = v1_wait(client, v1_start_tasks["ask"])
+        conversation = v1_wait(real_v1, client, v1_start_tasks["ask"])
         assert conversation["execution_status"] == "finished", real_v1.log_tail()
 
         def agent_message(items: list[dict[str, Any]]) -> bool:
@@ -241,9 +245,9 @@ def test_stop_leaves_no_process_behind(
     server = real_server_factory(version)  # no session key: an open server works too
     with server.client() as client:
         if version == "v0":
-            state = v0_wait(client, v0_create(client, "hello"), until=("finished",))
+            state = v0_wait(server, client, v0_create(client, "hello"), until=("finished",))
         else:
-            state = v1_wait(client, v1_create(client, "hello"))["execution_status"]
+            state = v1_wait(server, client, v1_create(client, "hello"))["execution_status"]
     assert state == "finished", server.log_tail()
     before = server.processes()
     # server + fake LLM + the conversation's runtime (V0: action server, Jupyter

@@ -419,12 +419,12 @@ def install(version: str, home: StrPath | None = None, use_lock: bool = True) ->
             for cmd in cmds:
                 log_file.write("$ " + " ".join(cmd) + "\n")
                 log_file.flush()
-                r = subprocess.run(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
-                if r.returncode != 0:
+                step = subprocess.run(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+                if step.returncode != 0:
                     raise HarnessError(
                         f"install failed ({' '.join(cmd[:3])} ...), log {log_path}:\n" + tail(log_path, 30)
                     )
-        r = subprocess.run(
+        check = subprocess.run(
             [
                 str(python_in_venv),
                 "-c",
@@ -433,8 +433,10 @@ def install(version: str, home: StrPath | None = None, use_lock: bool = True) ->
             capture_output=True,
             text=True,
         )
-        if r.returncode != 0 or r.stdout.strip() != want:
-            raise HarnessError(f"installed venv does not import openhands {want}: {r.stdout}{r.stderr}")
+        if check.returncode != 0 or check.stdout.strip() != want:
+            raise HarnessError(
+                f"installed venv does not import openhands {want}: {check.stdout}{check.stderr}"
+            )
         seconds = round(time.monotonic() - started, 1)
         record = {
             "openhands_ai": want,

@@ -4,7 +4,7 @@ Runs inside the server's own Python 3.12 venv, never inside the test process.
 
 With ``RUNTIME=process`` the app server runs each sandbox as a local
 ``python -m openhands.agent_server`` process (ProcessSandboxService). Out of the
-box that does not work on a plain Linux host; this launcher applies five patches
+box that does not work on a plain Linux host; this launcher applies six patches
 to the imported modules, then runs uvicorn:
 
 1. ``is_running_in_docker()`` -> False. Containers that have /.dockerenv (CI
@@ -30,6 +30,11 @@ to the imported modules, then runs uvicorn:
    agent-server wins, the others exit, and their conversations fail with 401s from
    the winner. Patched: a port handed out is not handed out again until its
    sandbox is deleted.
+6. An agent-server must answer ``/alive`` within 30 s of being started, or the
+   start task fails with "Agent Server Failed to start properly". Its start-up is
+   CPU-bound (imports): ~5 s on an idle 2-core machine, but over 30 s while other
+   servers and agent-servers start (seen in this project's test runs). Patched to
+   120 s; a healthy start is not slowed down.
 
 These patch private names of 1.11.0: keep that version pinned, and re-check this
 file when upgrading.
@@ -149,6 +154,17 @@ async def _delete_sandbox(self, sandbox_id):
 
 _pss.ProcessSandboxService._find_unused_port = _find_unused_port
 _pss.ProcessSandboxService.delete_sandbox = _delete_sandbox
+
+# --- 6. patience with a slow agent-server start ------------------------------------
+AGENT_SERVER_START_TIMEOUT = 120
+_orig_wait_for_server_ready = _pss.ProcessSandboxService._wait_for_server_ready
+
+
+async def _wait_for_server_ready(self, port, timeout=30):
+    return await _orig_wait_for_server_ready(self, port, timeout=max(timeout, AGENT_SERVER_START_TIMEOUT))
+
+
+_pss.ProcessSandboxService._wait_for_server_ready = _wait_for_server_ready
 
 
 def main() -> None:
