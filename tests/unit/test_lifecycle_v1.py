@@ -98,3 +98,14 @@ def test_a_fresh_error_after_finished_counts_at_once() -> None:
 
 def test_no_status_while_the_sandbox_is_down_never_counts() -> None:
     assert _run(SettleTracker.after_message(before="finished"), [None]) == [False]
+
+
+def test_a_plain_text_answer_is_waiting_for_user_like_v0() -> None:
+    from openhands_api.protocol.lifecycle import Assessment, refine_v1_finished
+
+    finished = Assessment(Outcome.FINISHED, row=6)
+    assert refine_v1_finished(finished, "message").outcome is Outcome.WAITING_FOR_USER
+    assert refine_v1_finished(finished, "finish").outcome is Outcome.FINISHED
+    assert refine_v1_finished(finished, None).outcome is Outcome.FINISHED
+    failed = Assessment(Outcome.FAILED, row=7)
+    assert refine_v1_finished(failed, "message").outcome is Outcome.FAILED

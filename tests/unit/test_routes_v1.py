@@ -161,3 +161,18 @@ def test_secrets_are_masked_in_the_unified_view() -> None:
     assert unified.session_api_key is not None
     assert unified.session_api_key.get_secret_value() == "sess-secret-123"
     assert unified.web_url == f"https://app.all-hands.dev/conversations/{'a' * 32}"
+
+
+def _event(eid: str, kind: str, source: str, ts: str, **fields: object) -> v1.V1Event:
+    return v1.V1Event.model_validate({"id": eid, "kind": kind, "source": source, "timestamp": ts, **fields})
+
+
+def test_final_answer_ignores_answers_from_earlier_turns() -> None:
+    text = {"role": "assistant", "content": [{"type": "text", "text": "Which file?"}]}
+    finish = {"kind": "FinishAction", "message": "Done."}
+    turn1 = [_event("a", "ActionEvent", "agent", "2026-01-01T00:00:01", action=finish)]
+    user2 = [_event("b", "MessageEvent", "user", "2026-01-01T00:00:02", llm_message={"content": []})]
+    answer2 = [_event("c", "MessageEvent", "agent", "2026-01-01T00:00:03", llm_message=text)]
+    assert v1.final_answer(turn1) == ("Done.", "finish")
+    assert v1.final_answer(turn1 + user2) == (None, None)
+    assert v1.final_answer(turn1 + user2 + answer2) == ("Which file?", "message")

@@ -33,7 +33,7 @@ Not in here: fetching anything (see ``ops.py``), or presenting the result (``mod
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..models import AppConversation, ConversationInfo, Outcome, StartTask, V0Event
 
@@ -49,6 +49,7 @@ __all__ = [
     "classify_v1",
     "is_runtime_failure",
     "newest_agent_state",
+    "refine_v1_finished",
     "sandbox_runtime",
     "v0_runtime",
 ]
@@ -441,6 +442,23 @@ def classify_v1(
                 row=row.number,
             )
     raise AssertionError("the last row matches everything")  # pragma: no cover
+
+
+def refine_v1_finished(assessment: Assessment, answered_with: str | None) -> Assessment:
+    """``finished`` after a plain-text answer is a question to the user.
+
+    V1 reports ``finished`` both when the agent called its finish tool and when it simply
+    replied in text (observed on 1.11.0; CONTRACT §6.4 assumed a settled ``idle`` for the
+    latter). V0 calls the second case ``awaiting_user_input``; the unified outcome follows V0,
+    so the same script sees ``waiting_for_user`` on both generations.
+    """
+    if assessment.outcome is Outcome.FINISHED and answered_with == "message":
+        return replace(
+            assessment,
+            outcome=Outcome.WAITING_FOR_USER,
+            detail="the agent answered and is waiting for a reply",
+        )
+    return assessment
 
 
 @dataclass

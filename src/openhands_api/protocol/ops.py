@@ -13,7 +13,7 @@ reading the result; and detecting which generation a server speaks.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
 
 from ..errors import (
@@ -50,6 +50,7 @@ from .lifecycle import (
     classify_v0,
     classify_v1,
     newest_agent_state,
+    refine_v1_finished,
 )
 
 T = TypeVar("T")
@@ -532,10 +533,15 @@ def newest_error_detail(conversation_id: str) -> Op[str | None]:
     return None
 
 
-def final_message_v1(conversation_id: str) -> Op[str | None]:
-    """The agent's final text from the newest events (FinishAction, else agent message)."""
+def final_answer_v1(conversation_id: str) -> Op[tuple[str | None, str | None]]:
+    """The current turn's answer from the newest events: (text, "finish" | "message")."""
     page = yield v1.search_events(conversation_id, newest_first=True, limit=50)
-    return v1.final_message(page.items)
+    return v1.final_answer(page.items)
+
+
+# How long a wait that saw a successful end keeps looking for the agent's answer in the app
+# server's copy of the events, which lags the live status (agent-server webhooks).
+ANSWER_GRACE = 5.0
 
 
 # Live statuses that may be the previous turn's right after an action (see SettleTracker).
@@ -666,6 +672,7 @@ def wait_v1(
     interval = poll.interval
     conversation_id: str | None = None
     task_id: str | None = None
+    ended_at: float | None = None
     last: ConversationResult | None = None
     last_error: OpenHandsError | None = None
     while True:
@@ -695,7 +702,11 @@ def wait_v1(
                 assessment = yield from observe_v1(conversation, settle, now)
                 final = None
                 if assessment.outcome.is_terminal and assessment.outcome.succeeded:
-                    final = yield from final_message_v1(conversation.id)
+                    final, answered_with = yield from final_answer_v1(conversation.id)
+                    assessment = refine_v1_finished(assessment, answered_with)
+                    ended_at = now if ended_at is None else ended_at
+                    if final is None and now - ended_at < ANSWER_GRACE:
+                        assessment = replace(assessment, outcome=Outcome.IN_PROGRESS)
                 last = v1_result(
                     conversation, assessment, base_url=base_url, start_task_id=task_id, final=final
                 )
@@ -736,7 +747,10 @@ def get_v1(ref: str, *, base_url: str) -> Op[ConversationResult]:
             return start_failed_result(task, ref, base_url, verdict or classify_v1(None))
     now = yield Now()
     assessment = yield from observe_v1(conversation, SettleTracker(), now)
-    final = (yield from final_message_v1(conversation.id)) if assessment.outcome.succeeded else None
+    final = None
+    if assessment.outcome.succeeded:
+        final, answered_with = yield from final_answer_v1(conversation.id)
+        assessment = refine_v1_finished(assessment, answered_with)
     return v1_result(
         conversation, assessment, base_url=base_url, start_task_id=task.id if task else None, final=final
     )

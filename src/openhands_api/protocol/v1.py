@@ -477,21 +477,30 @@ def to_event(event: V1Event) -> Event:
     )
 
 
-def final_message(events: Sequence[V1Event]) -> str | None:
-    """The newest ``FinishAction`` message, else the newest agent ``MessageEvent`` text
-    (CONTRACT §6.5). ``events`` may come in any order."""
+def final_answer(events: Sequence[V1Event]) -> tuple[str | None, str | None]:
+    """The agent's answer in the current turn: ``(text, "finish")`` for a ``FinishAction``,
+    ``(text, "message")`` for a plain agent ``MessageEvent``, ``(None, None)`` when the turn
+    has no answer among ``events`` (any order). Only events after the newest user message
+    count: an older answer belongs to an earlier turn (CONTRACT §6.5)."""
     ordered = sorted(events, key=lambda e: e.timestamp or "", reverse=True)
     for event in ordered:
         data = event.model_extra or {}
         if event.kind == "ActionEvent":
             action = data.get("action") or {}
             if action.get("kind") == "FinishAction" and isinstance(action.get("message"), str):
-                return str(action["message"])
-        if event.kind == "MessageEvent" and event.source == "agent":
+                return str(action["message"]), "finish"
+        if event.kind == "MessageEvent":
+            if event.source == "user":
+                return None, None
             text = _content_text((data.get("llm_message") or {}).get("content"))
-            if text:
-                return text
-    return None
+            if event.source == "agent" and text:
+                return text, "message"
+    return None, None
+
+
+def final_message(events: Sequence[V1Event]) -> str | None:
+    """The text of :func:`final_answer`."""
+    return final_answer(events)[0]
 
 
 def to_conversation(
