@@ -288,3 +288,13 @@ def test_the_same_user_script_runs_on_v0(real_v0: RealServer, tmp_path: Path) ->
     with _api(real_v0) as api:
         outcome = run_user_script(api, tmp_path)
     assert outcome["api_version"] == "v0"
+
+
+def test_an_agent_question_is_waiting_for_user(api: OpenHandsAPI) -> None:
+    conversation = api.create_conversation("Ask me something. [fake-llm ask]")
+    try:
+        result = api.wait(conversation.id, timeout=WAIT)
+        assert result.outcome is Outcome.WAITING_FOR_USER
+        assert result.final_message
+    finally:
+        api.delete_conversation(conversation.id)

@@ -237,3 +237,14 @@ def test_cli_new_conversation_works_unchanged_on_v1(real_v1: RealServer) -> None
     assert json.loads(rest)["status"] == "finished"
     with _api(real_v1) as api:
         api.delete_conversation(url.rsplit("/", 1)[1])
+
+
+def test_an_agent_question_is_waiting_for_user_on_v1_too(api: OpenHandsAPI) -> None:
+    conversation = api.create_conversation("Ask me something. [fake-llm ask]")
+    try:
+        result = api.wait(conversation.id, timeout=WAIT)
+        assert result.outcome is Outcome.WAITING_FOR_USER
+        assert result.final_message
+        assert result.conversation.raw["execution_status"] == "finished"  # what the server says
+    finally:
+        api.delete_conversation(conversation.id)
