@@ -136,6 +136,15 @@ class ClientCore:
         return self._api_version
 
     @property
+    def key_source(self) -> str | None:
+        """Where the API key came from (argument, variable name, key file), or None."""
+        return self._settings.api_key_source
+
+    @property
+    def has_session_key(self) -> bool:
+        return self._settings.session_api_key is not None
+
+    @property
     def max_retries(self) -> int:
         return self._retry.max_retries
 

@@ -6,6 +6,7 @@ the library is imported inside each command.
 
 from __future__ import annotations
 
+from . import commands as _commands  # noqa: F401  (registers the commands on the group)
 from .app import main
 
 __all__ = ["main"]

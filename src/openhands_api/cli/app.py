@@ -186,6 +186,9 @@ def cli(debug: bool) -> None:
     default=None,
     help="With --poll: seconds between polls (default: 1 s growing to 5 s; Cloud 3 s to 15 s).",
 )
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print only JSON: the conversation, or with --poll the result."
+)
 @handle_errors
 def new_conversation(
     api_key: str | None,
@@ -203,6 +206,7 @@ def new_conversation(
     poll: bool,
     timeout_s: float,
     poll_interval_s: float | None,
+    as_json: bool,
 ) -> None:
     """Start a conversation; print its web URL (first line), then with --poll its outcome.
 
@@ -231,11 +235,14 @@ def new_conversation(
         conversation = api.create_conversation(
             message, repository=repo, branch=branch, git_provider=git_provider, title=title
         )
-        click.echo(conversation.web_url)
+        if not as_json:
+            click.echo(conversation.web_url)
+        elif not poll:
+            click.echo(json.dumps(conversation.model_dump(mode="json"), indent=2, default=str))
         if not poll:
             return
         result = api.wait(conversation.id, timeout=timeout_s)
-        click.echo(json.dumps(result_json(result), indent=2))
+        click.echo(json.dumps(result_json(result), indent=2, default=str))
         sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
 
 

@@ -1,0 +1,258 @@
+"""The commands that follow and manage existing conversations: get, list, wait, result, send,
+events, stop, resume, delete, download, and auth status.
+
+Each parses its options, calls one library method, and renders: a short human view by default,
+JSON with ``--json`` (for scripts). Exit codes follow ``exit_codes.py``: commands that report
+an outcome (wait, result, send --wait) exit with the outcome's code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import exit_codes
+from .app import cli, connection_options, handle_errors, make_client, result_json
+from .prompt import InputProblem, read_text_file
+
+if TYPE_CHECKING:
+    from ..models import Conversation, ConversationResult, Event
+
+CONVERSATION_ID = click.argument("conversation_id", metavar="ID")
+JSON_FLAG = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _conversation_line(c: Conversation) -> str:
+    outcome = c.outcome.value if c.outcome else "-"
+    created = c.created_at.strftime("%Y-%m-%d %H:%M") if c.created_at else "-"
+    return f"{c.id}  {created}  {c.runtime or '-':<8}  {outcome:<16}  {c.title or ''}"
+
+
+def _render_result(result: ConversationResult, as_json: bool) -> None:
+    if as_json:
+        _echo_json(result_json(result))
+        return
+    click.echo(f"{result.outcome.value}  {result.web_url}")
+    if result.detail:
+        click.echo(f"detail: {result.detail}")
+    if result.final_message:
+        click.echo(result.final_message)
+    if result.pr_numbers:
+        click.echo("PRs: " + ", ".join(f"#{n}" for n in result.pr_numbers))
+
+
+def _exit_for(result: ConversationResult) -> None:
+    sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
+
+
+@cli.command("get", epilog=exit_codes.EPILOG)
+@CONVERSATION_ID
+@JSON_FLAG
+@connection_options
+@handle_errors
+def get_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
+    """Show a conversation and its outcome now (a V1 start-task id works too)."""
+    with make_client(**connection) as api:
+        conversation = api.get_conversation(conversation_id)
+    if as_json:
+        _echo_json(conversation.model_dump(mode="json"))
+    else:
+        click.echo(_conversation_line(conversation))
+        click.echo(conversation.web_url)
+
+
+@cli.command("list", epilog=exit_codes.EPILOG)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@JSON_FLAG
+@connection_options
+@handle_errors
+def list_command(limit: int, as_json: bool, **connection: Any) -> None:
+    """List conversations, newest first."""
+    with make_client(**connection) as api:
+        conversations = api.list_conversations(limit=limit)
+    if as_json:
+        _echo_json([c.model_dump(mode="json") for c in conversations])
+        return
+    for conversation in conversations:
+        click.echo(_conversation_line(conversation))
+
+
+@cli.command("wait", epilog=exit_codes.EPILOG)
+@CONVERSATION_ID
+@click.option(
+    "--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30 * 60.0, show_default=True
+)
+@JSON_FLAG
+@connection_options
+@handle_errors
+def wait_command(conversation_id: str, timeout_s: float, as_json: bool, **connection: Any) -> None:
+    """Wait until the agent's turn has an outcome; the exit code tells which."""
+    with make_client(**connection) as api:
+        result = api.wait(conversation_id, timeout=timeout_s)
+    _render_result(result, as_json)
+    _exit_for(result)
+
+
+@cli.command("result", epilog=exit_codes.EPILOG)
+@CONVERSATION_ID
+@JSON_FLAG
+@connection_options
+@handle_errors
+def result_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
+    """The outcome now, the agent's final message and its PRs (no waiting)."""
+    with make_client(**connection) as api:
+        result = api.result(conversation_id)
+    _render_result(result, as_json)
+    _exit_for(result)
+
+
+@cli.command("send", epilog=exit_codes.EPILOG)
+@CONVERSATION_ID
+@click.option("--message", metavar="TEXT", help="The follow-up message.")
+@click.option("--message-file", metavar="PATH", help="Read the message from a file ('-' for stdin).")
+@click.option("--wait", "wait_for_answer", is_flag=True, help="Wait for the agent's answer; exit by outcome.")
+@click.option(
+    "--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30 * 60.0, show_default=True
+)
+@click.option("--no-resume", is_flag=True, help="V1: fail instead of resuming a paused sandbox.")
+@JSON_FLAG
+@connection_options
+@handle_errors
+def send_command(
+    conversation_id: str,
+    message: str | None,
+    message_file: str | None,
+    wait_for_answer: bool,
+    timeout_s: float,
+    no_resume: bool,
+    as_json: bool,
+    **connection: Any,
+) -> None:
+    """Send a follow-up message (restarting or resuming the conversation if needed)."""
+    if (message is None) == (message_file is None):
+        raise InputProblem("Give the message with --message TEXT or --message-file PATH (- for stdin)")
+    text = message if message is not None else read_text_file(str(message_file), "message file")
+    if not text.strip():
+        raise InputProblem("The message is empty")
+    with make_client(**connection) as api:
+        sent = api.send_message(conversation_id, text, resume=not no_resume)
+        if not wait_for_answer:
+            if as_json:
+                _echo_json(sent.model_dump(mode="json"))
+            return
+        result = api.wait(conversation_id, timeout=timeout_s, after=sent)
+    _render_result(result, as_json)
+    _exit_for(result)
+
+
+@cli.command("events", epilog=exit_codes.EPILOG)
+@CONVERSATION_ID
+@click.option("--reverse", is_flag=True, help="Newest first.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many events.")
+@JSON_FLAG
+@connection_options
+@handle_errors
+def events_command(
+    conversation_id: str, reverse: bool, limit: int | None, as_json: bool, **connection: Any
+) -> None:
+    """Print a conversation's events (one line each, or JSON lines with --json)."""
+    with make_client(**connection) as api:
+        for count, event in enumerate(api.iter_events(conversation_id, reverse=reverse), start=1):
+            click.echo(
+                json.dumps(event.model_dump(mode="json"), default=str) if as_json else _event_line(event)
+            )
+            if limit is not None and count >= limit:
+                break
+
+
+def _event_line(event: Event) -> str:
+    when = event.timestamp.strftime("%H:%M:%S") if event.timestamp else "--:--:--"
+    text = " ".join((event.text or "").split())
+    return f"{when}  {event.source or '-':<11}  {event.kind:<36}  {text[:100]}"
+
+
+@cli.command("stop", epilog=exit_codes.EPILOG)
+@CONVERSATION_ID
+@connection_options
+@handle_errors
+def stop_command(conversation_id: str, **connection: Any) -> None:
+    """Stop the conversation's compute (V0 runtime; V1 pauses the sandbox)."""
+    with make_client(**connection) as api:
+        api.stop(conversation_id)
+    click.echo(f"stopped {conversation_id}")
+
+
+@cli.command("resume", epilog=exit_codes.EPILOG)
+@CONVERSATION_ID
+@connection_options
+@handle_errors
+def resume_command(conversation_id: str, **connection: Any) -> None:
+    """Start a stopped conversation's compute again."""
+    with make_client(**connection) as api:
+        api.resume(conversation_id)
+    click.echo(f"resumed {conversation_id}")
+
+
+@cli.command("delete", epilog=exit_codes.EPILOG)
+@CONVERSATION_ID
+@connection_options
+@handle_errors
+def delete_command(conversation_id: str, **connection: Any) -> None:
+    """Delete a conversation and its compute (exit 4 if there was no such conversation)."""
+    with make_client(**connection) as api:
+        deleted = api.delete_conversation(conversation_id)
+    if not deleted:
+        click.echo(f"error: no conversation {conversation_id}", err=True)
+        sys.exit(exit_codes.STOPPED)
+    click.echo(f"deleted {conversation_id}")
+
+
+@cli.command("download", epilog=exit_codes.EPILOG)
+@CONVERSATION_ID
+@click.argument("destination", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@connection_options
+@handle_errors
+def download_command(conversation_id: str, destination: Path, **connection: Any) -> None:
+    """Save the full history: V1's zip, or V0's trajectory as JSON."""
+    if not destination.parent.is_dir():
+        raise InputProblem(f"The directory {destination.parent} does not exist")
+    with make_client(**connection) as api:
+        path = api.download_history(conversation_id, destination)
+    click.echo(f"saved {path} ({path.stat().st_size} bytes)")
+
+
+@cli.group("auth")
+def auth_group() -> None:
+    """Check the credentials the command would use."""
+
+
+@auth_group.command("status", epilog=exit_codes.EPILOG)
+@JSON_FLAG
+@connection_options
+@handle_errors
+def auth_status(as_json: bool, **connection: Any) -> None:
+    """Say which server and API generation answer, and whether the key is accepted."""
+    with make_client(**connection) as api:
+        api.list_conversations(limit=1)  # any authenticated read proves the key
+        info = {
+            "base_url": api.base_url,
+            "api_version": api.api_version,
+            "api_key": api.key_source or "none",
+            "session_api_key": "set" if api.has_session_key else "none",
+            "authenticated": True,
+        }
+    if as_json:
+        _echo_json(info)
+    else:
+        click.echo(
+            f"{info['base_url']}: OK ({info['api_version']} API; API key from {info['api_key']}, "
+            f"session key {info['session_api_key']})"
+        )
