@@ -11,6 +11,7 @@ import logging
 import random
 import ssl
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -313,13 +314,15 @@ class ClientCore:
             v0.validate_title(title)
         version = yield from self._op_version()
         if version == "v1":
+            # A client-chosen id makes a create whose answer was lost resolvable (ops.create_v1).
+            options.setdefault("conversation_id", uuid.uuid4().hex)
             body = v1.create_body(prompt, title=title, branch=branch, **common, **options)
-            task, created = yield from ops.create_v1(body, start_timeout=self._start_timeout, poll=self._poll)
-            if created is None:
-                raise errors.ProtocolError(
-                    f"Start task {task.id} is READY but conversation {task.app_conversation_id} is not found"
-                )
-            return v1.to_conversation(created, base_url=self.base_url, start_task_id=task.id)
+            task, created = yield from ops.create_v1(
+                body, attempts=self._retry.max_retries, start_timeout=self._start_timeout, poll=self._poll
+            )
+            return v1.to_conversation(
+                created, base_url=self.base_url, start_task_id=task.id if task else None
+            )
         body = v0.create_body(prompt, selected_branch=branch, **common, **options)
         conversation_id = yield from ops.create_v0(
             body,

@@ -183,3 +183,78 @@ def test_gateway_errors_are_ambiguous_but_plain_500_is_not() -> None:
     assert ops.is_ambiguous(status_error(502))
     assert ops.is_ambiguous(status_error(504))
     assert not ops.is_ambiguous(status_error(500))
+
+
+# ---------------------------------------------------------------------------- V1
+
+CONV = "c" * 32
+
+
+class V1Server:
+    """A scripted V1 server: start tasks that become READY on the next look."""
+
+    def __init__(self, outcomes: list[str]) -> None:
+        self.outcomes = outcomes  # "ok", "lost-after-create", "lost-before-create"
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.conversations: dict[str, dict[str, Any]] = {}
+
+    def _task(self, tid: str) -> dict[str, Any]:
+        task = self.tasks[tid]
+        if task["status"] != "READY":  # one look later it is ready
+            task["status"] = "READY"
+            cid = task["request"]["conversation_id"]
+            task["app_conversation_id"] = cid
+            self.conversations[cid] = {"id": cid, "sandbox_status": "RUNNING", "execution_status": "running"}
+            return {**task, "status": "WORKING", "app_conversation_id": None}
+        return task
+
+    def answer(self, request: Request) -> Response:
+        path = request.path
+        if request.method == "POST" and path == "/api/v1/app-conversations":
+            outcome = self.outcomes.pop(0)
+            if outcome in ("ok", "lost-after-create"):
+                tid = f"{len(self.tasks) + 1:032x}"
+                self.tasks[tid] = {"id": tid, "status": "WORKING", "request": request.json}
+                if outcome == "ok":
+                    return json_response(self.tasks[tid])
+            raise _lost(request)
+        if path == "/api/v1/app-conversations/start-tasks":
+            return json_response([self._task(v) if v in self.tasks else None for _, v in request.params])
+        if path == "/api/v1/app-conversations/start-tasks/search":
+            return json_response({"items": list(reversed(self.tasks.values())), "next_page_id": None})
+        if path == "/api/v1/app-conversations":
+            return json_response([self.conversations.get(v) for _, v in request.params])
+        raise AssertionError(path)
+
+
+def _create_v1(server: V1Server) -> tuple[Any, Driver]:
+    driver = Driver(server.answer)
+    body = {"initial_message": {"role": "user", "content": [], "run": True}, "conversation_id": CONV}
+    result = driver.run(ops.create_v1(body, attempts=3, start_timeout=60, poll=POLL))
+    return result, driver
+
+
+def test_v1_create_sends_our_id_and_follows_the_start_task() -> None:
+    server = V1Server(["ok"])
+    (task, conversation), driver = _create_v1(server)
+    assert conversation.id == CONV
+    assert driver.count("POST", "/api/v1/app-conversations") == 1
+
+
+def test_v1_create_lost_after_the_server_took_it_is_found_by_its_start_task() -> None:
+    server = V1Server(["lost-after-create"])
+    (task, conversation), driver = _create_v1(server)
+    assert conversation.id == CONV
+    assert task is not None
+    assert driver.count("POST", "/api/v1/app-conversations") == 1
+    assert len(server.tasks) == 1
+
+
+def test_v1_create_lost_before_the_server_took_it_is_sent_again_with_the_same_id() -> None:
+    server = V1Server(["lost-before-create", "ok"])
+    (_, conversation), driver = _create_v1(server)
+    posts = [r for r in driver.requests if r.method == "POST"]
+    assert len(posts) == 2
+    assert posts[0].json["conversation_id"] == posts[1].json["conversation_id"] == CONV
+    assert conversation.id == CONV
+    assert len(server.tasks) == 1

@@ -495,16 +495,70 @@ def follow_start_task(task: StartTask, *, deadline: float, poll: PollPolicy) -> 
 
 
 def create_v1(
-    body: dict[str, Any], *, start_timeout: float, poll: PollPolicy
-) -> Op[tuple[StartTask, AppConversation | None]]:
-    """Start a V1 conversation and follow its start task to READY."""
+    body: dict[str, Any], *, attempts: int, start_timeout: float, poll: PollPolicy
+) -> Op[tuple[StartTask | None, AppConversation]]:
+    """Start a V1 conversation exactly once and follow its start task to READY.
+
+    ``body`` carries a client-chosen ``conversation_id`` (the server honours it), which makes
+    a lost answer easy to resolve: the conversation, or a start task whose request names that
+    id, either exists or provably does not. Only then is the request sent again — with the same
+    id, so a late first request and the resend cannot make two conversations.
+    """
+    conversation_id = str(body["conversation_id"])
     started = yield Now()
-    task = yield v1.start_conversation(body)
-    ready = yield from follow_start_task(task, deadline=started + start_timeout, poll=poll)
-    conversation = None
-    if ready.app_conversation_id:
-        conversation = yield from get_v1_conversation(ready.app_conversation_id)
-    return ready, conversation
+    deadline = started + start_timeout
+    tries = 0
+    while True:
+        try:
+            task: StartTask = yield v1.start_conversation(body)
+        except OpenHandsError as exc:
+            if not is_ambiguous(exc):
+                raise
+            tries += 1
+            found_task, found = yield from find_v1_start(conversation_id, poll=poll)
+            if found is not None:
+                return found_task, found
+            if found_task is None:
+                if tries > attempts:
+                    raise
+                continue
+            task = found_task
+        try:
+            ready = yield from follow_start_task(task, deadline=deadline, poll=poll)
+        except ConversationStartError:
+            # A resend that collided with a late first request fails to start; the first one
+            # is then the conversation.
+            existing = yield from get_v1_conversation(conversation_id)
+            if existing is None or tries == 0:
+                raise
+            return task, existing
+        conversation = yield from get_v1_conversation(ready.app_conversation_id or conversation_id)
+        if conversation is None:
+            raise ProtocolError(
+                f"Start task {ready.id} is READY but conversation {ready.app_conversation_id} is not found"
+            )
+        return ready, conversation
+
+
+def find_v1_start(
+    conversation_id: str, *, poll: PollPolicy, looks: int = 3
+) -> Op[tuple[StartTask | None, AppConversation | None]]:
+    """After a lost create: the conversation with our id, or the start task that asked for it.
+
+    Looked for a few times a poll interval apart, because the server may still be writing the
+    start task down when the answer was lost."""
+    for look in range(looks):
+        conversation = yield from get_v1_conversation(conversation_id)
+        if conversation is not None:
+            return None, conversation
+        page = yield v1.search_start_tasks(limit=20)
+        for task in page.items:
+            requested = (task.request or {}).get("conversation_id")
+            if isinstance(requested, str) and requested.replace("-", "").lower() == conversation_id:
+                return task, None
+        if look < looks - 1:
+            yield Sleep(poll.interval)
+    return None, None
 
 
 def last_known_execution_status(conversation_id: str) -> Op[str | None]:
