@@ -236,7 +236,7 @@ def _create_v1(server: V1Server) -> tuple[Any, Driver]:
 
 def test_v1_create_sends_our_id_and_follows_the_start_task() -> None:
     server = V1Server(["ok"])
-    (task, conversation), driver = _create_v1(server)
+    (_task, conversation), driver = _create_v1(server)
     assert conversation.id == CONV
     assert driver.count("POST", "/api/v1/app-conversations") == 1
 
