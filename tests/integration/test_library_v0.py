@@ -8,7 +8,9 @@ stays under the server's 10 requests/s limit.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -298,3 +300,17 @@ def test_an_agent_question_is_waiting_for_user(api: OpenHandsAPI) -> None:
         assert result.final_message
     finally:
         api.delete_conversation(conversation.id)
+
+
+async def test_the_client_rides_out_the_real_rate_limiter(
+    real_v0: RealServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No throttle here on purpose: 40 requests at once overrun the server's limit (10/s, the
+    # next 10 delayed, the rest answered 429 with Retry-After: 1); every one must still succeed.
+    caplog.set_level(logging.DEBUG, logger="openhands_api")
+    async with AsyncOpenHandsAPI(
+        base_url=real_v0.base_url, session_api_key=real_v0.session_api_key, max_retries=8
+    ) as api:
+        answers = await asyncio.gather(*(api.v0.get_conversation(UNKNOWN) for _ in range(40)))
+    assert answers == [None] * 40
+    assert any("after HTTP 429" in r.getMessage() for r in caplog.records)
