@@ -33,6 +33,7 @@ __all__ = [
     "normalize_base_url",
     "redact",
     "resolve_settings",
+    "save_key_file",
 ]
 
 CLOUD_BASE_URL = "https://app.all-hands.dev"
@@ -215,6 +216,27 @@ def resolve_settings(
         session_api_key=Secret(session) if session else None,
         api_key_source=source,
     )
+
+
+def save_key_file(api_key: str, home: Path | None = None) -> Path:
+    """Store the key where ``resolve_settings`` (and the OpenHands CLI) look for it.
+
+    The file is created readable by its owner only (0600, in 0700 directories) before a byte
+    of the key is written, so there is no moment when others could read it.
+    """
+    key = _clean_key(api_key, "the key given")
+    if not key:
+        raise ConfigurationError("The API key is empty")
+    path = (home if home is not None else Path.home()) / KEY_FILE
+    for directory in (path.parent.parent, path.parent):
+        directory.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+        os.write(fd, (key + "\n").encode("ascii"))
+    finally:
+        os.close(fd)
+    return path
 
 
 def check_transport_security(settings: Settings, *, allow_insecure_http: bool) -> None:

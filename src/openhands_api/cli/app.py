@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -158,6 +159,8 @@ def result_json(result: ConversationResult) -> dict[str, Any]:
 @click.option("--debug", is_flag=True, help="Log each request and retry to stderr (keys redacted).")
 def cli(debug: bool) -> None:
     """Start and follow OpenHands agent conversations (OpenHands Cloud or self-hosted)."""
+    # Library warnings (e.g. a world-readable key file) as one plain line, like errors.
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     if debug:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("openhands_api").setLevel(logging.DEBUG)

@@ -256,3 +256,26 @@ def auth_status(as_json: bool, **connection: Any) -> None:
             f"{info['base_url']}: OK ({info['api_version']} API; API key from {info['api_key']}, "
             f"session key {info['session_api_key']})"
         )
+
+
+@auth_group.command("login", epilog=exit_codes.EPILOG)
+@click.option("--base-url", envvar="OPENHANDS_BASE_URL", help="Check the key against this server first.")
+@click.option("--no-check", is_flag=True, help="Store the key without checking it.")
+@handle_errors
+def auth_login(base_url: str | None, no_check: bool) -> None:
+    """Store an API key read from stdin in ~/.openhands/cloud/api_key.txt (mode 0600).
+
+    \b
+    Example:  openhands-api auth login < my-key.txt
+    The same file the OpenHands CLI writes; it is used for OpenHands Cloud when no key is set.
+    """
+    from ..config import save_key_file
+
+    key = sys.stdin.readline().strip()
+    if not key:
+        raise InputProblem("No key on standard input: pipe it in, e.g. openhands-api auth login < key.txt")
+    if not no_check:
+        with make_client(key, base_url, None, "auto", False) as api:
+            api.list_conversations(limit=1)
+    path = save_key_file(key)
+    click.echo(f"saved the key to {path} (readable by you only)")
