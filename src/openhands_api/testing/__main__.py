@@ -21,7 +21,10 @@ from types import FrameType
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m openhands_api.testing",
-        description="Fake OpenHands server (V0 routes of openhands-ai 1.6.0) for testing automations.",
+        description=(
+            "Fake OpenHands server for testing automations: V0 routes of openhands-ai 1.6.0, "
+            "V1 routes of 1.11.0, or both as 1.6.0 serves them."
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the fake server until interrupted")
@@ -31,6 +34,32 @@ def _parser() -> argparse.ArgumentParser:
     auth.add_argument("--session-api-key", metavar="KEY", help="require X-Session-API-Key: KEY on /api/*")
     auth.add_argument(
         "--api-key", metavar="KEY", help="require Authorization: Bearer KEY on /api/* (Cloud style)"
+    )
+    serve.add_argument(
+        "--generations",
+        choices=("v0", "v1", "both"),
+        default="v0",
+        help="API generations: v0 (1.6.0's V0 routes, default), v1 (1.11.0), both (1.6.0)",
+    )
+    serve.add_argument(
+        "--flavor",
+        choices=("selfhosted", "cloud"),
+        default="selfhosted",
+        help="cloud: web-app HTML for unknown GETs, Cloud's rate limiter (needs --generations v1)",
+    )
+    serve.add_argument(
+        "--concurrency-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="V1 create answers 429 CONCURRENCY_LIMIT_REACHED while N sandboxes run (Cloud)",
+    )
+    serve.add_argument(
+        "--webhook-flush-delay",
+        type=float,
+        default=None,
+        metavar="S",
+        help="V1 event list lags like the real one: batches of 5, a partial batch after S seconds",
     )
     serve.add_argument("--no-rate-limit", action="store_true", help="disable the 10 requests/s limiter")
     serve.add_argument("--speed", type=float, default=1.0, help="divide every simulated delay by this")
@@ -52,10 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = FakeServerConfig(
+            generations=args.generations,
+            flavor=args.flavor,
             session_api_key=args.session_api_key,
             api_key=args.api_key,
             rate_limit=not args.no_rate_limit,
             speed=args.speed,
+            concurrency_limit=args.concurrency_limit,
+            webhook_flush_delay=args.webhook_flush_delay,
         )
         if args.startup_delay is not None:
             config = config.with_overrides(startup_delay=args.startup_delay)

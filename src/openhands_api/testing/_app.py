@@ -1,9 +1,9 @@
 """Assembles the fake OpenHands server as one FastAPI (ASGI) application.
 
 Responsible for: creating the state, including the routers of the configured generation(s)
-(V0 now from ``_v0.py``; a V1 router is meant to be added next to it here, selected by
-``generations``), the health and ``/_fake/`` control routes, and the middleware stack of
-``_middleware.py`` in the right order.
+(``generations``: V0 from ``_v0.py``, V1 from ``_v1.py``, or both), the health and
+``/_fake/`` control routes, Cloud's web-app fallback (``flavor="cloud"``, ``_cloud.py``, last
+so every real route wins), and the middleware stack of ``_middleware.py`` in the right order.
 
 Not responsible for: serving it (``_server.py`` runs uvicorn; ``httpx.ASGITransport`` can
 call it in-process).
@@ -17,14 +17,17 @@ from fastapi import FastAPI
 
 from . import _middleware as mw
 from ._auth import BearerAuthMiddleware
+from ._cloud import build_web_app_router
 from ._config import FakeServerConfig
 from ._control import build_control_router
 from ._health import build_health_router
 from ._state import FakeState
 from ._v0 import build_v0_router
+from ._v1 import build_v1_open_router, build_v1_router
 
 FAKE_VERSION = "1.6.0"
-"""The ``openhands-ai`` version the V0 fake imitates (reported by ``/openapi.json``)."""
+"""The ``openhands-ai`` version the V0 fake imitates; ``generations="v1"`` imitates 1.11.0
+(``/openapi.json`` reports ``config.imitated_version``)."""
 
 
 class FakeOpenHandsApp(FastAPI):
@@ -46,14 +49,19 @@ def create_app(config: FakeServerConfig | None = None, **overrides: Any) -> Fake
     app = FakeOpenHandsApp(
         title="OpenHands",
         description="OpenHands: Code Less, Make More (openhands-api fake server)",
-        version=FAKE_VERSION,
+        version=effective.imitated_version,
     )
     app.fake_state = state
 
     app.include_router(build_health_router(state))
     app.include_router(build_control_router(state))
-    if effective.generations in ("v0",):
+    if effective.serves_v0:
         app.include_router(build_v0_router(state))
+    if effective.serves_v1:
+        app.include_router(build_v1_open_router(state))
+        app.include_router(build_v1_router(state))
+    if effective.flavor == "cloud":
+        app.include_router(build_web_app_router())
 
     # add_middleware puts each new layer outside the previous ones: innermost first.
     if effective.api_key is not None:

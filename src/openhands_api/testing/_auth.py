@@ -8,10 +8,14 @@ Responsible for:
   answer 404 (not 401), malformed JSON bodies still answer 422 first, and ``/alive``,
   ``/health``, ``/ready`` and ``/server_info`` stay open. Failure: 401 ``{"detail":"Unauthorized"}``.
 * Cloud-style API key (``api_key`` knob): ``Authorization: Bearer <key>`` on every
-  ``/api/`` path except ``/api/options/config``, checked before routing like Cloud's
+  ``/api/`` path except ``/api/options/config`` and ``/api/v1/web-client/config`` (the web
+  app reads it before anyone signs in), checked before routing like Cloud's
   middleware. Missing → 401 ``{"error":"NoCredentialsError"}``, wrong → 401
   ``{"error":"failed to authenticate"}`` (CONTRACT.md §1.3, from source). Unlike Cloud the
   fake accepts *only* the Bearer header, so a client sending the key elsewhere is caught.
+
+The V1 routes follow the same rules; ``GET /api/v1/web-client/config`` never needs the
+session key either (observed on 1.11.0).
 
 Not responsible for: anything under ``/_fake/`` (test control, always open).
 """
@@ -44,8 +48,11 @@ def router_dependencies(config: FakeServerConfig) -> list[Any]:
     return [Depends(check_session_api_key)]
 
 
+_BEARER_EXEMPT = ("/api/options/config", "/api/v1/web-client/config")
+
+
 def _bearer_exempt(path: str) -> bool:
-    return not path.startswith("/api/") or path == "/api/options/config"
+    return not path.startswith("/api/") or path in _BEARER_EXEMPT
 
 
 class BearerAuthMiddleware:

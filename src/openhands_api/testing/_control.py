@@ -3,8 +3,9 @@
 Responsible for: letting tests in another process (e.g. a CLI test or a TypeScript test
 against ``python -m openhands_api.testing serve``) inspect and steer the fake:
 
-* ``GET  /_fake/state`` — config summary, counters, conversations (status, agent state,
-  number of events), workspace files.
+* ``GET  /_fake/state`` — config summary, counters, V0 conversations (status, agent state,
+  number of events), V1 under ``"v1"`` (start calls, start tasks, conversations with their
+  sandbox and execution status, sandboxes), workspace files.
 * ``POST /_fake/reset`` — forget conversations, requests and seeded data.
 * ``POST /_fake/workspace`` — body ``{"files": {"path": "content", "dir/": ""}}`` seeds files
   for ``list-files``, ``select-file`` and ``zip-directory``; optional ``"git_changes"``
@@ -13,6 +14,9 @@ against ``python -m openhands_api.testing serve``) inspect and steer the fake:
   ``CONFIGURATION$SETTINGS_NOT_FOUND``).
 * ``POST /_fake/clock/advance`` — body ``{"seconds": s}``; only with a ``ManualClock``
   (409 otherwise).
+* ``POST /_fake/v1/sandboxes/{sandbox_id}/status`` — body ``{"status": "ERROR"}``: force a V1
+  sandbox into a status (``ERROR`` → send-message 503; ``MISSING`` → an archived sandbox that
+  still exists, send-message 410); 404 for an unknown sandbox.
 
 These routes need no authentication and are not rate limited. Not responsible for: any
 OpenHands behaviour; a real server answers 404 here.
@@ -25,6 +29,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ._clock import ManualClock
 from ._state import FakeState
+from ._v1_conversation import SANDBOX_STATUSES
 
 CONTROL_PREFIX = "/_fake"
 
@@ -71,5 +76,18 @@ def build_control_router(state: FakeState) -> APIRouter:
         clock.advance(float(seconds))
         state.advance()
         return JSONResponse({"now": clock.now()})
+
+    @router.post("/v1/sandboxes/{sandbox_id}/status")
+    async def set_sandbox_status(sandbox_id: str, body: Annotated[dict[str, Any], Body()]) -> Response:
+        status = body.get("status")
+        if status not in SANDBOX_STATUSES:
+            return JSONResponse(
+                {"error": f'"status" must be one of {list(SANDBOX_STATUSES)}'}, status_code=422
+            )
+        try:
+            state.set_sandbox_status(sandbox_id, str(status))
+        except KeyError:
+            return JSONResponse({"error": f"unknown sandbox {sandbox_id}"}, status_code=404)
+        return JSONResponse({"id": sandbox_id, "status": status})
 
     return router

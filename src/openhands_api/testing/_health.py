@@ -1,7 +1,7 @@
 """Health routes every generation serves: ``/alive``, ``/health``, ``/ready``, ``/server_info``.
 
-Responsible for: their bodies as on 1.6.0 (``{"status":"ok"}``, ``"OK"``, ``"OK"``, and a
-``server_info`` with ``uptime``, ``idle_time`` and made-up ``resources``). They never need
+Responsible for: their bodies as on 1.6.0 and 1.11.0 alike (``{"status":"ok"}``, ``"OK"``,
+``"OK"``, and a ``server_info`` with ``uptime``, ``idle_time`` and made-up ``resources``). They never need
 authentication. Not responsible for: anything under ``/api``.
 """
 

@@ -5,7 +5,9 @@
    how the rest of the stack runs). Empty by default; faults are a later addition.
 2. ``RequestLogMiddleware`` — records method, path and final status in ``state.requests``.
 3. ``RateLimitMiddleware`` — the real per-IP limiter (``_limiter.py``): outermost of the real
-   server's own middleware, so its 429s carry no cache headers.
+   server's own middleware, so its 429s carry no cache headers. With ``flavor="cloud"``
+   Cloud's limiter instead: 429 ``{"error":"Rate limit exceeded: 10 per 1 second"}`` with
+   ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` and ``Retry-After``.
 4. ``CrashGuardMiddleware`` — turns ``ServerCrash`` into the real server's bare 500
    ``text/plain`` ``Internal Server Error`` (no cache headers either).
 5. ``AdvanceMiddleware`` — materialises simulated time up to now before the route runs.
@@ -17,6 +19,8 @@ Not responsible for: routes. Everything under ``/_fake/`` bypasses the log and t
 """
 
 from __future__ import annotations
+
+import math
 
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,6 +85,9 @@ class RateLimitMiddleware:
             return
         client = scope.get("client")
         key = client[0] if client else "unknown"
+        if self.state.config.flavor == "cloud":
+            await self._cloud(scope, receive, send, key)
+            return
         verdict = self.state.limiter.check(key, self.state.clock.now())
         if verdict is Verdict.REJECT:
             response = JSONResponse(
@@ -91,6 +98,30 @@ class RateLimitMiddleware:
         if verdict is Verdict.DELAY:
             await self.state.clock.sleep(self.state.config.rate_limit_delay)
         await self.app(scope, receive, send)
+
+    async def _cloud(self, scope: Scope, receive: Receive, send: Send, client_key: str) -> None:
+        key = client_key
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                key = value.decode("latin-1")
+                break
+        now = self.state.clock.now()
+        rejection = self.state.cloud_limiter.check(key, now)
+        if rejection is None:
+            await self.app(scope, receive, send)
+            return
+        retry_after = max(1, math.ceil(rejection.reset - now))
+        response = JSONResponse(
+            {"error": f"Rate limit exceeded: {rejection.description}"},
+            status_code=429,
+            headers={
+                "X-RateLimit-Limit": str(rejection.limit),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(math.ceil(rejection.reset)),
+                "Retry-After": str(retry_after),
+            },
+        )
+        await response(scope, receive, send)
 
 
 class CrashGuardMiddleware:

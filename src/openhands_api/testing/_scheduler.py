@@ -14,13 +14,15 @@ Theory of operation: each process has a due time. ``run_until(t)`` repeatedly pi
 process with the smallest (due, sequence) not after ``t``, sets ``now`` to its due time
 (so events it creates carry the time they *would* have happened, not the time of the
 request that observed them), resumes it, and reschedules it ``yield``-ed seconds later
-(divided by the configured speed). Processes may spawn or cancel others.
+(divided by the configured speed). Processes may spawn or cancel others. ``suspend(owner)``
+takes an owner's processes off the timeline, keeping what is left of their current wait,
+and ``resume(owner)`` puts them back (a paused V1 sandbox freezes its agent this way).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from dataclasses import dataclass
 
 Process = Generator[float, None, None]
@@ -34,6 +36,7 @@ class _Entry:
     owner: str
     name: str
     process: Process
+    suspended_at: float | None = None
 
 
 class Scheduler:
@@ -43,6 +46,8 @@ class Scheduler:
         self._clock = clock
         self._scale = scale
         self._entries: list[_Entry] = []
+        self._suspended: list[_Entry] = []
+        """Entries of suspended owners; ``due`` holds the wait that was left."""
         self._seq = itertools.count()
         self._virtual_now: float | None = None
 
@@ -67,20 +72,58 @@ class Scheduler:
         self.spawn(once(), owner=owner, name=name, delay=delay)
 
     def cancel(self, owner: str, name: str | None = None) -> int:
-        """Drop the processes of ``owner`` (only those called ``name`` if given)."""
-        keep = [e for e in self._entries if not (e.owner == owner and (name is None or e.name == name))]
-        dropped = len(self._entries) - len(keep)
+        """Drop the processes of ``owner`` (only those called ``name`` if given), suspended or not."""
+
+        def doomed(e: _Entry) -> bool:
+            return e.owner == owner and (name is None or e.name == name)
+
+        keep = [e for e in self._entries if not doomed(e)]
+        keep_suspended = [e for e in self._suspended if not doomed(e)]
+        dropped = len(self._entries) - len(keep) + len(self._suspended) - len(keep_suspended)
         self._entries = keep
+        self._suspended = keep_suspended
         return dropped
 
     def pending(self, owner: str, name: str | None = None) -> bool:
-        return any(e.owner == owner and (name is None or e.name == name) for e in self._entries)
+        return any(
+            e.owner == owner and (name is None or e.name == name) for e in self._entries + self._suspended
+        )
+
+    def suspend(self, owner: str) -> int:
+        """Freeze ``owner``'s processes: off the timeline, each keeping the rest of its wait."""
+        now = self.now()
+        frozen = [e for e in self._entries if e.owner == owner]
+        for entry in frozen:
+            entry.due = max(0.0, entry.due - now)
+            entry.suspended_at = now
+        self._entries = [e for e in self._entries if e.owner != owner]
+        self._suspended.extend(frozen)
+        return len(frozen)
+
+    def resume(self, owner: str, *, waited_outside: Collection[str] = ()) -> int:
+        """Thaw ``owner``'s processes: each runs once the rest of its wait has passed from now.
+
+        Processes named in ``waited_outside`` were waiting for something that kept going
+        meanwhile (an LLM answering a frozen agent): their wait counts the frozen time too,
+        so they run at their old due time, or now if that has passed.
+        """
+        now = self.now()
+        thawed = [e for e in self._suspended if e.owner == owner]
+        for entry in thawed:
+            frozen_at = now if entry.suspended_at is None else entry.suspended_at
+            start = frozen_at if entry.name in waited_outside else now
+            entry.due = max(now, start + entry.due)
+            entry.suspended_at = None
+        self._suspended = [e for e in self._suspended if e.owner != owner]
+        self._entries.extend(thawed)
+        return len(thawed)
 
     def next_due(self) -> float | None:
         return min((e.due for e in self._entries), default=None)
 
     def clear(self) -> None:
         self._entries = []
+        self._suspended = []
 
     def run_until(self, until: float | None = None) -> int:
         """Run every step due at or before ``until`` (default: the clock); returns how many."""
@@ -111,3 +154,4 @@ class Scheduler:
     def _remove(self, entry: _Entry) -> None:
         # The process may have cancelled itself (or been cancelled) while running.
         self._entries = [e for e in self._entries if e is not entry]
+        self._suspended = [e for e in self._suspended if e is not entry]

@@ -1,8 +1,10 @@
 """The fake server's state and its Python control surface.
 
 Responsible for: everything a running fake server remembers — the conversations (per
-generation store), stored settings, the seeded workspace and git answers, counters, a log of
-requests, the rate limiter's history and the fault-injection hook — plus the lock that
+generation store: ``v0`` and ``v1``, wired together for ``generations="both"``, whose V0
+list also lists V1 conversations), stored settings (shared by the V0 and V1 settings
+routes), the seeded workspace and git answers, counters, a log of requests, the rate
+limiters' history and the fault-injection hook — plus the lock that
 serialises access from the server thread and a test thread, and ``advance()``, which
 materialises every simulated change that is due by now (see ``_scheduler.py``).
 
@@ -21,10 +23,12 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._config import FakeServerConfig
-from ._limiter import RateLimiter
+from ._limiter import CloudRateLimiter, RateLimiter
 from ._scheduler import Scheduler
 from ._v0_conversation import V0Conversation
 from ._v0_store import V0Store
+from ._v1_conversation import SANDBOX_STATUSES, V1Conversation, V1StartTask
+from ._v1_store import V1Store
 from ._workspace import Workspace
 
 FaultHook = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]]
@@ -105,13 +109,18 @@ class FakeState:
         self.lock = threading.RLock()
         self.scheduler = Scheduler(self.clock.now, config.scaled)
         self.v0 = V0Store(config, self.scheduler)
+        self.v1 = V1Store(config, self.scheduler, lambda: self.settings)
+        if config.generations == "both":
+            self.v0.v1_source = self.v1.v0_list_source
         self.workspace = Workspace()
         self.git_changes: list[dict[str, str]] = []
         """What ``GET …/git/changes`` returns (``[{"status": "M", "path": "a.py"}, …]``)."""
         self.git_diffs: dict[str, dict[str, str]] = {}
-        """``path -> {"modified": …, "original": …}`` for ``GET …/git/diff``; others give 500."""
+        """``path -> {"modified": …, "original": …}`` for ``GET …/git/diff``; others fail
+        (V0: 500, V1: 502 ``Agent server error: 400``)."""
         self.settings: dict[str, Any] | None = None
         self.limiter = RateLimiter(config.rate_limit_requests, config.rate_limit_window)
+        self.cloud_limiter = CloudRateLimiter()
         self._requests: deque[RequestRecord] = deque(maxlen=10_000)
         self.fault_hook: FaultHook | None = None
         self.reset()
@@ -134,8 +143,39 @@ class FakeState:
 
     @property
     def create_calls(self) -> int:
-        """Successful create requests since the last reset."""
+        """Successful V0 create requests since the last reset."""
         return self.v0.create_calls
+
+    @property
+    def start_calls(self) -> int:
+        """Accepted V1 starts (``POST /api/v1/app-conversations`` and ``stream-start``)."""
+        return self.v1.start_calls
+
+    @property
+    def app_conversations(self) -> dict[str, V1Conversation]:
+        """The V1 conversations by hex id, materialised up to now (the live objects)."""
+        self.advance()
+        return self.v1.conversations
+
+    @property
+    def start_tasks(self) -> dict[str, V1StartTask]:
+        """The V1 start tasks by hex id, materialised up to now (the live objects)."""
+        self.advance()
+        return self.v1.tasks
+
+    def app_conversation(self, conversation_id: str) -> V1Conversation:
+        """One V1 conversation (hex or dashed id), materialised up to now; ``KeyError`` if unknown."""
+        return self.app_conversations[conversation_id.replace("-", "").lower()]
+
+    def set_sandbox_status(self, sandbox_id: str, status: str) -> None:
+        """Force a V1 sandbox into ``status`` — e.g. ``ERROR`` (send-message → 503) or an
+        archived ``MISSING`` that still exists (→ 410). ``KeyError`` if unknown."""
+        if status not in SANDBOX_STATUSES:
+            raise ValueError(f"status must be one of {SANDBOX_STATUSES}")
+        with self.lock:
+            self.scheduler.run_until()
+            if not self.v1.set_sandbox_status(sandbox_id, status):
+                raise KeyError(sandbox_id)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -156,11 +196,13 @@ class FakeState:
         with self.lock:
             self.scheduler.clear()
             self.v0.reset()
+            self.v1.reset()
             self.workspace.clear()
             self.git_changes = []
             self.git_diffs = {}
             self.settings = dict(STORED_SETTINGS) if self.config.settings_stored else None
             self.limiter.reset()
+            self.cloud_limiter.reset()
             self._requests.clear()
 
     def seed_workspace(self, files: Mapping[str, str | bytes]) -> None:
@@ -220,6 +262,7 @@ class FakeState:
                 "create_calls": self.v0.create_calls,
                 "settings_stored": self.settings is not None,
                 "conversations": [c.summary() for c in self.v0.conversations.values()],
+                "v1": self.v1.snapshot(),
                 "workspace_files": sorted(self.workspace.files),
                 "requests": len(self._requests),
             }

@@ -13,12 +13,18 @@ time (the middleware advances state before each request; handlers hold ``state.l
 
 "meta" routes read stored data and work for stopped conversations; "attach" routes need a
 live agent loop and answer 404 ``{"detail":"Conversation <id> not found"}`` otherwise.
+
+With ``generations="both"`` the manage routes also reach V1 conversations, as 1.6.0's do: GET
+renders one as a V0 ``ConversationInfo`` (``conversation_version: "V1"``), DELETE deletes it
+(→ ``true``), PATCH renames it (→ ``true``, ``updated_at`` moves); the list merges both
+(``_v0_store.py``).
 """
 
 # No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
 
 import json
 import posixpath
+import uuid
 from enum import Enum
 from typing import Annotated, Any
 
@@ -178,6 +184,17 @@ def build_v0_router(state: FakeState) -> APIRouter:
     config = state.config
     store = state.v0
     router = APIRouter(prefix="/api", dependencies=router_dependencies(config))
+    serves_v1 = config.generations == "both"
+
+    def v1_conversation_id(conversation_id: str) -> str | None:
+        """The hex id of a V1 conversation 1.6.0's shims would find, if any."""
+        if not serves_v1:
+            return None
+        try:
+            key = uuid.UUID(conversation_id).hex
+        except ValueError:
+            return None
+        return key if key in state.v1.conversations else None
 
     # ------------------------------------------------------------- dependencies
     async def existing(conversation_id: str) -> V0Conversation:
@@ -257,6 +274,9 @@ def build_v0_router(state: FakeState) -> APIRouter:
     @router.get("/conversations/{conversation_id}")
     async def get_conversation(conversation_id: Annotated[str, Depends(valid_conversation_id)]) -> Response:
         with state.lock:
+            v1_id = v1_conversation_id(conversation_id)
+            if v1_id is not None:
+                return JSONResponse(state.v1.v0_info(state.v1.conversations[v1_id]))
             conversation = store.get(conversation_id)
             return JSONResponse(conversation.info() if conversation else None)
 
@@ -265,6 +285,9 @@ def build_v0_router(state: FakeState) -> APIRouter:
         conversation_id: Annotated[str, Depends(valid_conversation_id)],
     ) -> Response:
         with state.lock:
+            v1_id = v1_conversation_id(conversation_id)
+            if v1_id is not None:
+                return JSONResponse(state.v1.delete_conversation(v1_id))
             conversation = store.get(conversation_id)
             if conversation is None:
                 return JSONResponse(False)
@@ -281,6 +304,12 @@ def build_v0_router(state: FakeState) -> APIRouter:
         data: UpdateConversationRequest, conversation_id: Annotated[str, Depends(valid_conversation_id)]
     ) -> Response:
         with state.lock:
+            v1_id = v1_conversation_id(conversation_id)
+            if v1_id is not None:
+                v1_conversation = state.v1.conversations[v1_id]
+                v1_conversation.title = data.title.strip()
+                v1_conversation.updated_at = state.now()
+                return JSONResponse(True)
             conversation = store.get(conversation_id)
             if conversation is None:
                 return JSONResponse(

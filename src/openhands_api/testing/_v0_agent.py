@@ -1,66 +1,27 @@
 """The scripted agent's brain: which turn outcome a conversation's user messages ask for.
 
-Responsible for: reading the ``[fake-llm ...]`` directives from user messages exactly as the
-kit's fake LLM does (``shared/real-server/fake_llm.py``: every user message of the
-conversation is scanned, later values win, server-wide defaults fill the rest), and turning
-them into a plan for one agent turn: N ``think`` steps, then finish / ask / fail. Also the
-``agent_state_changed`` state and ``reason`` the real 1.6.0 server reports for each
-injected LLM error status (observed, see ``error_outcome``).
+Responsible for: turning the ``[fake-llm ...]`` directives of a V0 conversation (read by
+``_directives.py``, shared with V1) into a plan for one agent turn: N ``think`` steps, then
+finish / ask / fail. Also the ``agent_state_changed`` state and ``reason`` the real 1.6.0
+server reports for each injected LLM error status (observed, see ``error_outcome``).
 
 Not responsible for: events, timing or state (``_v0_store.py`` turns a plan into events).
 
 Directives: ``steps=N``, ``error`` / ``error=STATUS``, ``noerror``, ``delay=SEC`` (before
 each agent step) — shared with the real fake LLM, so one scenario runs against both
-servers — plus ``ask`` / ``noask``, which only this fake understands: the agent replies
-with a question (``message`` action, ``wait_for_response: true``) and waits for the user.
-The real fake LLM ignores ``ask`` and finishes.
+servers — plus ``ask`` / ``noask``: the agent replies with a question (``message`` action,
+``wait_for_response: true``) and waits for the user. The kit's fake LLM ignores ``ask`` and
+finishes; the project's copy answers with plain text, which is what ``ask`` models.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
-DIRECTIVE_RE = re.compile(r"\[fake-llm\s+([^\]]*)\]")
+from ._directives import DIRECTIVE_RE, Directives, parse_directives
 
-
-@dataclass(frozen=True)
-class Directives:
-    steps: int = 0
-    error: int | None = None
-    delay: float = 0.0
-    ask: bool = False
-
-
-def parse_directives(messages: Iterable[str], defaults: Directives) -> Directives:
-    """Fold the directives of ``messages`` (oldest first) over ``defaults``; later wins.
-
-    Malformed values are ignored (the real fake LLM would fail on them instead).
-    """
-    found = defaults
-    for text in messages:
-        for body in DIRECTIVE_RE.findall(text):
-            for token in body.split():
-                key, _, value = token.partition("=")
-                key = key.strip().lower()
-                try:
-                    if key == "steps":
-                        found = replace(found, steps=max(0, int(value or 0)))
-                    elif key == "error":
-                        found = replace(found, error=int(value) if value else 500)
-                    elif key == "noerror":
-                        found = replace(found, error=None)
-                    elif key == "delay":
-                        found = replace(found, delay=max(0.0, float(value or 0)))
-                    elif key == "ask":
-                        found = replace(found, ask=True)
-                    elif key == "noask":
-                        found = replace(found, ask=False)
-                except ValueError:
-                    continue
-    return found
+__all__ = ["DIRECTIVE_RE", "Directives", "TurnOutcome", "error_outcome", "parse_directives", "plan_outcome"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The fake runtime's workspace: files a test seeds, served by the V0 file routes.
+"""The fake runtime's workspace: files a test seeds, served by the V0 file routes and V1 ``…/file``.
 
 Responsible for: listing a directory the way 1.6.0's action server does (one level,
 directories first with a trailing ``/``, each group sorted case-insensitively, entries

@@ -5,7 +5,12 @@ Fixtures:
 * ``fake_openhands`` — a started ``FakeOpenHandsServer`` with default knobs for one test,
   stopped afterwards. Use ``fake_openhands.base_url`` and ``fake_openhands.state``.
 * ``fake_openhands_factory`` — ``factory(**knobs) -> FakeOpenHandsServer`` (started); every
-  server it made is stopped at teardown. E.g. ``factory(session_api_key="k", speed=20)``.
+  server it made is stopped at teardown. E.g. ``factory(session_api_key="k", speed=20)``,
+  ``factory(generations="v1")`` for a 1.11.0-like V1 server, ``factory(generations="both")``
+  for 1.6.0 with both generations, ``factory(generations="v1", flavor="cloud",
+  api_key="k", concurrency_limit=3)`` for Cloud-like answers. ``FakeServerConfig`` lists every
+  knob (V1: ``start_task_delay``, ``send_message_delay``, ``webhook_flush_delay``,
+  ``start_error``, ``start_stuck``, …).
 
 This module is loaded by every pytest run in an environment where ``openhands-api`` is
 installed, with or without the ``testing`` extra, so it imports FastAPI and uvicorn only
