@@ -393,7 +393,7 @@ class ClientCore:
         if version == "v1":
             if settle is None:
                 settle = (
-                    SettleTracker.after_message(after.execution_status)
+                    SettleTracker.after_message(after.execution_status, after.previous_message_id)
                     if after is not None
                     else SettleTracker()
                 )

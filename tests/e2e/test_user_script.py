@@ -11,7 +11,7 @@ from openhands_api import OpenHandsAPI
 from openhands_api.testing import FakeOpenHandsServer
 from tests.user_script import run_user_script
 
-GENERATIONS = ["v0"]
+GENERATIONS = ["v0", "v1"]
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
