@@ -248,3 +248,20 @@ def test_an_agent_question_is_waiting_for_user_on_v1_too(api: OpenHandsAPI) -> N
         assert result.conversation.raw["execution_status"] == "finished"  # what the server says
     finally:
         api.delete_conversation(conversation.id)
+
+
+def test_a_follow_up_wait_returns_the_new_turn_not_the_previous_finished(api: OpenHandsAPI) -> None:
+    conversation = api.create_conversation("First.")
+    try:
+        api.wait(conversation.id, timeout=WAIT)
+        sent = api.send_message(conversation.id, "Second. [fake-llm steps=2]")
+        result = api.wait(conversation.id, after=sent, timeout=WAIT)
+        assert result.outcome is Outcome.FINISHED
+        thinks = [
+            e
+            for e in api.v1.iter_events(conversation.id, kind="ActionEvent")
+            if e.model_extra.get("tool_name") == "think"
+        ]
+        assert len(thinks) == 2  # the second turn really ran before wait returned
+    finally:
+        api.delete_conversation(conversation.id)
