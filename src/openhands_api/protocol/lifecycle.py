@@ -319,6 +319,13 @@ def _ended_well_before(f: V1Facts, otherwise: Outcome) -> Outcome:
     return otherwise
 
 
+def _detail_without_compute(f: V1Facts, otherwise: str) -> str | None:
+    """The detail when the sandbox is paused or gone: the run's error, nothing if it finished."""
+    if f.last_known in _FAILED_EXECUTION:
+        return f.error_detail
+    return None if f.last_known == "finished" else otherwise
+
+
 @dataclass(frozen=True)
 class V1Row:
     number: int
@@ -349,22 +356,14 @@ V1_ROWS: tuple[V1Row, ...] = (
         "sandbox MISSING",
         lambda f: f.sandbox == "MISSING",
         lambda f: _ended_well_before(f, Outcome.GONE),
-        lambda f: (
-            f.error_detail
-            if f.last_known in _FAILED_EXECUTION
-            else (None if f.last_known == "finished" else "the sandbox is gone")
-        ),
+        lambda f: _detail_without_compute(f, "the sandbox is gone"),
     ),
     V1Row(
         4,
         "sandbox PAUSED",
         lambda f: f.sandbox == "PAUSED",
         lambda f: _ended_well_before(f, Outcome.STOPPED),
-        lambda f: (
-            f.error_detail
-            if f.last_known in _FAILED_EXECUTION
-            else (None if f.last_known == "finished" else "the sandbox is paused; resume it to continue")
-        ),
+        lambda f: _detail_without_compute(f, "the sandbox is paused; resume it to continue"),
     ),
     V1Row(
         5,

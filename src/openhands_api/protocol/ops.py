@@ -41,7 +41,7 @@ from ..models import (
     V0Event,
 )
 from . import v0, v1
-from .http import Emit, Now, Op, Sleep
+from .http import Call, Emit, Now, Op, Sleep
 from .lifecycle import (
     AgentStateChange,
     Assessment,
@@ -96,30 +96,46 @@ SELF_HOSTED_POLL = PollPolicy(interval=1.0, max_interval=5.0)
 # ---------------------------------------------------------------------------- paging
 
 
-def iter_v0_conversations(*, page_size: int = 20, **filters: Any) -> Op[None]:
-    """Every V0 conversation, following ``next_page_id`` to the end.
+def unique_pages(
+    fetch: Callable[[str | None], Call[Any]],
+    items: Callable[[Any], list[Any]],
+    key: Callable[[Any], str],
+) -> Op[None]:
+    """Every item of a cursor-paged listing, each once.
 
-    Pages may be short or empty while ``next_page_id`` is set, and the merged V0/V1 paging
-    of 1.x servers can repeat an item at a page boundary (CONTRACT §2.2): so only a null
-    ``next_page_id`` ends the loop, and items are de-duplicated by id.
+    Pages may be short or empty while ``next_page_id`` is set, and the merged V0/V1 paging of
+    1.x servers can repeat an item at a page boundary (CONTRACT §2.2, §8): so only a null
+    ``next_page_id`` ends the loop, items are de-duplicated by ``key``, and a page id seen
+    twice stops the loop with an error instead of spinning forever.
     """
     seen: set[str] = set()
-    page_id: str | None = None
     pages_seen: set[str] = set()
+    page_id: str | None = None
     while True:
-        page = yield v0.list_conversations(page_id=page_id, limit=page_size, **filters)
-        for info in page.results:
-            if info.conversation_id not in seen:
-                seen.add(info.conversation_id)
-                yield Emit(info)
+        call = fetch(page_id)
+        page = yield call
+        for item in items(page):
+            if key(item) not in seen:
+                seen.add(key(item))
+                yield Emit(item)
         if page.next_page_id is None:
             return
         if page.next_page_id in pages_seen:
             raise ProtocolError(
-                f"GET {v0.BASE} returned page id {page.next_page_id!r} twice; stopping to avoid a loop"
+                f"{call.request.describe()} returned page id {page.next_page_id!r} twice; "
+                "stopping to avoid a loop"
             )
         pages_seen.add(page.next_page_id)
         page_id = page.next_page_id
+
+
+def iter_v0_conversations(*, page_size: int = 20, **filters: Any) -> Op[None]:
+    """Every V0 conversation, newest first, following ``next_page_id`` to the end."""
+    yield from unique_pages(
+        lambda page_id: v0.list_conversations(page_id=page_id, limit=page_size, **filters),
+        lambda page: page.results,
+        lambda info: info.conversation_id,
+    )
 
 
 def iter_v0_events(
@@ -875,22 +891,12 @@ def send_message_v1(
 
 
 def iter_v1_conversations(*, page_size: int = 100, **filters: Any) -> Op[None]:
-    """Every V1 conversation, newest first, following ``next_page_id`` (deduplicated)."""
-    seen: set[str] = set()
-    page_id: str | None = None
-    pages_seen: set[str] = set()
-    while True:
-        page = yield v1.search_conversations(page_id=page_id, limit=page_size, **filters)
-        for item in page.items:
-            if item.id not in seen:
-                seen.add(item.id)
-                yield Emit(item)
-        if page.next_page_id is None:
-            return
-        if page.next_page_id in pages_seen:
-            raise ProtocolError(f"{v1.CONVERSATIONS}/search returned page id {page.next_page_id!r} twice")
-        pages_seen.add(page.next_page_id)
-        page_id = page.next_page_id
+    """Every V1 conversation, newest first, following ``next_page_id`` to the end."""
+    yield from unique_pages(
+        lambda page_id: v1.search_conversations(page_id=page_id, limit=page_size, **filters),
+        lambda page: page.items,
+        lambda item: item.id,
+    )
 
 
 def iter_v1_events(

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from ..errors import InvalidInputError, ProtocolError
 from ..models import (
-    SECRET_MASK,
     Conversation,
     ConversationInfo,
     ConversationPage,
@@ -355,8 +354,6 @@ def to_conversation(
 ) -> Conversation:
     """The unified view of a V0 conversation (CONTRACT §7.2)."""
     cost, tokens = accumulated_cost(events)
-    raw = info.model_dump(mode="json", exclude={"session_api_key"})
-    raw["session_api_key"] = None if info.session_api_key is None else SECRET_MASK
     return Conversation(
         id=info.conversation_id,
         api_version="v1" if info.conversation_version == "V1" else "v0",
@@ -380,7 +377,7 @@ def to_conversation(
         sub_conversation_ids=list(info.sub_conversation_ids),
         runtime_url=info.url,
         session_api_key=info.session_api_key,
-        raw=mask_secrets(raw),
+        raw=mask_secrets(info.model_dump(mode="json")),
     )
 
 

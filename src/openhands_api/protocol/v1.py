@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 from ..errors import InvalidInputError, ProtocolError
 from ..models import (
-    SECRET_MASK,
     AppConversation,
     AppConversationPage,
     Conversation,
@@ -516,8 +515,6 @@ def to_conversation(
     metrics = conversation.metrics or {}
     cost = metrics.get("accumulated_cost")
     usage = metrics.get("accumulated_token_usage")
-    raw = conversation.model_dump(mode="json", exclude={"session_api_key"})
-    raw["session_api_key"] = None if conversation.session_api_key is None else SECRET_MASK
     return Conversation(
         id=conversation.id,
         api_version="v1",
@@ -543,5 +540,5 @@ def to_conversation(
         sub_conversation_ids=list(conversation.sub_conversation_ids),
         runtime_url=conversation.conversation_url,
         session_api_key=conversation.session_api_key,
-        raw=mask_secrets(raw),
+        raw=mask_secrets(conversation.model_dump(mode="json")),
     )
