@@ -32,26 +32,16 @@ from openhands_api.protocol import v0
 from openhands_api.protocol.http import Response
 from tests.user_script import run_user_script
 
+from .clients import library_client
 from .realserver.harness import RealServer
 
 UNKNOWN = "0123456789abcdef0123456789abcdef"
 WAIT = 240.0  # a cold runtime start takes ~15–40 s on a 2-core machine
 
 
-def _api(server: RealServer, **kwargs: object) -> OpenHandsAPI:
-    return OpenHandsAPI(
-        base_url=server.base_url,
-        session_api_key=server.session_api_key,
-        poll_interval=0.5,
-        max_poll_interval=2.0,
-        http_client=server.client(),
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 @pytest.fixture(scope="module")
 def api(real_v0: RealServer) -> Iterator[OpenHandsAPI]:
-    with _api(real_v0) as client:
+    with library_client(real_v0) as client:
         yield client
 
 
@@ -65,7 +55,7 @@ def finished(api: OpenHandsAPI) -> Iterator[tuple[str, object]]:
 
 
 def test_auto_detection_picks_v0_on_a_server_that_speaks_both(real_v0: RealServer) -> None:
-    with _api(real_v0) as client:
+    with library_client(real_v0) as client:
         client.list_conversations(limit=1)
         assert client.api_version == "v0"
 
@@ -247,7 +237,7 @@ def test_cli_new_conversation_poll_exits_0(real_v0: RealServer) -> None:
     url, rest = done.stdout.split("\n", 1)
     final = json.loads(rest)
     assert final["status"] == "finished"
-    with _api(real_v0) as api:
+    with library_client(real_v0) as api:
         api.delete_conversation(url.rsplit("/", 1)[1])
 
 
@@ -282,12 +272,12 @@ def test_seed_quick_start_against_the_real_server(real_v0: RealServer) -> None:
     status, url = done.stdout.split()
     assert status == "finished"
     assert url.startswith(f"{real_v0.base_url}/conversations/")
-    with _api(real_v0) as api:
+    with library_client(real_v0) as api:
         api.delete_conversation(url.rsplit("/", 1)[1])
 
 
 def test_the_same_user_script_runs_on_v0(real_v0: RealServer, tmp_path: Path) -> None:
-    with _api(real_v0) as api:
+    with library_client(real_v0) as api:
         outcome = run_user_script(api, tmp_path)
     assert outcome["api_version"] == "v0"
 

@@ -23,26 +23,16 @@ from openhands_api import (
 )
 from tests.user_script import run_user_script
 
+from .clients import library_client
 from .realserver.harness import RealServer
 
 UNKNOWN = "0123456789abcdef0123456789abcdef"
 WAIT = 180.0
 
 
-def _api(server: RealServer, **kwargs: object) -> OpenHandsAPI:
-    return OpenHandsAPI(
-        base_url=server.base_url,
-        session_api_key=server.session_api_key,
-        poll_interval=0.5,
-        max_poll_interval=2.0,
-        http_client=server.client(),
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 @pytest.fixture(scope="module")
 def api(real_v1: RealServer) -> Iterator[OpenHandsAPI]:
-    with _api(real_v1) as client:
+    with library_client(real_v1) as client:
         yield client
 
 
@@ -190,7 +180,7 @@ def test_session_key_missing_or_wrong(real_v1: RealServer) -> None:
 
 
 def test_the_same_user_script_runs_on_v1(real_v1: RealServer, tmp_path: Path) -> None:
-    with _api(real_v1) as api:
+    with library_client(real_v1) as api:
         outcome = run_user_script(api, tmp_path)
     assert outcome["api_version"] == "v1"
 
@@ -235,7 +225,7 @@ def test_cli_new_conversation_works_unchanged_on_v1(real_v1: RealServer) -> None
     assert done.returncode == 0, done.stderr
     url, rest = done.stdout.split("\n", 1)
     assert json.loads(rest)["status"] == "finished"
-    with _api(real_v1) as api:
+    with library_client(real_v1) as api:
         api.delete_conversation(url.rsplit("/", 1)[1])
 
 
