@@ -16,6 +16,7 @@ from openhands_api import (
     ConversationStartError,
     GoneError,
     NotFoundError,
+    NotSupportedError,
     OpenHandsAPI,
     Outcome,
     ServerError,
@@ -264,3 +265,16 @@ async def test_async_client_on_v1(v1_server: FakeOpenHandsServer) -> None:
         events = [e async for e in api.iter_events(conversation.id)]
         assert events
         assert await api.delete_conversation(conversation.id) is True
+
+
+def test_forcing_v1_on_a_1_6_server_says_what_is_missing(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer],
+) -> None:
+    server = fake_openhands_factory(rate_limit=False, speed=5.0, generations="both")
+    with OpenHandsAPI(base_url=server.base_url, api_version="v1", **POLL) as api:  # type: ignore[arg-type]
+        conversation = api.create_conversation("Hi.")
+        assert api.wait(conversation.id, timeout=30).outcome is Outcome.FINISHED
+        with pytest.raises(NotSupportedError, match="api_version='v0'"):
+            api.send_message(conversation.id, "more")
+        with pytest.raises(NotSupportedError):
+            api.delete_conversation(conversation.id)

@@ -877,7 +877,7 @@ def send_message_v1(
     if before.sandbox_status != "RUNNING" and resume:
         before = yield from running_sandbox(conversation_id, timeout=start_timeout, poll=poll)
     try:
-        yield call
+        yield from route_required(call, "send-message")
     except ConflictError:
         if not resume:
             raise
@@ -917,10 +917,26 @@ def iter_v1_events(
 def delete_v1(conversation_id: str) -> Op[bool]:
     """Delete; False if there was no such conversation (as V0's DELETE answers)."""
     try:
-        yield v1.delete_conversation(conversation_id)
+        yield from route_required(v1.delete_conversation(conversation_id), "DELETE /app-conversations/{id}")
     except NotFoundError:
         return False
     return True
+
+
+def route_required(call: Call[Any], name: str) -> Op[Any]:
+    """Send ``call``; a server without that route (openhands-ai 1.0–1.6.0 serve V1 without
+    send-message and delete) answers 405, or 404 with FastAPI's bare "Not Found", which
+    becomes a NotSupportedError that says what to do instead."""
+    try:
+        result = yield call
+    except APIStatusError as exc:
+        if exc.status_code == 405 or (exc.status_code == 404 and exc.detail == "Not Found"):
+            raise NotSupportedError(
+                f"This server's V1 API has no {name} route (openhands-ai 1.0–1.6.0 lack it); "
+                "use its V0 API instead: api_version='v0' (CLI: --api-version v0)"
+            ) from None
+        raise
+    return result
 
 
 def pause_v1(conversation_id: str, *, resume: bool) -> Op[None]:
