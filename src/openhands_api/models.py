@@ -227,8 +227,9 @@ class ConversationResponse(WireModel):
 
 
 class ConversationPage(WireModel):
-    results: list[ConversationInfo] = Field(default_factory=list)
-    next_page_id: str | None = None
+    # Required, not defaulted: an answer without them is the wrong shape, not an empty page.
+    results: list[ConversationInfo]
+    next_page_id: str | None
 
 
 class V0Event(WireModel):
@@ -265,8 +266,8 @@ class V0Event(WireModel):
 
 
 class V0EventPage(WireModel):
-    events: list[V0Event] = Field(default_factory=list)
-    has_more: bool = False
+    events: list[V0Event]
+    has_more: bool
 
 
 class GitChange(WireModel):
@@ -496,13 +497,13 @@ class AppConversation(WireModel):
 
 
 class AppConversationPage(WireModel):
-    items: list[AppConversation] = Field(default_factory=list)
-    next_page_id: str | None = None
+    items: list[AppConversation]
+    next_page_id: str | None
 
 
 class StartTaskPage(WireModel):
-    items: list[StartTask] = Field(default_factory=list)
-    next_page_id: str | None = None
+    items: list[StartTask]
+    next_page_id: str | None
 
 
 class ExposedUrl(WireModel):
@@ -522,8 +523,8 @@ class SandboxInfo(WireModel):
 
 
 class SandboxPage(WireModel):
-    items: list[SandboxInfo] = Field(default_factory=list)
-    next_page_id: str | None = None
+    items: list[SandboxInfo]
+    next_page_id: str | None
 
 
 class V1Event(WireModel):
@@ -537,8 +538,8 @@ class V1Event(WireModel):
 
 
 class V1EventPage(WireModel):
-    items: list[V1Event] = Field(default_factory=list)
-    next_page_id: str | None = None
+    items: list[V1Event]
+    next_page_id: str | None
 
 
 class SendMessageResult(WireModel):

@@ -115,17 +115,29 @@ class Scenario:
         data: dict[str, Any] = response.json()[0]
         return data
 
-    def wait_for(self, conversation_id: str, statuses: set[str], timeout: float = 60) -> list[str]:
-        """Poll until ``execution_status`` is in ``statuses``; the distinct statuses seen."""
+    def wait_for(
+        self, conversation_id: str, statuses: set[str], timeout: float = 60, finishes: int = 1
+    ) -> list[str]:
+        """Poll until ``execution_status`` is in ``statuses`` and at least ``finishes`` finish
+        actions are listed; the distinct statuses seen. Counting finishes keeps the previous
+        run's ``finished``, still shown right after a send-message, from ending the wait."""
         seen: list[str] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.conversation(conversation_id)["execution_status"]
             if not seen or seen[-1] != status:
                 seen.append(status)
-            if status in statuses:
+            if status in statuses and self.finish_actions(conversation_id) >= finishes:
                 return seen
-        raise TimeoutError(f"no execution_status in {statuses}: {seen}")
+        raise TimeoutError(f"no execution_status in {statuses} after {finishes} finishes: {seen}")
+
+    def finish_actions(self, conversation_id: str) -> int:
+        page = self.http.request(
+            "GET",
+            f"/api/v1/conversation/{conversation_id}/events/search",
+            params={"kind__eq": "ActionEvent", "limit": 100},
+        ).json()
+        return sum(1 for e in page["items"] if e.get("action", {}).get("kind") == "FinishAction")
 
     def event_kinds(self, conversation_id: str, name: str) -> list[str]:
         """Event kinds (state updates with their key) once the list has settled."""
@@ -186,7 +198,7 @@ class Scenario:
         self.event_kinds(conversation_id, "events after the first run")
 
         self.send("send-message", conversation_id, "Now say bye and finish.")
-        self.steps[-1]["after"] = self.wait_for(conversation_id, {"finished", "error"})[-1]
+        self.steps[-1]["after"] = self.wait_for(conversation_id, {"finished", "error"}, finishes=2)[-1]
         self.event_kinds(conversation_id, "events after the follow-up")
 
         sandbox_id = task["sandbox_id"]
@@ -205,7 +217,7 @@ class Scenario:
         )
         self.steps[-1]["live"] = {k: resumed[0][k] for k in ("sandbox_status", "execution_status")}
         self.send("send-message after resume", conversation_id, "One more time, then finish.")
-        self.steps[-1]["after"] = self.wait_for(conversation_id, {"finished", "error"})[-1]
+        self.steps[-1]["after"] = self.wait_for(conversation_id, {"finished", "error"}, finishes=3)[-1]
         self.event_kinds(conversation_id, "events after the third run")
 
         event_count = len(self.steps[-1]["kinds"])

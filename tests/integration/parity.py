@@ -137,6 +137,17 @@ def wait_for_agent_state(
     raise TimeoutError(f"agent state not in {states} after {timeout}s")
 
 
+def wait_for_ready(client: httpx.Client, conversation_id: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = client.get(f"/api/conversations/{conversation_id}").json()
+        if info and info["status"] == "RUNNING" and info["runtime_status"] == "STATUS$READY":
+            time.sleep(1.0)  # and a moment more: the runtime finishes its setup after that
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the conversation did not become ready")
+
+
 def event_sequence(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(source, kind, agent state) per event — what a client may rely on about a run."""
     out = []
@@ -215,6 +226,9 @@ def v0_scenario(client: httpx.Client, unauthenticated: httpx.Client) -> list[Rec
     s.call("start: no body", "POST", f"/api/conversations/{cid}/start")
     s.call("start", "POST", f"/api/conversations/{cid}/start", json={})
     wait_for_agent_state(client, cid, {"awaiting_user_input"}, after=last)
+    # The real server's DELETE races a runtime that is still settling after /start (500 once in
+    # a while, CONTRACT §2.2); wait until it reports itself ready.
+    wait_for_ready(client, cid)
     s.call("get: restarted", "GET", f"/api/conversations/{cid}")
     s.call("get: unknown", "GET", f"/api/conversations/{UNKNOWN}")
     s.call("events: unknown", "GET", f"/api/conversations/{UNKNOWN}/events")

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from openhands_api.errors import APIConnectionError, APITimeoutError, ServerError
+from openhands_api.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ProtocolError,
+    ServerError,
+    UnprocessableEntityError,
+)
 from openhands_api.protocol import ops
 from openhands_api.protocol.http import Request, Response
 from tests.unit.opdriver import WALL_EPOCH, Driver, json_response
@@ -150,16 +156,24 @@ def test_undecided_within_the_lookup_time_raises_instead_of_risking_a_duplicate(
     assert server.created == 1
 
 
-def test_a_plain_server_error_is_not_looked_up() -> None:
-    server = Server(["500"])
-    driver = Driver(server.answer)
-    with pytest.raises(ServerError):
-        driver.run(
-            ops.create_v0(
-                {"initial_user_msg": MESSAGE}, known=set(), attempts=3, lookup_timeout=60, poll=POLL
-            )
-        )
-    assert server.lookups == 0
+def test_a_server_error_is_looked_up_then_sent_again() -> None:
+    server = Server(["500", "ok"])
+    cid, driver = _create(server)
+    assert server.lookups == 1
+    assert driver.count("POST", "/api/conversations") == 2
+    assert server.created == 1
+    assert cid == server.conversations[0]["conversation_id"]
+
+
+def test_a_client_error_is_final() -> None:
+    def refuse(request: Request) -> Response:
+        return json_response({"detail": [{"loc": ["body", "x"], "msg": "bad"}]}, status=422)
+
+    driver = Driver(refuse)
+    op = ops.create_v0({"initial_user_msg": MESSAGE}, known=set(), attempts=3, lookup_timeout=60, poll=POLL)
+    with pytest.raises(UnprocessableEntityError):
+        driver.run(op)
+    assert len(driver.requests) == 1
 
 
 def test_a_request_that_never_left_is_not_looked_up() -> None:
@@ -176,13 +190,14 @@ def test_a_request_that_never_left_is_not_looked_up() -> None:
     assert len(driver.requests) == 1
 
 
-def test_gateway_errors_are_ambiguous_but_plain_500_is_not() -> None:
+def test_what_counts_as_may_have_happened() -> None:
     def status_error(code: int) -> ServerError:
         return ServerError("x", status_code=code, method="POST", path="/api/conversations")
 
-    assert ops.is_ambiguous(status_error(502))
+    assert ops.is_ambiguous(status_error(500))
     assert ops.is_ambiguous(status_error(504))
-    assert not ops.is_ambiguous(status_error(500))
+    assert ops.is_ambiguous(ProtocolError("cut JSON"))
+    assert not ops.is_ambiguous(UnprocessableEntityError("x", status_code=422, method="POST", path="/"))
 
 
 # ---------------------------------------------------------------------------- V1

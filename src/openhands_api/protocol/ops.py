@@ -507,7 +507,22 @@ def follow_start_task(task: StartTask, *, deadline: float, poll: PollPolicy) -> 
             )
         yield Sleep(min(interval, max(0.0, deadline - now)))
         interval = poll.next(interval)
-        current = yield from get_v1_start_task(task.id)
+        current = yield from patiently(
+            get_v1_start_task(task.id), deadline=deadline, poll=poll, fallback=current
+        )
+
+
+def patiently(read: Op[T], *, deadline: float, poll: PollPolicy, fallback: T) -> Op[T]:
+    """Run a read; when it fails transiently, return ``fallback`` so that the caller's polling
+    loop simply tries again next round (until its own deadline). Used while following
+    something that is known to exist, where one garbled answer must not end the operation."""
+    now = yield Now()
+    try:
+        return (yield from read)
+    except TRANSIENT_ERRORS:
+        if now >= deadline:
+            raise
+        return fallback
 
 
 def create_v1(
@@ -531,7 +546,15 @@ def create_v1(
             if not is_ambiguous(exc):
                 raise
             tries += 1
-            found_task, found = yield from find_v1_start(conversation_id, poll=poll)
+            try:
+                found_task, found = yield from find_v1_start(conversation_id, poll=poll)
+            except CreateUndecided:
+                exc.message = (
+                    f"{exc.message} The conversation may have been created (id {conversation_id}): "
+                    "look it up before trying again."
+                )
+                exc.args = (exc.message,)
+                raise exc from None
             if found is not None:
                 return found_task, found
             if found_task is None:
@@ -548,7 +571,19 @@ def create_v1(
             if existing is None or tries == 0:
                 raise
             return task, existing
-        conversation = yield from get_v1_conversation(ready.app_conversation_id or conversation_id)
+        conversation = None
+        while conversation is None:
+            conversation = yield from patiently(
+                get_v1_conversation(ready.app_conversation_id or conversation_id),
+                deadline=deadline,
+                poll=poll,
+                fallback=None,
+            )
+            if conversation is None:
+                now = yield Now()
+                if now >= deadline:
+                    break
+                yield Sleep(poll.interval)
         if conversation is None:
             raise ProtocolError(
                 f"Start task {ready.id} is READY but conversation {ready.app_conversation_id} is not found"
@@ -562,18 +597,29 @@ def find_v1_start(
     """After a lost create: the conversation with our id, or the start task that asked for it.
 
     Looked for a few times a poll interval apart, because the server may still be writing the
-    start task down when the answer was lost."""
-    for look in range(looks):
-        conversation = yield from get_v1_conversation(conversation_id)
-        if conversation is not None:
-            return None, conversation
-        page = yield v1.search_start_tasks(limit=20)
-        for task in page.items:
-            requested = (task.request or {}).get("conversation_id")
-            if isinstance(requested, str) and requested.replace("-", "").lower() == conversation_id:
-                return task, None
-        if look < looks - 1:
-            yield Sleep(poll.interval)
+    start task down when the answer was lost; a look that fails transiently does not count as
+    "absent" — if no look succeeds, CreateUndecided."""
+    answered = False
+    for look in range(looks * 3):
+        try:
+            conversation = yield from get_v1_conversation(conversation_id)
+            if conversation is not None:
+                return None, conversation
+            page = yield v1.search_start_tasks(limit=20)
+        except TRANSIENT_ERRORS:
+            page = None
+        if page is not None:
+            answered = True
+            for task in page.items:
+                requested = (task.request or {}).get("conversation_id")
+                if isinstance(requested, str) and requested.replace("-", "").lower() == conversation_id:
+                    return task, None
+            looks -= 1
+            if looks <= 0:
+                break
+        yield Sleep(poll.interval * (1 + look))
+    if not answered:
+        raise CreateUndecided("the server did not answer the lookup")
     return None, None
 
 
@@ -965,11 +1011,15 @@ LOOKUP_WINDOW = 600.0
 
 
 def is_ambiguous(exc: OpenHandsError) -> bool:
-    """True when a failed request may nevertheless have been carried out by the server:
-    the connection broke or timed out after sending, or a gateway answered 502/503/504."""
+    """True when a failed create may nevertheless have been carried out by the server, so that
+    it must be looked up before it is sent again: the connection broke or timed out after
+    sending, the server failed (5xx: a gateway may have passed it on, an app may have failed
+    after writing), or the answer was garbled (HTML, cut or wrongly shaped JSON)."""
     if isinstance(exc, TransportError):
         return exc.request_sent
-    return isinstance(exc, APIStatusError) and exc.status_code in (502, 503, 504)
+    if isinstance(exc, ProtocolError):
+        return True
+    return isinstance(exc, APIStatusError) and exc.status_code >= 500
 
 
 class CreateUndecided(OpenHandsError):
@@ -1028,12 +1078,35 @@ def find_v0_conversation(
     message: str, *, since: float, known: set[str], timeout: float, poll: PollPolicy
 ) -> Op[str | None]:
     """The id of a recent conversation, unknown to this client, whose first user message is
-    ``message``; None when provably there is none; CreateUndecided when it cannot tell in time."""
+    ``message``; None when provably there is none; CreateUndecided when it cannot tell in time.
+
+    The lookup's own reads may hit the same trouble that lost the create's answer: transient
+    failures are ridden out until ``timeout`` like a wait does."""
     started = yield Now()
     interval = poll.interval
     while True:
-        page = yield v0.list_conversations(limit=20)
-        pending = False
+        try:
+            found, pending = yield from _look_for_v0_conversation(message, since=since, known=known)
+        except TRANSIENT_ERRORS:
+            found, pending = None, True
+        if found is not None or not pending:
+            return found
+        now = yield Now()
+        if now - started >= timeout:
+            raise CreateUndecided("a conversation that may be ours is still starting")
+        yield Sleep(interval)
+        interval = poll.next(interval)
+
+
+def _look_for_v0_conversation(message: str, *, since: float, known: set[str]) -> Op[tuple[str | None, bool]]:
+    """One look: (the matching id or None, whether some candidate could not be checked yet).
+
+    Pages through every conversation created since ``since`` — not just the first page: many
+    creates in flight at once can push ours past it."""
+    pending = False
+    page_id: str | None = None
+    while True:
+        page = yield v0.list_conversations(page_id=page_id, limit=100)
         for info in page.results:
             if info.conversation_id in known:
                 continue
@@ -1046,14 +1119,17 @@ def find_v0_conversation(
                 pending = pending or info.status in ("STARTING", "RUNNING")
                 continue
             if first.args.get("content") == message:
-                return str(info.conversation_id)
-        if not pending:
-            return None
-        now = yield Now()
-        if now - started >= timeout:
-            raise CreateUndecided("a conversation that may be ours is still starting")
-        yield Sleep(interval)
-        interval = poll.next(interval)
+                return str(info.conversation_id), False
+        oldest = min(
+            (i.created_at.timestamp() for i in page.results if i.created_at is not None), default=None
+        )
+        if (
+            page.next_page_id is None
+            or page.next_page_id == page_id
+            or (oldest is not None and oldest < since)
+        ):
+            return None, pending
+        page_id = page.next_page_id
 
 
 def get_v1_conversations_batched(ids: Sequence[str]) -> Op[list[AppConversation | None]]:

@@ -7,9 +7,9 @@ tasks, app conversations, sandboxes, events; ``generations="v1"``), or 1.6.0 ser
 differs. The same JSON shapes and key order, status codes and quirks; scripted agents whose
 runs look like real ones (steered by the same ``[fake-llm ...]`` directives as the real
 server's test LLM, so one scenario runs against both; ``[fake-start ...]`` makes V1 start
-tasks fail or hang); optional authentication; the real rate limiters. Time is simulated
-lazily from a clock — nothing runs in the background — so the app works served over loopback
-and in-process alike.
+tasks fail or hang); optional authentication; the real rate limiters; fault injection. Time
+is simulated lazily from a clock — nothing runs in the background — so the app works served
+over loopback and in-process alike.
 
 Public API::
 
@@ -22,8 +22,42 @@ Public API::
                                        start_tasks (V1), create_calls, start_calls, requests,
                                        seed_workspace(), set_sandbox_status(), reset(), ...
     ManualClock, SystemClock, Clock    injectable time
+    FaultRule(fault, *, method=None, path=None, times=1, skip=0, probability=1.0, status=None,
+              delay=None, retry_after=None, ratelimit_headers=False, body=None)
+                                       a scripted fault for the requests it matches
+    Chaos(probability=0.1, *, faults=..., statuses=(502, 503, 504, 500), paths=None,
+          methods=None, seed=None, delay=1.0, retry_after="1", ratelimit_headers=False)
+                                       random faults, repeatable for a seed
+    FaultRecord                        a fault that fired (``state.faults.fired``)
 
-Command line: ``python -m openhands_api.testing serve --port 8000 [--generations v1]``. Pytest fixtures:
+Faults — ``FakeServerConfig(faults=[FaultRule(...)], fault_seed=0, chaos=None)``, at run time
+``state.faults.add(rule) -> id``, ``.remove(id)``, ``.clear()``, ``.rules``, ``.fired``,
+``.chaos = Chaos(...)`` / ``None``, or over HTTP ``/_fake/faults``. ``path`` is an ``fnmatch``
+glob on the path without query (``"/api/conversations/*/events"``, ``"/api/v1/*"``); routes
+under ``/_fake/`` are never faulted. The kinds (details in ``_faults.py``):
+
+* ``reset_before`` — connection reset (TCP RST) after the request is sent; nothing happens.
+* ``reset_after`` — the request is processed completely (a create creates), then the reset.
+* ``slow`` — processed; the answer is held ``delay`` seconds (past a client's read timeout).
+* ``status`` — ``status`` with the real stack's body for it (500 plain text, 502/503/504 a
+  gateway's HTML, 401 ``{"detail":"Unauthorized"}`` or Cloud's ``{"error":"failed to
+  authenticate"}``, 4xx ``{"detail": …}``); not processed.
+* ``html`` — a "System Maintenance" HTML page, 500 or 200; not processed.
+* ``truncated_json`` — processed; the real status and headers, half the body, delimited by
+  closing the connection (no ``Content-Length``): a complete-looking answer whose JSON does
+  not parse.
+* ``wrong_shape`` — processed; 200 ``application/json`` ``{"unexpected": true}`` (or ``body``).
+* ``rate_limit`` — 429 as the self-hosted or Cloud limiter words it, optional ``Retry-After``
+  (seconds or HTTP-date) and ``X-RateLimit-*``; not processed.
+* ``concurrency_limit`` — V1's 429 ``CONCURRENCY_LIMIT_REACHED``; not processed.
+
+Refused connections come before any request, so they are not a rule:
+``FakeOpenHandsServer.refuse_connections(seconds)`` (``ECONNREFUSED``, then the same port
+serves again). In-process (``httpx.ASGITransport``) resets raise ``httpx.ReadError`` from
+the app; everything else behaves as over loopback.
+
+Command line: ``python -m openhands_api.testing serve --port 8000 [--generations v1]
+[--fault RULE_JSON]... [--chaos PROBABILITY --chaos-seed N]``. Pytest fixtures:
 ``fake_openhands`` and ``fake_openhands_factory`` (plugin ``openhands_api.testing.pytest_plugin``).
 Routes under ``/_fake/`` are test controls, not part of OpenHands.
 
@@ -39,6 +73,7 @@ if TYPE_CHECKING:
     from ._app import FakeOpenHandsApp, create_app
     from ._clock import Clock, ManualClock, SystemClock
     from ._config import FakeServerConfig
+    from ._fault_rules import Chaos, FaultRecord, FaultRule
     from ._server import FakeOpenHandsServer
     from ._state import FakeState, RequestRecord
     from ._v0_conversation import V0Conversation
@@ -47,11 +82,14 @@ if TYPE_CHECKING:
 # Exports load on first use: the pytest plugin lives in this package and is imported by
 # every pytest run where openhands-api is installed, with or without FastAPI.
 _EXPORTS = {
+    "Chaos": "._fault_rules",
     "Clock": "._clock",
     "FakeOpenHandsApp": "._app",
     "FakeOpenHandsServer": "._server",
     "FakeServerConfig": "._config",
     "FakeState": "._state",
+    "FaultRecord": "._fault_rules",
+    "FaultRule": "._fault_rules",
     "ManualClock": "._clock",
     "RequestRecord": "._state",
     "SystemClock": "._clock",
@@ -63,11 +101,14 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Chaos",
     "Clock",
     "FakeOpenHandsApp",
     "FakeOpenHandsServer",
     "FakeServerConfig",
     "FakeState",
+    "FaultRecord",
+    "FaultRule",
     "ManualClock",
     "RequestRecord",
     "SystemClock",

@@ -1,6 +1,7 @@
 """``python -m openhands_api.testing serve``: run the fake OpenHands server from a shell.
 
-Responsible for: parsing the command line, starting ``FakeOpenHandsServer``, printing one
+Responsible for: parsing the command line (fault rules as JSON, chaos), starting
+``FakeOpenHandsServer``, printing one
 line with the base URL (stdout, flushed — scripts wait for it), and serving until Ctrl-C or
 SIGTERM, then shutting down cleanly. Exit status 0 after a clean stop, 1 when the address
 is taken, 2 on usage errors.
@@ -11,11 +12,16 @@ Not responsible for: server behaviour (see the package docstring).
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._config import FakeServerConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,29 +76,71 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds from create to RUNNING (default 0.5)",
     )
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="RULE_JSON",
+        help='a fault rule, e.g. \'{"fault": "status", "status": 503, "path": "/api/*", "times": 2}\' '
+        "(repeatable; more at run time through POST /_fake/faults)",
+    )
+    serve.add_argument(
+        "--fault-seed", type=int, default=0, metavar="N", help="seed for rules with probability < 1"
+    )
+    serve.add_argument(
+        "--chaos",
+        type=float,
+        default=None,
+        metavar="PROBABILITY",
+        help="hit this share of requests with a random transient fault (resets, 5xx, HTML, truncation, 429)",
+    )
+    serve.add_argument(
+        "--chaos-seed", type=int, default=None, metavar="N", help="seed for --chaos (default: --fault-seed)"
+    )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     return parser
 
 
+def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
+    """The server configuration the parsed command line asks for; ``ValueError`` if invalid."""
+    from ._config import FakeServerConfig
+    from ._fault_rules import Chaos, FaultRule
+
+    faults = []
+    for text in args.fault:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--fault is not JSON: {exc}") from None
+        faults.append(FaultRule.from_json(data))
+    if args.chaos_seed is not None and args.chaos is None:
+        raise ValueError("--chaos-seed needs --chaos")
+    chaos = None if args.chaos is None else Chaos(args.chaos, seed=args.chaos_seed)
+    config = FakeServerConfig(
+        generations=args.generations,
+        flavor=args.flavor,
+        session_api_key=args.session_api_key,
+        api_key=args.api_key,
+        rate_limit=not args.no_rate_limit,
+        speed=args.speed,
+        concurrency_limit=args.concurrency_limit,
+        webhook_flush_delay=args.webhook_flush_delay,
+        faults=faults,
+        fault_seed=args.fault_seed,
+        chaos=chaos,
+    )
+    if args.startup_delay is not None:
+        config = config.with_overrides(startup_delay=args.startup_delay)
+    return config
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from ._config import FakeServerConfig
     from ._server import FakeOpenHandsServer
 
     try:
-        config = FakeServerConfig(
-            generations=args.generations,
-            flavor=args.flavor,
-            session_api_key=args.session_api_key,
-            api_key=args.api_key,
-            rate_limit=not args.no_rate_limit,
-            speed=args.speed,
-            concurrency_limit=args.concurrency_limit,
-            webhook_flush_delay=args.webhook_flush_delay,
-        )
-        if args.startup_delay is not None:
-            config = config.with_overrides(startup_delay=args.startup_delay)
-    except ValueError as exc:
+        config = config_from_args(args)
+    except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -3,7 +3,8 @@
 Responsible for: creating the state, including the routers of the configured generation(s)
 (``generations``: V0 from ``_v0.py``, V1 from ``_v1.py``, or both), the health and
 ``/_fake/`` control routes, Cloud's web-app fallback (``flavor="cloud"``, ``_cloud.py``, last
-so every real route wins), and the middleware stack of ``_middleware.py`` in the right order.
+so every real route wins), the middleware stack of ``_middleware.py`` in the right order, and
+the fault injector (``_faults.py``) as the state's fault hook.
 
 Not responsible for: serving it (``_server.py`` runs uvicorn; ``httpx.ASGITransport`` can
 call it in-process).
@@ -20,6 +21,7 @@ from ._auth import BearerAuthMiddleware
 from ._cloud import build_web_app_router
 from ._config import FakeServerConfig
 from ._control import build_control_router
+from ._faults import FaultInjector
 from ._health import build_health_router
 from ._state import FakeState
 from ._v0 import build_v0_router
@@ -52,6 +54,7 @@ def create_app(config: FakeServerConfig | None = None, **overrides: Any) -> Fake
         version=effective.imitated_version,
     )
     app.fake_state = state
+    state.fault_hook = FaultInjector(state)
 
     app.include_router(build_health_router(state))
     app.include_router(build_control_router(state))

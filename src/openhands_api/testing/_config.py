@@ -17,6 +17,7 @@ from typing import Any
 
 from ._clock import Clock, SystemClock
 from ._directives import START_STATUSES
+from ._fault_rules import Chaos, FaultRule
 
 GENERATIONS = ("v0", "v1", "both")
 """Values accepted for ``FakeServerConfig.generations``."""
@@ -113,6 +114,14 @@ class FakeServerConfig:
     """Cloud's cap on running sandboxes: a V1 create while this many sandboxes are starting
     or running answers 429 ``CONCURRENCY_LIMIT_REACHED``. None: no cap (self-hosted)."""
 
+    # --- fault injection (``_faults.py``; change at run time through ``state.faults``) ------
+    faults: list[FaultRule] = field(default_factory=list)
+    """Fault rules active from the start (``state.reset()`` restores them)."""
+    fault_seed: int = 0
+    """Seed of the draws for rules with ``probability < 1``, and of chaos without its own seed."""
+    chaos: Chaos | None = None
+    """Random faults from the start, e.g. ``Chaos(0.1, seed=7)``. None: no chaos."""
+
     # --- server behaviour ---------------------------------------------------------------
     max_concurrent_conversations: int = 3
     conversation_max_age_seconds: float = 864000.0
@@ -171,6 +180,13 @@ class FakeServerConfig:
             raise ValueError("webhook_batch_size must be >= 1")
         if self.concurrency_limit is not None and self.concurrency_limit < 1:
             raise ValueError("concurrency_limit must be >= 1 or None")
+        self.faults = list(self.faults)
+        if not all(isinstance(rule, FaultRule) for rule in self.faults):
+            raise ValueError("faults must be FaultRule objects")
+        if isinstance(self.fault_seed, bool) or not isinstance(self.fault_seed, int):
+            raise ValueError("fault_seed must be an integer")
+        if self.chaos is not None and not isinstance(self.chaos, Chaos):
+            raise ValueError("chaos must be a Chaos or None")
 
     @property
     def serves_v0(self) -> bool:
@@ -202,5 +218,9 @@ class FakeServerConfig:
                 value = None if value is None else "***"
             elif f.name == "clock":
                 value = type(value).__name__
+            elif f.name == "faults":
+                value = [rule.to_json() for rule in value]
+            elif f.name == "chaos":
+                value = None if value is None else value.to_json()
             out[f.name] = value
         return out

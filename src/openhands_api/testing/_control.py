@@ -6,7 +6,8 @@ against ``python -m openhands_api.testing serve``) inspect and steer the fake:
 * ``GET  /_fake/state`` — config summary, counters, V0 conversations (status, agent state,
   number of events), V1 under ``"v1"`` (start calls, start tasks, conversations with their
   sandbox and execution status, sandboxes), workspace files.
-* ``POST /_fake/reset`` — forget conversations, requests and seeded data.
+* ``POST /_fake/reset`` — forget conversations, requests and seeded data; fault rules and
+  chaos back to the configured ones.
 * ``POST /_fake/workspace`` — body ``{"files": {"path": "content", "dir/": ""}}`` seeds files
   for ``list-files``, ``select-file`` and ``zip-directory``; optional ``"git_changes"``
   (list) and ``"git_diffs"`` (``{path: {"modified", "original"}}``).
@@ -17,9 +18,22 @@ against ``python -m openhands_api.testing serve``) inspect and steer the fake:
 * ``POST /_fake/v1/sandboxes/{sandbox_id}/status`` — body ``{"status": "ERROR"}``: force a V1
   sandbox into a status (``ERROR`` → send-message 503; ``MISSING`` → an archived sandbox that
   still exists, send-message 410); 404 for an unknown sandbox.
+* ``POST /_fake/faults`` — body: a fault rule as JSON (``{"fault": "status", "status": 503,
+  "method": "POST", "path": "/api/conversations", "times": 2}``, keys as ``FaultRule``'s)
+  → ``{"id": n}``; 422 ``{"error": …}`` for an invalid rule.
+* ``GET /_fake/faults`` — ``{"rules": [rule + "id", "matched", "hits"], "chaos": {…} or null,
+  "fired": [{"rule_id", "fault", "method", "path", "when", "status"}]}``.
+* ``DELETE /_fake/faults`` — no rules, no chaos, empty log. ``DELETE /_fake/faults/{id}`` —
+  one rule (404 if unknown).
+* ``PUT /_fake/faults/chaos`` — body: ``Chaos`` as JSON (``{"probability": 0.2, "seed": 7}``)
+  switches chaos on (422 if invalid); ``DELETE /_fake/faults/chaos`` switches it off.
+* ``POST /_fake/refuse_connections`` — body ``{"seconds": s}``: refuse new connections for
+  ``s`` seconds, then listen on the same port again (the answer comes with ``Connection:
+  close``: new connections are refused once it is sent); ``DELETE /_fake/refuse_connections``
+  ends it early. 409 when the app is not served by ``FakeOpenHandsServer``.
 
-These routes need no authentication and are not rate limited. Not responsible for: any
-OpenHands behaviour; a real server answers 404 here.
+These routes need no authentication, are not rate limited and are never faulted. Not
+responsible for: any OpenHands behaviour; a real server answers 404 here.
 """
 
 from typing import Annotated, Any
@@ -28,6 +42,7 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse, Response
 
 from ._clock import ManualClock
+from ._fault_rules import Chaos, FaultRule
 from ._state import FakeState
 from ._v1_conversation import SANDBOX_STATUSES
 
@@ -89,5 +104,67 @@ def build_control_router(state: FakeState) -> APIRouter:
         except KeyError:
             return JSONResponse({"error": f"unknown sandbox {sandbox_id}"}, status_code=404)
         return JSONResponse({"id": sandbox_id, "status": status})
+
+    @router.get("/faults")
+    async def get_faults() -> Response:
+        return JSONResponse(state.faults.summary())
+
+    @router.post("/faults")
+    async def add_fault(body: Annotated[Any, Body()]) -> Response:
+        try:
+            rule = FaultRule.from_json(body)
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        return JSONResponse({"id": state.faults.add(rule)})
+
+    @router.delete("/faults")
+    async def clear_faults() -> Response:
+        state.faults.clear()
+        return JSONResponse({"cleared": True})
+
+    # Declared before /faults/{rule_id} so "chaos" is never taken for a rule id (the int
+    # convertor keeps the two apart as well).
+    @router.put("/faults/chaos")
+    async def chaos_on(body: Annotated[Any, Body()]) -> Response:
+        try:
+            chaos = Chaos.from_json(body)
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        state.faults.chaos = chaos
+        return JSONResponse({"chaos": chaos.to_json()})
+
+    @router.delete("/faults/chaos")
+    async def chaos_off() -> Response:
+        state.faults.chaos = None
+        return JSONResponse({"chaos": None})
+
+    @router.delete("/faults/{rule_id:int}")
+    async def remove_fault(rule_id: int) -> Response:
+        try:
+            state.faults.remove(rule_id)
+        except KeyError:
+            return JSONResponse({"error": f"no fault rule {rule_id}"}, status_code=404)
+        return JSONResponse({"removed": rule_id})
+
+    @router.post("/refuse_connections")
+    async def refuse_connections(body: Annotated[dict[str, Any], Body()]) -> Response:
+        listener = state.listener
+        if listener is None:
+            return JSONResponse({"error": "not served by FakeOpenHandsServer"}, status_code=409)
+        seconds = body.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            return JSONResponse({"error": '"seconds" must be a number >= 0'}, status_code=422)
+        await listener.refuse(float(seconds))
+        # This connection closes after the answer; saying so keeps the client from sending
+        # its next request on it before it notices.
+        return JSONResponse({"refusing": float(seconds)}, headers={"Connection": "close"})
+
+    @router.delete("/refuse_connections")
+    async def accept_connections() -> Response:
+        listener = state.listener
+        if listener is None:
+            return JSONResponse({"error": "not served by FakeOpenHandsServer"}, status_code=409)
+        await listener.accept()
+        return JSONResponse({"refusing": None})
 
     return router

@@ -1,8 +1,10 @@
 """The fake server's ASGI middleware stack, outermost first.
 
-1. ``FaultHookMiddleware`` — the extension point for fault injection: when
-   ``state.fault_hook`` is set it receives every HTTP request first (and decides whether and
-   how the rest of the stack runs). Empty by default; faults are a later addition.
+1. ``FaultHookMiddleware`` — fault injection: ``state.fault_hook`` (``create_app`` installs
+   ``_faults.FaultInjector``, which carries out the rules and chaos of ``state.faults``)
+   receives every HTTP request first and decides whether and how the rest of the stack runs.
+   Outermost because real faults (proxies, load balancers, dropped connections) happen in
+   front of the server: a faulted request may never reach the log, the limiter or auth.
 2. ``RequestLogMiddleware`` — records method, path and final status in ``state.requests``.
 3. ``RateLimitMiddleware`` — the real per-IP limiter (``_limiter.py``): outermost of the real
    server's own middleware, so its 429s carry no cache headers. With ``flavor="cloud"``
@@ -15,7 +17,8 @@
    normal response of 1.6.0 carries.
 7. (``BearerAuthMiddleware`` from ``_auth.py`` when ``api_key`` is configured.)
 
-Not responsible for: routes. Everything under ``/_fake/`` bypasses the log and the limiter.
+Not responsible for: routes. Everything under ``/_fake/`` bypasses faults, the log and the
+limiter.
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ from ._control import CONTROL_PREFIX
 from ._errors import ServerCrash
 from ._limiter import Verdict
 from ._state import FakeState, RequestRecord
+
+NO_CACHE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-cache, no-store, must-revalidate, max-age=0"),
+    (b"pragma", b"no-cache"),
+    (b"expires", b"0"),
+)
+"""What 1.6.0 puts on every answer its routes give (errors raised in routes included)."""
 
 
 def _is_control(scope: Scope) -> bool:
@@ -175,9 +185,7 @@ class CacheControlMiddleware:
                 if assets:
                     headers.append((b"cache-control", b"public, max-age=2592000, immutable"))
                 else:
-                    headers.append((b"cache-control", b"no-cache, no-store, must-revalidate, max-age=0"))
-                    headers.append((b"pragma", b"no-cache"))
-                    headers.append((b"expires", b"0"))
+                    headers.extend(NO_CACHE_HEADERS)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -4,9 +4,11 @@ Responsible for: everything a running fake server remembers — the conversation
 generation store: ``v0`` and ``v1``, wired together for ``generations="both"``, whose V0
 list also lists V1 conversations), stored settings (shared by the V0 and V1 settings
 routes), the seeded workspace and git answers, counters, a log of requests, the rate
-limiters' history and the fault-injection hook — plus the lock that
-serialises access from the server thread and a test thread, and ``advance()``, which
-materialises every simulated change that is due by now (see ``_scheduler.py``).
+limiters' history, the fault rules and chaos (``faults``, see ``_fault_rules.py``) and the
+fault-injection hook, the way to refuse connections when a ``FakeOpenHandsServer`` serves the
+app — plus the lock that serialises access from the server thread and a test thread, and
+``advance()``, which materialises every simulated change that is due by now (see
+``_scheduler.py``).
 
 Not responsible for: HTTP (routers, middleware). Tests reach this object as
 ``server.state`` / ``app.fake_state``; it is not part of OpenHands.
@@ -18,11 +20,12 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._config import FakeServerConfig
+from ._fault_rules import FaultSet
 from ._limiter import CloudRateLimiter, RateLimiter
 from ._scheduler import Scheduler
 from ._v0_conversation import V0Conversation
@@ -36,7 +39,22 @@ FaultHook = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]]
 
 The extension point for fault injection (connection resets, slow or HTML answers, 5xx,
 429s): it sees every HTTP request first, before the rate limiter and authentication.
+``create_app`` installs ``_faults.FaultInjector``, which carries out ``state.faults``; a hook
+of your own replaces it (and with it the rules and chaos).
 """
+
+
+class ListenerControl(Protocol):
+    """The listening socket of a ``FakeOpenHandsServer``, for ``POST /_fake/refuse_connections``.
+
+    Both run on the server's event loop."""
+
+    async def refuse(self, seconds: float) -> None:
+        """Refuse new connections for ``seconds``; idle keep-alive connections are closed."""
+
+    async def accept(self) -> None:
+        """Accept connections again now."""
+
 
 SETTINGS_KEYS: tuple[str, ...] = (
     "language",
@@ -122,7 +140,12 @@ class FakeState:
         self.limiter = RateLimiter(config.rate_limit_requests, config.rate_limit_window)
         self.cloud_limiter = CloudRateLimiter()
         self._requests: deque[RequestRecord] = deque(maxlen=10_000)
+        self.faults = FaultSet(config.faults, seed=config.fault_seed, chaos=config.chaos)
+        """Fault rules, chaos and the log of fired faults: ``add(rule) -> id``, ``remove(id)``,
+        ``clear()``, ``rules``, ``chaos`` (settable; None is off), ``fired``."""
         self.fault_hook: FaultHook | None = None
+        self.listener: ListenerControl | None = None
+        """Set by ``FakeOpenHandsServer``; None when the app is called in-process."""
         self.reset()
 
     # ------------------------------------------------------------------ time
@@ -179,7 +202,8 @@ class FakeState:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """The most recent HTTP requests served, oldest first (``/_fake/`` routes excluded)."""
+        """The most recent HTTP requests served, oldest first (``/_fake/`` routes excluded, and
+        requests a fault answered without the app: see ``faults.fired``)."""
         with self.lock:
             return list(self._requests)
 
@@ -192,7 +216,8 @@ class FakeState:
         return self.conversations[conversation_id]
 
     def reset(self) -> None:
-        """Forget all conversations, requests and seeded data; settings as configured."""
+        """Forget all conversations, requests and seeded data; settings, fault rules and chaos
+        as configured (rule counters and random draws start over, the fault log is emptied)."""
         with self.lock:
             self.scheduler.clear()
             self.v0.reset()
@@ -204,6 +229,7 @@ class FakeState:
             self.limiter.reset()
             self.cloud_limiter.reset()
             self._requests.clear()
+            self.faults.reset()
 
     def seed_workspace(self, files: Mapping[str, str | bytes]) -> None:
         """Add files to the workspace (``{"src/app.py": "print(1)", "empty-dir/": ""}``)."""

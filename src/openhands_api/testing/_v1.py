@@ -55,6 +55,19 @@ def _detail(status: int, detail: Any) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
+def concurrency_limit_detail(limit: int, current: int) -> dict[str, Any]:
+    """The ``detail`` of Cloud's 429 on a V1 create over the concurrency cap."""
+    return {
+        "error": "CONCURRENCY_LIMIT_REACHED",
+        "message": (
+            f"You have reached the maximum of {limit} concurrent conversations. "
+            "Stop or delete a running conversation to start a new one."
+        ),
+        "limit": limit,
+        "current": current,
+    }
+
+
 def _suggested_task_prompt(request: AppConversationStartRequest) -> str:
     task = request.suggested_task
     assert task is not None
@@ -114,18 +127,7 @@ def build_v1_router(state: FakeState) -> APIRouter:
         current = store.active_sandboxes()
         if current < limit:
             return None
-        return _detail(
-            429,
-            {
-                "error": "CONCURRENCY_LIMIT_REACHED",
-                "message": (
-                    f"You have reached the maximum of {limit} concurrent conversations. "
-                    "Stop or delete a running conversation to start a new one."
-                ),
-                "limit": limit,
-                "current": current,
-            },
-        )
+        return _detail(429, concurrency_limit_detail(limit, current))
 
     def agent_context_error(conversation_id: UUID) -> tuple[int, str] | None:
         """``_get_agent_server_context``: None when the agent server is reachable or the
