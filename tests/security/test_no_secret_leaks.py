@@ -226,3 +226,40 @@ def test_cli_never_prints_a_key(fake_openhands_factory: Callable[..., FakeOpenHa
     assert "finished" in outputs[0]
     for canary in CANARIES:
         assert canary not in everything
+
+
+def test_v1_session_keys_from_the_server_never_leak(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer],
+    debug_logs: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    server = fake_openhands_factory(rate_limit=False, speed=5.0, generations="v1", api_key=API_KEY)
+    collect = Collector()
+    with OpenHandsAPI(base_url=server.base_url, api_key=API_KEY, poll_interval=0.05) as api:
+        conversation = collect.call(lambda: api.create_conversation("V1 leak check."))
+        collect.call(lambda: api.wait(conversation.id, timeout=30))
+        collect.call(lambda: api.get_conversation(conversation.id))
+        collect.call(lambda: api.v1.get_conversations([conversation.id]))
+        collect.call(lambda: list(api.v1.iter_sandboxes()))
+        collect.call(lambda: api.v1.get_sandboxes([conversation.sandbox_id]))
+        collect.call(lambda: api.list_conversations(limit=5))
+        collect.call(lambda: api.result(conversation.id))
+        collect.call(lambda: api.send_and_wait(conversation.id, "again", timeout=30))
+        session_keys = [s.session_api_key for s in server.state.v1.sandboxes.values()]
+        assert session_keys
+        assert api.get_conversation(conversation.id).session_api_key.get_secret_value() in session_keys  # type: ignore[union-attr]
+    outputs = [
+        _cli(
+            command,
+            conversation.id,
+            "--json",
+            env={"OPENHANDS_BASE_URL": server.base_url, "OPENHANDS_API_KEY": API_KEY},
+        )
+        for command in ("get", "result", "wait")
+    ]
+    collect.texts.extend(outputs)
+    collect.texts.append(debug_logs.text)
+    everything = "\n".join(collect.texts)
+    assert '"id"' in everything  # the outputs really contain the conversation
+    for key in (*session_keys, API_KEY):
+        assert key not in everything
