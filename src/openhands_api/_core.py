@@ -91,6 +91,7 @@ class ClientCore:
         allow_insecure_http: bool,
         poll_interval: float | None,
         max_poll_interval: float | None,
+        start_timeout: float | None = None,
     ) -> None:
         if api_version not in ("auto", "v0", "v1"):
             raise errors.ConfigurationError(f"api_version must be 'auto', 'v0' or 'v1', got {api_version!r}")
@@ -120,7 +121,10 @@ class ClientCore:
         self._requested_version: str = api_version
         # "auto" is resolved on first use (one or two cheap GETs) and then cached.
         self._api_version: str | None = None if api_version == "auto" else api_version
-        self._start_timeout = DEFAULT_START_TIMEOUT
+        # Starting compute has its own budget: minutes on a cold Cloud runtime (CONTRACT §4.3).
+        self._start_timeout = DEFAULT_START_TIMEOUT if start_timeout is None else float(start_timeout)
+        if not self._start_timeout > 0:
+            raise errors.ConfigurationError("start_timeout must be a positive number of seconds")
         # Conversations this client created: a lookup after a lost create must not mistake
         # one of them for the conversation it is looking for.
         self._created_ids: set[str] = set()

@@ -56,6 +56,7 @@ class OpenHandsAPI(ClientCore):
 
     Settings come from the arguments, else the environment (``OPENHANDS_API_KEY``,
     ``OPENHANDS_BASE_URL``, ``OPENHANDS_SESSION_API_KEY``), else the OpenHands CLI's key file.
+    ``start_timeout`` bounds starting compute (a V1 start task, a V0 restart; default 300 s).
     ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
     come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
     Raw V0 routes are under :attr:`v0`.
@@ -73,6 +74,7 @@ class OpenHandsAPI(ClientCore):
         allow_insecure_http: bool = False,
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
+        start_timeout: float | None = None,
         verify: bool | str = True,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -87,6 +89,7 @@ class OpenHandsAPI(ClientCore):
             allow_insecure_http=allow_insecure_http,
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
+            start_timeout=start_timeout,
         )
         self._owns_http = http_client is None
         # TLS verification is on unless the caller says otherwise; ``verify`` may name a CA

@@ -96,10 +96,11 @@ def test_a_start_task_stuck_forever_ends_in_a_wait_timeout(
     fake_openhands_factory: Callable[..., FakeOpenHandsServer],
 ) -> None:
     server = fake_openhands_factory(rate_limit=False, speed=5.0, generations="v1")
-    with OpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
-        api._start_timeout = 1.0  # keep the test short; the default is minutes
-        with pytest.raises(WaitTimeoutError, match="still"):
-            api.create_conversation("Stuck. [fake-start stuck=WAITING_FOR_SANDBOX]")
+    with (
+        OpenHandsAPI(base_url=server.base_url, start_timeout=1.0, **POLL) as api,  # type: ignore[arg-type]
+        pytest.raises(WaitTimeoutError, match="still"),
+    ):
+        api.create_conversation("Stuck. [fake-start stuck=WAITING_FOR_SANDBOX]")
 
 
 def test_batch_get_splits_over_99_ids_in_order(api: OpenHandsAPI) -> None:
