@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from openhands_api import errors
-from openhands_api.protocol import v1
+from openhands_api.protocol import v0, v1
 from openhands_api.protocol.http import Response
 from tests.conftest import load_vectors
 
@@ -176,3 +176,19 @@ def test_final_answer_ignores_answers_from_earlier_turns() -> None:
     assert v1.final_answer(turn1) == ("Done.", "finish")
     assert v1.final_answer(turn1 + user2) == (None, None)
     assert v1.final_answer(turn1 + user2 + answer2) == ("Which file?", "message")
+
+
+@pytest.mark.parametrize("probe", [v1.probe, v0.probe])
+def test_version_probes_tell_absent_from_unknown(probe: Any) -> None:
+    call = probe()
+    html = {"content-type": "text/html"}
+    assert call.parse(Response(404, {"content-type": "application/json"}, b'{"detail":"Not Found"}')) is False
+    assert (
+        call.parse(Response(405, {"content-type": "application/json"}, b'{"detail":"Method Not Allowed"}'))
+        is False
+    )
+    assert call.parse(Response(200, html, b"<html>web app</html>")) is False
+    with pytest.raises(errors.ServerError):  # a broken server is not evidence of a missing API
+        call.parse(Response(500, html, b"<html>System Maintenance</html>"))
+    with pytest.raises(errors.AuthenticationError):
+        call.parse(Response(401, {"content-type": "application/json"}, b'{"detail":"Unauthorized"}'))

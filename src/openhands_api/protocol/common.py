@@ -182,3 +182,23 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def probe_call(path: str, collection_key: str) -> Call[bool]:
+    """``GET path?limit=1``: does the server speak the API this listing belongs to?
+
+    404/405 or a web page mean no; a JSON object with ``collection_key`` means yes. A 401/403
+    or a 5xx raises: auth must be fixed first, and a failing server is not evidence of a
+    missing API (CONTRACT §1.6)."""
+    request = Request("GET", path, params=(("limit", "1"),))
+
+    def parse(response: Response) -> bool:
+        if response.status_code in (404, 405):
+            return False
+        if response.status_code < 400 and not response.is_json:
+            return False
+        check(request, response)
+        body = decode_json(response, request)
+        return isinstance(body, dict) and collection_key in body
+
+    return Call(request, parse)

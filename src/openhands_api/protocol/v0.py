@@ -33,6 +33,7 @@ from .common import (
     expect_bool,
     json_call,
     model_call,
+    probe_call,
     query,
     validate_id,
     validate_limit,
@@ -294,16 +295,7 @@ def accumulated_cost(events: Sequence[V0Event]) -> tuple[float | None, dict[str,
 
 def probe() -> Call[bool]:
     """``GET /api/conversations?limit=1``: does this server speak V0? (CONTRACT §1.6)"""
-    request = Request("GET", BASE, params=(("limit", "1"),))
-
-    def parse(response: Response) -> bool:
-        if response.status_code in (404, 405) or not response.is_json:
-            return False
-        check(request, response)
-        body = decode_json(response, request)
-        return isinstance(body, dict) and "results" in body
-
-    return Call(request, parse)
+    return probe_call(BASE, "results")
 
 
 # ---------------------------------------------------------------------------- unified view

@@ -34,16 +34,16 @@ from ..models import (
     parse_utc,
 )
 from .common import (
-    check,
     json_call,
     model_call,
+    probe_call,
     query,
     validate_id,
     validate_limit,
     validate_message,
     validate_repository,
 )
-from .http import Call, Request, Response, decode_json
+from .http import Call, Request, Response
 from .lifecycle import sandbox_runtime
 from .v0 import download_call, validate_title, web_url
 
@@ -408,22 +408,8 @@ def users_me() -> Call[dict[str, Any]]:
 
 
 def probe() -> Call[bool]:
-    """``GET /api/v1/app-conversations/search?limit=1``: does this server speak V1?
-
-    404/405 or an HTML page mean no; 401/403 raise (auth must be fixed first); a 5xx raises
-    too, because a broken server is not evidence of a missing API (CONTRACT §1.6)."""
-    request = Request("GET", f"{CONVERSATIONS}/search", params=(("limit", "1"),))
-
-    def parse(response: Response) -> bool:
-        if response.status_code in (404, 405):
-            return False
-        if response.status_code < 400 and not response.is_json:
-            return False
-        check(request, response)
-        body = decode_json(response, request)
-        return isinstance(body, dict) and "items" in body
-
-    return Call(request, parse)
+    """``GET /api/v1/app-conversations/search?limit=1``: does this server speak V1?"""
+    return probe_call(f"{CONVERSATIONS}/search", "items")
 
 
 # ---------------------------------------------------------------------------- unified view
