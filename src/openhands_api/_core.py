@@ -92,11 +92,12 @@ class ClientCore:
         poll_interval: float | None,
         max_poll_interval: float | None,
         start_timeout: float | None = None,
+        profile: str | None = None,
     ) -> None:
         if api_version not in ("auto", "v0", "v1"):
             raise errors.ConfigurationError(f"api_version must be 'auto', 'v0' or 'v1', got {api_version!r}")
         self._settings: Settings = resolve_settings(
-            api_key=api_key, base_url=base_url, session_api_key=session_api_key
+            api_key=api_key, base_url=base_url, session_api_key=session_api_key, profile=profile
         )
         check_transport_security(self._settings, allow_insecure_http=allow_insecure_http)
         if self._settings.is_cloud and self._settings.api_key is None:

@@ -55,7 +55,9 @@ class OpenHandsAPI(ClientCore):
     ...     print(result.outcome, result.final_message)
 
     Settings come from the arguments, else the environment (``OPENHANDS_API_KEY``,
-    ``OPENHANDS_BASE_URL``, ``OPENHANDS_SESSION_API_KEY``), else the OpenHands CLI's key file.
+    ``OPENHANDS_BASE_URL``, ``OPENHANDS_SESSION_API_KEY``), else the OpenHands CLI's key file;
+    ``profile=`` uses a stored profile (``openhands-api auth login --profile NAME``) instead of
+    the environment.
     ``start_timeout`` bounds starting compute (a V1 start task, a V0 restart; default 300 s).
     ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
     come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
@@ -71,6 +73,7 @@ class OpenHandsAPI(ClientCore):
         max_retries: int = 3,
         api_version: ApiVersion = "auto",
         session_api_key: str | None = None,
+        profile: str | None = None,
         allow_insecure_http: bool = False,
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
@@ -86,6 +89,7 @@ class OpenHandsAPI(ClientCore):
             max_retries=max_retries,
             api_version=api_version,
             session_api_key=session_api_key,
+            profile=profile,
             allow_insecure_http=allow_insecure_http,
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,

@@ -7,15 +7,23 @@ Precedence (CONTRACT.md §1.3): explicit argument › environment › key file.
 - Base URL: ``base_url=`` › ``OPENHANDS_BASE_URL`` › ``OPENHANDS_CLOUD_API_URL`` › Cloud.
 - Session key (self-hosted ``SESSION_API_KEY``): ``session_api_key=`` › ``OPENHANDS_SESSION_API_KEY``.
 
+A *profile* (``profile=``; the CLI's ``--profile`` / ``OPENHANDS_PROFILE``) is a named, complete
+connection kept in ``$XDG_CONFIG_HOME/openhands-api/profiles.json`` (``~/.config`` by default):
+a server and its keys. When one is chosen, its values replace the environment's, and only
+arguments override them: a Cloud key in ``OPENHANDS_API_KEY`` must never travel to the
+profile's self-hosted server. For the same reason a profile's keys go only to its own server.
+
 Not responsible for: sending anything. This module only reads the environment and files.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import stat
+import tempfile
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,14 +34,19 @@ from .errors import ConfigurationError
 
 __all__ = [
     "CLOUD_BASE_URL",
+    "Profile",
     "Secret",
     "Settings",
+    "delete_profile",
     "is_cloud",
     "is_loopback_host",
+    "load_profiles",
     "normalize_base_url",
+    "profiles_path",
     "redact",
     "resolve_settings",
     "save_key_file",
+    "save_profile",
 ]
 
 CLOUD_BASE_URL = "https://app.all-hands.dev"
@@ -41,6 +54,7 @@ CLOUD_BASE_URL = "https://app.all-hands.dev"
 _CLOUD_HOSTS = frozenset({"app.all-hands.dev", "app.openhands.dev"})
 KEY_FILE = Path(".openhands") / "cloud" / "api_key.txt"
 _MAX_KEY_LENGTH = 4096
+_PROFILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class Secret:
@@ -161,20 +175,7 @@ def _clean_key(value: str | None, source: str) -> str | None:
 
 
 def _read_key_file(home: Path) -> str | None:
-    path = home / KEY_FILE
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        warnings.warn(
-            f"{path} is readable by other users; run: chmod 600 {path}",
-            stacklevel=3,
-        )
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"Could not read the API key file {path}: {type(exc).__name__}") from exc
+    return _read_private_file(home / KEY_FILE)
 
 
 def resolve_settings(
@@ -182,11 +183,15 @@ def resolve_settings(
     api_key: str | None = None,
     base_url: str | None = None,
     session_api_key: str | None = None,
+    profile: str | None = None,
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> Settings:
     """Resolve the settings by the precedence in the module docstring."""
     env = os.environ if environ is None else environ
+    home_dir = home if home is not None else Path(env.get("HOME") or Path.home())
+    if profile is not None:
+        return _profile_settings(profile, api_key, base_url, session_api_key, env, home_dir)
     url = normalize_base_url(
         base_url or env.get("OPENHANDS_BASE_URL") or env.get("OPENHANDS_CLOUD_API_URL") or CLOUD_BASE_URL
     )
@@ -201,15 +206,50 @@ def resolve_settings(
         if key:
             source = name
             break
-    if key is None and is_cloud(url):
-        home_dir = home if home is not None else Path(env.get("HOME") or Path.home())
-        key = _clean_key(_read_key_file(home_dir), str(home_dir / KEY_FILE))
-        if key:
-            source = str(home_dir / KEY_FILE)
     session = _clean_key(
         session_api_key if session_api_key is not None else env.get("OPENHANDS_SESSION_API_KEY"),
         "the session key",
     )
+    return _settings(url, key, source, session, home_dir)
+
+
+def _profile_settings(
+    name: str,
+    api_key: str | None,
+    base_url: str | None,
+    session_api_key: str | None,
+    env: Mapping[str, str],
+    home: Path,
+) -> Settings:
+    profiles = load_profiles(environ=env, home=home)
+    chosen = profiles.get(name)
+    if chosen is None:
+        known = ", ".join(sorted(profiles)) or "none yet"
+        raise ConfigurationError(
+            f"No profile named {_shorten(name, 64)!r} (known: {known}); "
+            f"create it with: openhands-api auth login --profile {_shorten(name, 64)} --base-url URL"
+        )
+    url = normalize_base_url(base_url) if base_url else chosen.base_url
+    if url != chosen.base_url:
+        raise ConfigurationError(
+            f"Profile {name!r} is for {chosen.base_url}, not {_shorten(url)}; a profile's keys go "
+            "only to its own server: drop the profile or the base URL"
+        )
+    key = _clean_key(api_key, "api_key argument")
+    source = "api_key argument" if key else None
+    if key is None and chosen.api_key:
+        key, source = chosen.api_key.reveal(), f"profile {name!r}"
+    session = _clean_key(session_api_key, "the session key")
+    if session is None and chosen.session_api_key:
+        session = chosen.session_api_key.reveal()
+    return _settings(url, key, source, session, home)
+
+
+def _settings(url: str, key: str | None, source: str | None, session: str | None, home: Path) -> Settings:
+    if key is None and is_cloud(url):
+        key = _clean_key(_read_key_file(home), str(home / KEY_FILE))
+        if key:
+            source = str(home / KEY_FILE)
     return Settings(
         base_url=url,
         api_key=Secret(key) if key else None,
@@ -218,24 +258,152 @@ def resolve_settings(
     )
 
 
-def save_key_file(api_key: str, home: Path | None = None) -> Path:
-    """Store the key where ``resolve_settings`` (and the OpenHands CLI) look for it.
+@dataclass(frozen=True)
+class Profile:
+    """A named connection: a server and the keys for it (kept as :class:`Secret`)."""
 
-    The file is created readable by its owner only (0600, in 0700 directories) before a byte
-    of the key is written, so there is no moment when others could read it.
+    name: str
+    base_url: str
+    api_key: Secret | None = None
+    session_api_key: Secret | None = None
+
+
+def profiles_path(environ: Mapping[str, str] | None = None, home: Path | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/openhands-api/profiles.json``, ``~/.config/...`` when that is unset."""
+    env = os.environ if environ is None else environ
+    home_dir = home if home is not None else Path(env.get("HOME") or Path.home())
+    config_home = env.get("XDG_CONFIG_HOME") or ""
+    base = Path(config_home) if os.path.isabs(config_home) else home_dir / ".config"
+    return base / "openhands-api" / "profiles.json"
+
+
+def _check_profile_name(name: str) -> str:
+    if not isinstance(name, str) or not _PROFILE_NAME_RE.fullmatch(name):
+        raise ConfigurationError(
+            f"Invalid profile name {_shorten(str(name), 64)!r}: use letters, digits, '.', '_' or '-' "
+            "(at most 64, starting with a letter or digit)"
+        )
+    return name
+
+
+def load_profiles(environ: Mapping[str, str] | None = None, home: Path | None = None) -> dict[str, Profile]:
+    """Every stored profile by name; none when the file does not exist."""
+    path = profiles_path(environ, home)
+    text = _read_private_file(path)
+    if text is None:
+        return {}
+    bad = ConfigurationError(
+        f"The profiles file {path} is not what openhands-api writes; fix it or delete it "
+        "and log in again (openhands-api auth login --profile NAME)"
+    )
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise bad from None
+    entries = data.get("profiles") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise bad
+    profiles: dict[str, Profile] = {}
+    for name, entry in entries.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("base_url"), str):
+            raise bad
+        keys = [entry.get(field) for field in ("api_key", "session_api_key")]
+        if any(value is not None and not isinstance(value, str) for value in keys):
+            raise bad
+        api_key, session = (_clean_key(value, f"profile {name!r} in {path}") for value in keys)
+        profiles[_check_profile_name(name)] = Profile(
+            name=name,
+            base_url=normalize_base_url(entry["base_url"]),
+            api_key=Secret(api_key) if api_key else None,
+            session_api_key=Secret(session) if session else None,
+        )
+    return profiles
+
+
+def save_profile(
+    name: str,
+    *,
+    base_url: str,
+    api_key: str | None = None,
+    session_api_key: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> Path:
+    """Create or replace a profile. The file is rewritten atomically and owner-only (0600)."""
+    _check_profile_name(name)
+    entry: dict[str, str] = {"base_url": normalize_base_url(base_url)}
+    for field, value in (("api_key", api_key), ("session_api_key", session_api_key)):
+        cleaned = _clean_key(value, f"the {field.replace('_', ' ')} given")
+        if cleaned:
+            entry[field] = cleaned
+    profiles = load_profiles(environ, home)
+    stored = {other.name: _profile_entry(other) for other in profiles.values() if other.name != name}
+    stored[name] = entry
+    path = profiles_path(environ, home)
+    _write_private_file(path, json.dumps({"profiles": stored}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def delete_profile(name: str, environ: Mapping[str, str] | None = None, home: Path | None = None) -> bool:
+    """Remove a profile; False when there was none by that name."""
+    profiles = load_profiles(environ, home)
+    if name not in profiles:
+        return False
+    stored = {other.name: _profile_entry(other) for other in profiles.values() if other.name != name}
+    _write_private_file(profiles_path(environ, home), json.dumps({"profiles": stored}, indent=2) + "\n")
+    return True
+
+
+def _profile_entry(profile: Profile) -> dict[str, str]:
+    entry = {"base_url": profile.base_url}
+    if profile.api_key:
+        entry["api_key"] = profile.api_key.reveal()
+    if profile.session_api_key:
+        entry["session_api_key"] = profile.session_api_key.reveal()
+    return entry
+
+
+def _read_private_file(path: Path) -> str | None:
+    """A file holding secrets: None when absent, a warning when others can read it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings.warn(f"{path} is readable by other users; run: chmod 600 {path}", stacklevel=4)
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"Could not read {path}: {type(exc).__name__}") from exc
+
+
+def _write_private_file(path: Path, text: str) -> None:
+    """Write a file readers other than its owner never see, not even half-written.
+
+    The directory is made 0700; the content goes to a 0600 temporary file in it (mkstemp's
+    mode) that then replaces the old file in one rename.
     """
+    path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_key_file(api_key: str, home: Path | None = None) -> Path:
+    """Store the key where ``resolve_settings`` (and the OpenHands CLI) look for it, owner-only."""
     key = _clean_key(api_key, "the key given")
     if not key:
         raise ConfigurationError("The API key is empty")
     path = (home if home is not None else Path.home()) / KEY_FILE
-    for directory in (path.parent.parent, path.parent):
-        directory.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
-        os.write(fd, (key + "\n").encode("ascii"))
-    finally:
-        os.close(fd)
+    _write_private_file(path, key + "\n")
     return path
 
 

@@ -135,16 +135,62 @@ async def test_async_client_never_leaks(
     collect.assert_clean()
 
 
-def _cli(*args: str, env: dict[str, str]) -> str:
+def _cli(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
     base = {k: v for k, v in os.environ.items() if not k.startswith("OPENHANDS_")}
     done = subprocess.run(
         [sys.executable, "-m", "openhands_api", "--debug", *args],
         capture_output=True,
         text=True,
         env={**base, **env},
+        input=stdin,
         timeout=120,
     )
     return done.stdout + done.stderr
+
+
+def test_profile_commands_never_print_a_key(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path
+) -> None:
+    bearer = fake_openhands_factory(rate_limit=False, speed=5.0, api_key=API_KEY)
+    session = fake_openhands_factory(rate_limit=False, speed=5.0, session_api_key=SESSION_KEY)
+    home = {"HOME": str(tmp_path)}
+    outputs = [
+        _cli("auth", "login", "--profile", "b", "--base-url", bearer.base_url, stdin=API_KEY, env=home),
+        _cli(
+            "auth",
+            "login",
+            "--profile",
+            "s",
+            "--base-url",
+            session.base_url,
+            "--session-key",
+            stdin=SESSION_KEY,
+            env=home,
+        ),
+        _cli("auth", "login", "--profile", "w", "--base-url", bearer.base_url, stdin=WRONG_KEY, env=home),
+        _cli("auth", "profiles", env=home),
+        _cli("auth", "profiles", "--json", env=home),
+        _cli("auth", "status", "--profile", "b", "--json", env=home),
+        _cli("auth", "status", "--profile", "s", env=home),
+        _cli(
+            "new-conversation",
+            "--prompt",
+            "hi",
+            "--poll",
+            "--poll-interval-s",
+            "0.1",
+            "--profile",
+            "s",
+            env=home,
+        ),
+        _cli("list", "--profile", "b", "--base-url", "https://elsewhere.example", env=home),
+    ]
+    everything = "\n".join(outputs)
+    assert "Traceback" not in everything
+    assert "saved profile 'b'" in outputs[0]
+    assert "finished" in outputs[7]
+    for canary in CANARIES:
+        assert canary not in everything
 
 
 def test_cli_never_prints_a_key(fake_openhands_factory: Callable[..., FakeOpenHandsServer]) -> None:

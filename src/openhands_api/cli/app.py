@@ -83,25 +83,32 @@ def handle_errors(func: F) -> F:
 
 
 def connection_options(func: F) -> F:
-    """--api-key, --base-url, --session-api-key, --api-version, --allow-insecure-http."""
+    """--profile, --api-key, --base-url, --session-api-key, --api-version, --allow-insecure-http.
+
+    The key and URL options read no environment variables through click: the library does,
+    and it ignores them when a profile is chosen (a profile is a whole connection).
+    """
     options = [
         click.option(
-            "--api-key",
-            envvar="OPENHANDS_API_KEY",
+            "--profile",
+            envvar="OPENHANDS_PROFILE",
             show_envvar=True,
-            help="OpenHands API key (Cloud). Prefer the environment variable over the flag.",
+            help="Use a stored connection (see 'auth login --profile'); "
+            "its server and keys replace the OPENHANDS_* variables.",
+        ),
+        click.option(
+            "--api-key",
+            help="OpenHands API key (Cloud). Prefer the OPENHANDS_API_KEY variable over the flag.",
         ),
         click.option(
             "--base-url",
-            envvar="OPENHANDS_BASE_URL",
-            show_envvar=True,
-            help="Server URL, e.g. http://localhost:3000. Default: https://app.all-hands.dev",
+            help="Server URL, e.g. http://localhost:3000 [env: OPENHANDS_BASE_URL; "
+            "default: https://app.all-hands.dev]",
         ),
         click.option(
             "--session-api-key",
-            envvar="OPENHANDS_SESSION_API_KEY",
-            show_envvar=True,
-            help="X-Session-API-Key for a self-hosted server started with SESSION_API_KEY.",
+            help="X-Session-API-Key for a self-hosted server started with SESSION_API_KEY "
+            "[env: OPENHANDS_SESSION_API_KEY]",
         ),
         click.option(
             "--api-version",
@@ -128,6 +135,7 @@ def make_client(
     session_api_key: str | None,
     api_version: str,
     allow_insecure_http: bool,
+    profile: str | None = None,
     **extra: Any,
 ) -> OpenHandsAPI:
     from ..client import OpenHandsAPI
@@ -136,6 +144,7 @@ def make_client(
         api_key=api_key,
         base_url=base_url,
         session_api_key=session_api_key,
+        profile=profile or None,
         allow_insecure_http=allow_insecure_http,
         api_version=cast("ApiVersion", api_version),  # click.Choice allows only valid values
         **extra,
@@ -194,6 +203,7 @@ def cli(debug: bool) -> None:
 )
 @handle_errors
 def new_conversation(
+    profile: str | None,
     api_key: str | None,
     base_url: str | None,
     session_api_key: str | None,
@@ -232,6 +242,7 @@ def new_conversation(
         session_api_key,
         api_version,
         allow_insecure_http,
+        profile,
         poll_interval=poll_interval_s,
         max_poll_interval=poll_interval_s,
     ) as api:

@@ -8,8 +8,11 @@ an outcome (wait, result, send --wait) exit with the outcome's code.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -229,9 +232,21 @@ def download_command(conversation_id: str, destination: Path, **connection: Any)
     click.echo(f"saved {path} ({path.stat().st_size} bytes)")
 
 
+@contextlib.contextmanager
+def _only_the_given_secret() -> Iterator[None]:
+    """Hide the environment's keys while a login is checked, so that checking a session key
+    for a self-hosted server cannot also send it the Cloud key from OPENHANDS_API_KEY."""
+    names = ("OPENHANDS_API_KEY", "OPENHANDS_CLOUD_API_KEY", "OPENHANDS_SESSION_API_KEY")
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 @cli.group("auth")
 def auth_group() -> None:
-    """Check the credentials the command would use."""
+    """Store, list and check credentials (the Cloud key file, or named profiles)."""
 
 
 @auth_group.command("status", epilog=exit_codes.EPILOG)
@@ -245,6 +260,7 @@ def auth_status(as_json: bool, **connection: Any) -> None:
         info = {
             "base_url": api.base_url,
             "api_version": api.api_version,
+            "profile": connection["profile"],
             "api_key": api.key_source or "none",
             "session_api_key": "set" if api.has_session_key else "none",
             "authenticated": True,
@@ -259,23 +275,108 @@ def auth_status(as_json: bool, **connection: Any) -> None:
 
 
 @auth_group.command("login", epilog=exit_codes.EPILOG)
-@click.option("--base-url", envvar="OPENHANDS_BASE_URL", help="Check the key against this server first.")
-@click.option("--no-check", is_flag=True, help="Store the key without checking it.")
+@click.option(
+    "--profile", metavar="NAME", help="Store a named profile (server + key) instead of the Cloud key file."
+)
+@click.option(
+    "--base-url", help="The server (default: OpenHands Cloud). The key is checked against it first."
+)
+@click.option(
+    "--session-key",
+    is_flag=True,
+    help="The secret is a self-hosted server's session key (X-Session-API-Key).",
+)
+@click.option("--no-check", is_flag=True, help="Store the secret without checking it.")
+@click.option(
+    "--allow-insecure-http", is_flag=True, help="Allow a plain http:// server that is not loopback."
+)
 @handle_errors
-def auth_login(base_url: str | None, no_check: bool) -> None:
-    """Store an API key read from stdin in ~/.openhands/cloud/api_key.txt (mode 0600).
+def auth_login(
+    profile: str | None, base_url: str | None, session_key: bool, no_check: bool, allow_insecure_http: bool
+) -> None:
+    """Store a key read from stdin, owner-only (mode 0600), after checking it with the server.
 
     \b
-    Example:  openhands-api auth login < my-key.txt
-    The same file the OpenHands CLI writes; it is used for OpenHands Cloud when no key is set.
-    """
-    from ..config import save_key_file
+    Without --profile: an OpenHands Cloud API key, kept in ~/.openhands/cloud/api_key.txt
+    (the file the OpenHands CLI writes; used for Cloud when no key is set).
+    With --profile NAME: a server and its key, kept in ~/.config/openhands-api/profiles.json;
+    use it with --profile NAME or OPENHANDS_PROFILE=NAME.
 
-    key = sys.stdin.readline().strip()
-    if not key:
+    \b
+    Examples:
+      openhands-api auth login < cloud-key.txt
+      openhands-api auth login --profile lab --base-url https://oh.lab.example --session-key < key.txt
+    """
+    from ..config import CLOUD_BASE_URL, is_cloud, normalize_base_url, save_key_file, save_profile
+
+    url = normalize_base_url(base_url or CLOUD_BASE_URL)
+    if profile is None and (session_key or not is_cloud(url)):
+        raise InputProblem(
+            "The key file is only for OpenHands Cloud's API key; "
+            f"to keep a key for {url}, name a profile: --profile NAME"
+        )
+    secret = sys.stdin.readline().strip()
+    if not secret:
         raise InputProblem("No key on standard input: pipe it in, e.g. openhands-api auth login < key.txt")
+    api_key, session_api_key = (None, secret) if session_key else (secret, None)
     if not no_check:
-        with make_client(key, base_url, None, "auto", False) as api:
+        with (
+            _only_the_given_secret(),
+            make_client(api_key, url, session_api_key, "auto", allow_insecure_http) as api,
+        ):
             api.list_conversations(limit=1)
-    path = save_key_file(key)
-    click.echo(f"saved the key to {path} (readable by you only)")
+    if profile is None:
+        path = save_key_file(secret)
+        click.echo(f"saved the key to {path} (readable by you only)")
+        return
+    path = save_profile(profile, base_url=url, api_key=api_key, session_api_key=session_api_key)
+    click.echo(f"saved profile {profile!r} for {url} to {path} (readable by you only)")
+
+
+@auth_group.command("profiles", epilog=exit_codes.EPILOG)
+@JSON_FLAG
+@handle_errors
+def auth_profiles(as_json: bool) -> None:
+    """List the stored profiles: name, server, and which keys are set (never the keys)."""
+    from ..config import load_profiles
+
+    rows = [
+        {
+            "name": p.name,
+            "base_url": p.base_url,
+            "api_key": "set" if p.api_key else "none",
+            "session_api_key": "set" if p.session_api_key else "none",
+        }
+        for p in sorted(load_profiles().values(), key=lambda p: p.name)
+    ]
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no profiles (create one: openhands-api auth login --profile NAME --base-url URL)")
+    for row in rows:
+        click.echo(
+            f"{row['name']}  {row['base_url']}  "
+            f"api key {row['api_key']}, session key {row['session_api_key']}"
+        )
+
+
+@auth_group.command("logout", epilog=exit_codes.EPILOG)
+@click.option("--profile", metavar="NAME", help="Remove this profile instead of the Cloud key file.")
+@handle_errors
+def auth_logout(profile: str | None) -> None:
+    """Forget a stored key: the Cloud key file, or the profile NAME."""
+    from ..config import KEY_FILE, delete_profile
+
+    if profile is not None:
+        removed = delete_profile(profile)
+        click.echo(
+            f"removed profile {profile!r}" if removed else f"no profile named {profile!r}; nothing removed"
+        )
+        return
+    path = Path.home() / KEY_FILE
+    if path.exists():
+        path.unlink()
+        click.echo(f"removed {path}")
+    else:
+        click.echo(f"no key file at {path}; nothing removed")
