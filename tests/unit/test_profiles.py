@@ -3,13 +3,16 @@ own server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from openhands_api import AsyncOpenHandsAPI, AuthenticationError, OpenHandsAPI
 from openhands_api.config import (
     delete_profile,
     load_profiles,
@@ -18,6 +21,7 @@ from openhands_api.config import (
     save_profile,
 )
 from openhands_api.errors import ConfigurationError
+from openhands_api.testing import FakeOpenHandsServer
 
 CLOUD_KEY = "sk-cloud-key-from-env-0001"
 LAB_KEY = "lab-session-key-0002"
@@ -166,3 +170,27 @@ def test_a_world_readable_profiles_file_draws_a_warning(tmp_path: Path) -> None:
     path.chmod(0o640)
     with pytest.warns(UserWarning, match="readable by other users"):
         resolve_settings(profile="lab", environ=env)
+
+
+def test_both_clients_connect_through_a_profile(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = fake_openhands_factory(rate_limit=False, session_api_key=LAB_KEY)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("OPENHANDS_BASE_URL", "http://127.0.0.1:9")  # ignored: the profile decides
+    save_profile("lab", base_url=server.base_url, session_api_key=LAB_KEY)
+    with OpenHandsAPI(profile="lab") as api:
+        assert api.base_url == server.base_url
+        assert api.list_conversations(limit=1) == []
+
+    async def main() -> None:
+        async with AsyncOpenHandsAPI(profile="lab") as api:
+            assert await api.list_conversations(limit=1) == []
+
+    asyncio.run(main())
+    # Without the profile: the environment, which has no session key.
+    with OpenHandsAPI(base_url=server.base_url, max_retries=0) as bare, pytest.raises(AuthenticationError):
+        bare.list_conversations(limit=1)
