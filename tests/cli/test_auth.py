@@ -4,7 +4,10 @@ profiles are whole connections whose keys go only to their own server."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -196,3 +199,31 @@ def test_a_world_readable_key_file_draws_a_warning(tmp_path: Path) -> None:
     assert done.stderr.splitlines()[0].startswith("warning: ")
     assert "chmod 600" in done.stderr.splitlines()[0]
     assert KEY not in done.stderr + done.stdout
+
+
+def test_login_on_a_terminal_asks_for_the_key_without_echoing_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHANDS_")}
+    env["HOME"] = str(tmp_path)
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the CLI on a real terminal
+        os.execve(sys.executable, [sys.executable, "-m", "openhands_api", "auth", "login", "--no-check"], env)
+    screen = b""
+    try:
+        while b"API key" not in screen:
+            screen += os.read(terminal, 1024)
+        os.write(terminal, KEY.encode() + b"\r")
+        while True:
+            try:
+                chunk = os.read(terminal, 1024)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert b"saved the key" in screen
+    assert KEY.encode() not in screen  # the terminal never showed it
+    assert _key_file(tmp_path).read_text().strip() == KEY

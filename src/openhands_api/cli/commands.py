@@ -294,7 +294,7 @@ def auth_status(as_json: bool, **connection: Any) -> None:
 def auth_login(
     profile: str | None, base_url: str | None, session_key: bool, no_check: bool, allow_insecure_http: bool
 ) -> None:
-    """Store a key read from stdin, owner-only (mode 0600), after checking it with the server.
+    """Store a key (asked for, or read from stdin) owner-only (0600), after checking it with the server.
 
     \b
     Without --profile: an OpenHands Cloud API key, kept in ~/.openhands/cloud/api_key.txt
@@ -315,7 +315,11 @@ def auth_login(
             "The key file is only for OpenHands Cloud's API key; "
             f"to keep a key for {url}, name a profile: --profile NAME"
         )
-    secret = sys.stdin.readline().strip()
+    if sys.stdin.isatty():  # typed by a person: ask, without echoing it
+        label = "Session key" if session_key else "API key"
+        secret = click.prompt(label, hide_input=True, default="", show_default=False, err=True).strip()
+    else:
+        secret = sys.stdin.readline().strip()
     if not secret:
         raise InputProblem("No key on standard input: pipe it in, e.g. openhands-api auth login < key.txt")
     api_key, session_api_key = (None, secret) if session_key else (secret, None)
