@@ -1,6 +1,6 @@
 """Shared test settings: every test runs with a clean OpenHands environment.
 
-A developer's own OPENHANDS_* variables or key file must not leak into tests, so they are
+A developer's own OPENHANDS_* variables, key file or profiles must not leak into tests, so they are
 removed and HOME points at an empty temporary directory for each test.
 """
 
@@ -28,6 +28,9 @@ def _clean_openhands_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
         "OPENHANDS_BASE_URL",
         "OPENHANDS_CLOUD_API_URL",
         "OPENHANDS_SESSION_API_KEY",
+        "OPENHANDS_PROFILE",
+        "OPENHANDS_API_VERSION",
+        "XDG_CONFIG_HOME",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))

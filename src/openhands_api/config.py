@@ -12,6 +12,8 @@ connection kept in ``$XDG_CONFIG_HOME/openhands-api/profiles.json`` (``~/.config
 a server and its keys. When one is chosen, its values replace the environment's, and only
 arguments override them: a Cloud key in ``OPENHANDS_API_KEY`` must never travel to the
 profile's self-hosted server. For the same reason a profile's keys go only to its own server.
+When none is chosen, the profile named ``default`` (if any) ranks below the environment:
+argument › environment › profile ``default`` › key file.
 
 Not responsible for: sending anything. This module only reads the environment and files.
 """
@@ -54,6 +56,8 @@ CLOUD_BASE_URL = "https://app.all-hands.dev"
 _CLOUD_HOSTS = frozenset({"app.all-hands.dev", "app.openhands.dev"})
 KEY_FILE = Path(".openhands") / "cloud" / "api_key.txt"
 _MAX_KEY_LENGTH = 4096
+# Used when no profile is chosen, below the arguments and the environment (DESIGN.md's order).
+DEFAULT_PROFILE = "default"
 _PROFILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -192,15 +196,22 @@ def resolve_settings(
     home_dir = home if home is not None else Path(env.get("HOME") or Path.home())
     if profile is not None:
         return _profile_settings(profile, api_key, base_url, session_api_key, env, home_dir)
+    default = load_profiles(env, home_dir).get(DEFAULT_PROFILE)
     url = normalize_base_url(
-        base_url or env.get("OPENHANDS_BASE_URL") or env.get("OPENHANDS_CLOUD_API_URL") or CLOUD_BASE_URL
+        base_url
+        or env.get("OPENHANDS_BASE_URL")
+        or env.get("OPENHANDS_CLOUD_API_URL")
+        or (default.base_url if default else CLOUD_BASE_URL)
     )
+    if default is not None and default.base_url != url:
+        default = None  # its keys are for its own server only
     key: str | None = None
     source: str | None = None
     for name, value in (
         ("api_key argument", api_key),
         ("OPENHANDS_API_KEY", env.get("OPENHANDS_API_KEY")),
         ("OPENHANDS_CLOUD_API_KEY", env.get("OPENHANDS_CLOUD_API_KEY")),
+        (f"profile {DEFAULT_PROFILE!r}", default.api_key.reveal() if default and default.api_key else None),
     ):
         key = _clean_key(value, name)
         if key:
@@ -210,6 +221,8 @@ def resolve_settings(
         session_api_key if session_api_key is not None else env.get("OPENHANDS_SESSION_API_KEY"),
         "the session key",
     )
+    if session is None and default is not None and default.session_api_key:
+        session = default.session_api_key.reveal()
     return _settings(url, key, source, session, home_dir)
 
 

@@ -227,3 +227,15 @@ def test_login_on_a_terminal_asks_for_the_key_without_echoing_it(tmp_path: Path)
     assert b"saved the key" in screen
     assert KEY.encode() not in screen  # the terminal never showed it
     assert _key_file(tmp_path).read_text().strip() == KEY
+
+
+def test_the_default_profile_needs_no_choosing(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path
+) -> None:
+    server = fake_openhands_factory(rate_limit=False, session_api_key=KEY)
+    home = {"HOME": str(tmp_path)}
+    login = ["auth", "login", "--profile", "default", "--base-url", server.base_url, "--session-key"]
+    assert run_cli(*login, stdin=KEY + "\n", env=home).returncode == 0
+    listed = run_cli("list", "--json", env=home)  # no URL, no key, no profile given
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []

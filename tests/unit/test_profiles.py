@@ -194,3 +194,35 @@ def test_both_clients_connect_through_a_profile(
     # Without the profile: the environment, which has no session key.
     with OpenHandsAPI(base_url=server.base_url, max_retries=0) as bare, pytest.raises(AuthenticationError):
         bare.list_conversations(limit=1)
+
+
+def test_the_default_profile_ranks_below_arguments_and_environment(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    save_profile("default", base_url="http://localhost:3000", session_api_key=LAB_KEY, environ=env)
+    # Nothing else set: the default profile is the connection.
+    settings = resolve_settings(environ=env)
+    assert settings.base_url == "http://localhost:3000"
+    assert settings.session_api_key is not None
+    assert settings.session_api_key.reveal() == LAB_KEY
+    # The environment wins over it...
+    settings = resolve_settings(environ={**env, "OPENHANDS_SESSION_API_KEY": "env-session-key"})
+    assert settings.session_api_key is not None
+    assert settings.session_api_key.reveal() == "env-session-key"
+    # ...and its keys never go to another server.
+    settings = resolve_settings(environ={**env, "OPENHANDS_BASE_URL": "https://elsewhere.example"})
+    assert settings.base_url == "https://elsewhere.example"
+    assert settings.session_api_key is None
+    settings = resolve_settings(base_url="http://localhost:3000/", environ=env)
+    assert settings.session_api_key is not None  # the same server, spelled differently
+
+
+def test_the_default_profile_s_api_key_comes_after_the_environment_s(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    save_profile("default", base_url="https://app.all-hands.dev", api_key=CLOUD_KEY, environ=env)
+    settings = resolve_settings(environ=env)
+    assert settings.api_key is not None
+    assert settings.api_key.reveal() == CLOUD_KEY
+    assert settings.api_key_source == "profile 'default'"
+    settings = resolve_settings(environ={**env, "OPENHANDS_API_KEY": "sk-env-key-0004"})
+    assert settings.api_key is not None
+    assert settings.api_key.reveal() == "sk-env-key-0004"

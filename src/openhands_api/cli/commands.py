@@ -300,7 +300,8 @@ def auth_login(
     Without --profile: an OpenHands Cloud API key, kept in ~/.openhands/cloud/api_key.txt
     (the file the OpenHands CLI writes; used for Cloud when no key is set).
     With --profile NAME: a server and its key, kept in ~/.config/openhands-api/profiles.json;
-    use it with --profile NAME or OPENHANDS_PROFILE=NAME.
+    use it with --profile NAME or OPENHANDS_PROFILE=NAME. The profile named 'default'
+    is used when no profile, URL or key is given.
 
     \b
     Examples:
@@ -313,7 +314,8 @@ def auth_login(
     if profile is None and (session_key or not is_cloud(url)):
         raise InputProblem(
             "The key file is only for OpenHands Cloud's API key; "
-            f"to keep a key for {url}, name a profile: --profile NAME"
+            f"to keep a key for {url}, name a profile: --profile NAME "
+            "(the profile 'default' is used when no other settings are given)"
         )
     if sys.stdin.isatty():  # typed by a person: ask, without echoing it
         label = "Session key" if session_key else "API key"
