@@ -12,7 +12,7 @@ import random
 import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -32,6 +32,9 @@ logger = logging.getLogger("openhands_api")
 T = TypeVar("T")
 
 ApiVersion = Literal["auto", "v0", "v1"]
+# Called with a snapshot after each poll of a wait that has not ended; the async client also
+# awaits what it returns, so a coroutine function works there.
+ProgressCallback = Callable[[ConversationResult], object]
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_WAIT_TIMEOUT = 30 * 60.0
 DEFAULT_START_TIMEOUT = 300.0

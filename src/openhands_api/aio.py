@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import tempfile
 import time
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import errors
-from ._core import ApiVersion, ClientCore, one_of, tls_verification, write_file_atomically
+from ._core import ApiVersion, ClientCore, ProgressCallback, one_of, tls_verification, write_file_atomically
 from .models import (
     AppConversation,
     AppConversationPage,
@@ -42,11 +43,18 @@ from .models import (
     V1EventPage,
 )
 from .protocol import ops, v0, v1
-from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step, WriteFile
+from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step, WriteFile
 
 __all__ = ["AsyncOpenHandsAPI", "AsyncV0Routes", "AsyncV1Routes"]
 
 T = TypeVar("T")
+
+
+async def report_progress(callback: ProgressCallback, snapshot: Any) -> None:
+    """Call a progress callback; await it when it is a coroutine function."""
+    outcome = callback(snapshot)
+    if inspect.isawaitable(outcome):
+        await outcome
 
 
 class AsyncOpenHandsAPI(ClientCore):
@@ -187,7 +195,7 @@ class AsyncOpenHandsAPI(ClientCore):
             return None, None
         raise TypeError(f"unexpected step {step!r}")
 
-    async def _run(self, op: Op[T]) -> T:
+    async def _run(self, op: Op[T], on_progress: ProgressCallback | None = None) -> T:
         value: Any = None
         error: errors.OpenHandsError | None = None
         while True:
@@ -197,6 +205,11 @@ class AsyncOpenHandsAPI(ClientCore):
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(step, Emit):
                 raise TypeError("an iterator operation was run as a single call")
+            if isinstance(step, Progress):
+                value, error = None, None
+                if on_progress is not None:
+                    await report_progress(on_progress, step.item)
+                continue
             value, error = await self._perform(step)
 
     async def _iterate(self, op: Op[None]) -> AsyncIterator[Any]:
@@ -279,10 +292,13 @@ class AsyncOpenHandsAPI(ClientCore):
         after: SentMessage | None = None,
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> ConversationResult:
         """Wait until the agent's turn has an outcome (finished, waiting for you, failed …).
 
         ``after`` (from ``send_message``) makes the wait ignore the previous turn's outcome.
+        ``on_progress`` is called with a snapshot (outcome ``in_progress``, runtime and agent
+        state) after each poll that found the turn still going.
         Raises WaitTimeoutError after ``timeout`` seconds (default 30 min): the conversation may
         still be running.
         """
@@ -293,7 +309,8 @@ class AsyncOpenHandsAPI(ClientCore):
                 after=after,
                 poll_interval=poll_interval,
                 max_poll_interval=max_poll_interval,
-            )
+            ),
+            on_progress,
         )
 
     async def poll_until_terminal(
@@ -321,10 +338,15 @@ class AsyncOpenHandsAPI(ClientCore):
         return await self._run(self._op_send_message(conversation_id, message, resume=resume))
 
     async def send_and_wait(
-        self, conversation_id: str, message: str, *, timeout: float | None = None
+        self,
+        conversation_id: str,
+        message: str,
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> ConversationResult:
-        """Send a follow-up and wait for the agent's answer to it."""
-        return await self._run(self._op_send_and_wait(conversation_id, message, timeout=timeout))
+        """Send a follow-up and wait for the agent's answer to it (``on_progress`` as in ``wait``)."""
+        return await self._run(self._op_send_and_wait(conversation_id, message, timeout=timeout), on_progress)
 
     def iter_events(
         self, conversation_id: str, *, reverse: bool = False, page_size: int = 100

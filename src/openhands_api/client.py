@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import errors
-from ._core import ApiVersion, ClientCore, one_of, tls_verification, write_file_atomically
+from ._core import ApiVersion, ClientCore, ProgressCallback, one_of, tls_verification, write_file_atomically
 from .models import (
     AppConversation,
     AppConversationPage,
@@ -39,7 +39,7 @@ from .models import (
     V1EventPage,
 )
 from .protocol import ops, v0, v1
-from .protocol.http import Call, Emit, Now, Op, Request, Response, Sleep, Step, WriteFile
+from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step, WriteFile
 
 __all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
 
@@ -181,7 +181,7 @@ class OpenHandsAPI(ClientCore):
             return None, None
         raise TypeError(f"unexpected step {step!r}")
 
-    def _run(self, op: Op[T]) -> T:
+    def _run(self, op: Op[T], on_progress: ProgressCallback | None = None) -> T:
         value: Any = None
         error: errors.OpenHandsError | None = None
         while True:
@@ -191,6 +191,11 @@ class OpenHandsAPI(ClientCore):
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(step, Emit):
                 raise TypeError("an iterator operation was run as a single call")
+            if isinstance(step, Progress):
+                value, error = None, None
+                if on_progress is not None:
+                    on_progress(step.item)
+                continue
             value, error = self._perform(step)
 
     def _iterate(self, op: Op[None]) -> Iterator[Any]:
@@ -273,10 +278,13 @@ class OpenHandsAPI(ClientCore):
         after: SentMessage | None = None,
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> ConversationResult:
         """Wait until the agent's turn has an outcome (finished, waiting for you, failed …).
 
         ``after`` (from ``send_message``) makes the wait ignore the previous turn's outcome.
+        ``on_progress`` is called with a snapshot (outcome ``in_progress``, runtime and agent
+        state) after each poll that found the turn still going.
         Raises WaitTimeoutError after ``timeout`` seconds (default 30 min): the conversation may
         still be running.
         """
@@ -287,7 +295,8 @@ class OpenHandsAPI(ClientCore):
                 after=after,
                 poll_interval=poll_interval,
                 max_poll_interval=max_poll_interval,
-            )
+            ),
+            on_progress,
         )
 
     def poll_until_terminal(
@@ -315,10 +324,15 @@ class OpenHandsAPI(ClientCore):
         return self._run(self._op_send_message(conversation_id, message, resume=resume))
 
     def send_and_wait(
-        self, conversation_id: str, message: str, *, timeout: float | None = None
+        self,
+        conversation_id: str,
+        message: str,
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> ConversationResult:
-        """Send a follow-up and wait for the agent's answer to it."""
-        return self._run(self._op_send_and_wait(conversation_id, message, timeout=timeout))
+        """Send a follow-up and wait for the agent's answer to it (``on_progress`` as in ``wait``)."""
+        return self._run(self._op_send_and_wait(conversation_id, message, timeout=timeout), on_progress)
 
     def iter_events(
         self, conversation_id: str, *, reverse: bool = False, page_size: int = 100

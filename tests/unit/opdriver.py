@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openhands_api.errors import OpenHandsError
-from openhands_api.protocol.http import Call, Emit, Now, Op, Request, Response, Sleep
+from openhands_api.protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep
 
 WALL_EPOCH = 1_800_000_000.0
 
@@ -30,6 +30,7 @@ class Driver:
     now: float = 0.0
     requests: list[Request] = field(default_factory=list)
     emitted: list[Any] = field(default_factory=list)
+    progress: list[Any] = field(default_factory=list)
 
     def run(self, op: Op[Any]) -> Any:
         value: Any = None
@@ -52,6 +53,8 @@ class Driver:
                 self.now += step.seconds
             elif isinstance(step, Emit):
                 self.emitted.append(step.item)
+            elif isinstance(step, Progress):
+                self.progress.append(step.item)
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.path == path)

@@ -6,12 +6,16 @@ traceback is shown only for an unexpected bug, and only with ``--debug``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
+import shutil
 import sys
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
@@ -151,6 +155,38 @@ def make_client(
     )
 
 
+@contextlib.contextmanager
+def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
+    """A one-line status on stderr while a wait runs, rewritten after each poll and erased at
+    the end; only on a terminal, so pipes, logs and CI output stay clean."""
+    stream = sys.stderr
+    if not stream.isatty() or os.environ.get("TERM") == "dumb":
+        yield None
+        return
+    started = time.monotonic()
+    shown = False
+
+    def show(snapshot: ConversationResult) -> None:
+        nonlocal shown
+        conversation = snapshot.conversation
+        parts = [conversation.id, f"working {time.monotonic() - started:.0f}s"]
+        if conversation.runtime:
+            parts.append(f"runtime {conversation.runtime.lower()}")
+        if conversation.agent_state:
+            parts.append(f"agent {conversation.agent_state.lower()}")
+        width = max(20, shutil.get_terminal_size().columns - 1)
+        stream.write("\r\x1b[2K" + " · ".join(parts)[:width])
+        stream.flush()
+        shown = True
+
+    try:
+        yield show
+    finally:
+        if shown:
+            stream.write("\r\x1b[2K")
+            stream.flush()
+
+
 def result_json(result: ConversationResult) -> dict[str, Any]:
     """The final state as printed by ``--poll``: the outcome first, then what happened.
 
@@ -255,7 +291,8 @@ def new_conversation(
             click.echo(json.dumps(conversation.model_dump(mode="json"), indent=2, default=str))
         if not poll:
             return
-        result = api.wait(conversation.id, timeout=timeout_s)
+        with progress_line() as on_progress:
+            result = api.wait(conversation.id, timeout=timeout_s, on_progress=on_progress)
         click.echo(json.dumps(result_json(result), indent=2, default=str))
         sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
 

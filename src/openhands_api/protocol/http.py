@@ -130,8 +130,16 @@ class Emit:
     item: Any
 
 
-Step = Call[Any] | Sleep | Now | Emit | WriteFile
-# An operation yields steps and receives each step's result (None for Sleep and Emit).
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a wait that has not ended yet, for a caller who asked to follow it
+    (``wait(on_progress=…)``); drivers drop it when nobody asked."""
+
+    item: Any
+
+
+Step = Call[Any] | Sleep | Now | Emit | Progress | WriteFile
+# An operation yields steps and receives each step's result (None for Sleep, Emit, Progress).
 Op = Generator[Step, Any, T]
 
 

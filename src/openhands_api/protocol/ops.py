@@ -41,7 +41,7 @@ from ..models import (
     V0Event,
 )
 from . import v0, v1
-from .http import Call, Emit, Now, Op, Sleep
+from .http import Call, Emit, Now, Op, Progress, Sleep
 from .lifecycle import (
     AgentStateChange,
     Assessment,
@@ -268,6 +268,7 @@ def wait_v0(
             last = v0_result(info, assessment, tracker.recent, base_url)
             if assessment.outcome.is_terminal:
                 return last
+            yield Progress(last)
         now = yield Now()
         remaining = deadline - now
         if remaining <= 0:
@@ -828,6 +829,7 @@ def wait_v1(
                 )
                 if assessment.outcome.is_terminal:
                     return last
+                yield Progress(last)
             last_error = None
         except TRANSIENT_ERRORS as exc:
             last_error = exc
