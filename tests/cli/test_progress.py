@@ -17,6 +17,19 @@ from tests.cli.conftest import run_cli
 LONG_TASK = "Refactor the parser. [fake-llm steps=6]"
 
 
+def _poll_long_task(server: FakeOpenHandsServer) -> tuple[str, ...]:
+    return (
+        "new-conversation",
+        "--base-url",
+        server.base_url,
+        "--prompt",
+        LONG_TASK,
+        "--poll",
+        "--poll-interval-s",
+        "0.1",
+    )
+
+
 def _run_with_terminal_stderr(*args: str) -> tuple[int, str, bytes]:
     """Run the CLI with stderr on a pseudo-terminal; stdout stays a pipe."""
     terminal, child_side = pty.openpty()
@@ -54,16 +67,7 @@ def test_a_terminal_sees_a_status_line_while_the_agent_works(
     fake_openhands_factory: Callable[..., FakeOpenHandsServer],
 ) -> None:
     server = fake_openhands_factory(rate_limit=False, speed=2.0)
-    code, stdout, screen = _run_with_terminal_stderr(
-        "new-conversation",
-        "--base-url",
-        server.base_url,
-        "--prompt",
-        LONG_TASK,
-        "--poll",
-        "--poll-interval-s",
-        "0.1",
-    )
+    code, stdout, screen = _run_with_terminal_stderr(*_poll_long_task(server))
     assert code == 0, screen
     conversation_id = stdout.splitlines()[0].rsplit("/", 1)[1]
     assert json.loads(stdout.split("\n", 1)[1])["outcome"] == "finished"
@@ -93,15 +97,6 @@ def test_wait_on_a_terminal_erases_its_line_before_saying_it_timed_out(
 
 def test_a_pipe_gets_no_status_line(fake_openhands_factory: Callable[..., FakeOpenHandsServer]) -> None:
     server = fake_openhands_factory(rate_limit=False, speed=2.0)
-    done = run_cli(
-        "new-conversation",
-        "--base-url",
-        server.base_url,
-        "--prompt",
-        LONG_TASK,
-        "--poll",
-        "--poll-interval-s",
-        "0.1",
-    )
+    done = run_cli(*_poll_long_task(server))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
