@@ -429,7 +429,7 @@ def delete_v0(conversation_id: str) -> Op[bool]:
     """Delete; a conversation still STARTING answers one 500 (after ~10 s) and then stops, so
     the delete is tried once more (CONTRACT §2.2, §7.3). The runtime's teardown races the
     DELETE now and then even when it is ready (500, conversation stopped but still listed,
-    seen in about one parity run in five against 1.6.0); the second attempt completes it."""
+    seen in one CI run of the parity test against 1.6.0); the second attempt completes it."""
     try:
         deleted = yield v0.delete_conversation(conversation_id)
     except ServerError:
