@@ -244,9 +244,9 @@ def v0_scenario(client: httpx.Client, unauthenticated: httpx.Client) -> list[Rec
     s.call("start: unknown", "POST", f"/api/conversations/{UNKNOWN}/start", json={})
     s.call("delete: unknown", "DELETE", f"/api/conversations/{UNKNOWN}")
     s.call("id too long", "GET", f"/api/conversations/{'a' * 101}")
-    # Even a ready runtime's teardown races the DELETE now and then: the real server answers 500
-    # (text/plain) with the conversation stopped but still listed, and a second DELETE completes
-    # it. The library sends it again the same way (ops.delete_v0); so does the scenario.
+    # Even a ready runtime's teardown races the DELETE (a KeyError in 1.6.0's LocalRuntime.delete,
+    # see ops.delete_v0): 500 text/plain, the conversation stopped but still listed; a second
+    # DELETE completes it. The library sends it again the same way; so does the scenario.
     s.call("delete", "DELETE", f"/api/conversations/{cid}", again_on_500=True)
     s.call("get: deleted", "GET", f"/api/conversations/{cid}")
     s.call("events: deleted", "GET", f"/api/conversations/{cid}/events")

@@ -427,9 +427,11 @@ def map_emitted(op: Op[T], convert: Callable[[Any], Any]) -> Op[T]:
 
 def delete_v0(conversation_id: str) -> Op[bool]:
     """Delete; a conversation still STARTING answers one 500 (after ~10 s) and then stops, so
-    the delete is tried once more (CONTRACT §2.2, §7.3). The runtime's teardown races the
-    DELETE now and then even when it is ready (500, conversation stopped but still listed,
-    seen in one CI run of the parity test against 1.6.0); the second attempt completes it."""
+    the delete is tried once more (CONTRACT §2.2, §7.3). A ready runtime races too: on 1.6.0
+    the DELETE closes the session, whose runtime close already dropped the runtime from the
+    local registry, so the runtime delete fails (``KeyError`` in ``LocalRuntime.delete``) and
+    answers 500, with the conversation stopped but still listed (3 of 10 DELETEs in one CI
+    run's server log). The second attempt finds nothing left to close and completes it."""
     try:
         deleted = yield v0.delete_conversation(conversation_id)
     except ServerError:
