@@ -430,7 +430,7 @@ def delete_v0(conversation_id: str) -> Op[bool]:
     the delete is tried once more (CONTRACT §2.2, §7.3). A ready runtime races too: on 1.6.0
     the DELETE closes the session, whose runtime close already dropped the runtime from the
     local registry, so the runtime delete fails (``KeyError`` in ``LocalRuntime.delete``) and
-    answers 500, with the conversation stopped but still listed (3 of 10 DELETEs in one CI
+    answers 500, with the conversation stopped but still listed (6 of 20 DELETEs in one CI
     run's server log). The second attempt finds nothing left to close and completes it."""
     try:
         deleted = yield v0.delete_conversation(conversation_id)
