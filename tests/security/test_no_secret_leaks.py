@@ -135,6 +135,9 @@ async def test_async_client_never_leaks(
     collect.assert_clean()
 
 
+POLLED_RUN = ("new-conversation", "--prompt", "hi", "--poll", "--poll-interval-s", "0.1")
+
+
 def _cli(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
     base = {k: v for k, v in os.environ.items() if not k.startswith("OPENHANDS_")}
     done = subprocess.run(
@@ -172,17 +175,7 @@ def test_profile_commands_never_print_a_key(
         _cli("auth", "profiles", "--json", env=home),
         _cli("auth", "status", "--profile", "b", "--json", env=home),
         _cli("auth", "status", "--profile", "s", env=home),
-        _cli(
-            "new-conversation",
-            "--prompt",
-            "hi",
-            "--poll",
-            "--poll-interval-s",
-            "0.1",
-            "--profile",
-            "s",
-            env=home,
-        ),
+        _cli(*POLLED_RUN, "--profile", "s", env=home),
         _cli("list", "--profile", "b", "--base-url", "https://elsewhere.example", env=home),
     ]
     everything = "\n".join(outputs)
@@ -198,12 +191,7 @@ def test_cli_never_prints_a_key(fake_openhands_factory: Callable[..., FakeOpenHa
     session = fake_openhands_factory(rate_limit=False, speed=5.0, session_api_key=SESSION_KEY)
     outputs = [
         _cli(
-            "new-conversation",
-            "--prompt",
-            "hi",
-            "--poll",
-            "--poll-interval-s",
-            "0.1",
+            *POLLED_RUN,
             env={"OPENHANDS_BASE_URL": bearer.base_url, "OPENHANDS_API_KEY": API_KEY},
         ),
         _cli(
@@ -217,12 +205,7 @@ def test_cli_never_prints_a_key(fake_openhands_factory: Callable[..., FakeOpenHa
             env={},
         ),
         _cli(
-            "new-conversation",
-            "--prompt",
-            "hi",
-            "--poll",
-            "--poll-interval-s",
-            "0.1",
+            *POLLED_RUN,
             env={"OPENHANDS_BASE_URL": session.base_url, "OPENHANDS_SESSION_API_KEY": SESSION_KEY},
         ),
         _cli(
