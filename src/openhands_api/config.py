@@ -344,17 +344,18 @@ def save_profile(
 ) -> Path:
     """Create or replace a profile. The file is rewritten atomically and owner-only (0600)."""
     _check_profile_name(name)
-    entry: dict[str, str] = {"base_url": normalize_base_url(base_url)}
-    for field, value in (("api_key", api_key), ("session_api_key", session_api_key)):
-        cleaned = _clean_key(value, f"the {field.replace('_', ' ')} given")
-        if cleaned:
-            entry[field] = cleaned
-    profiles = load_profiles(environ, home)
-    stored = {other.name: _profile_entry(other) for other in profiles.values() if other.name != name}
-    stored[name] = entry
-    path = profiles_path(environ, home)
-    _write_private_file(path, json.dumps({"profiles": stored}, indent=2, sort_keys=True) + "\n")
-    return path
+    api, session = (
+        _clean_key(value, f"the {label} given")
+        for label, value in (("api key", api_key), ("session api key", session_api_key))
+    )
+    new = Profile(
+        name=name,
+        base_url=normalize_base_url(base_url),
+        api_key=Secret(api) if api else None,
+        session_api_key=Secret(session) if session else None,
+    )
+    others = [other for other in load_profiles(environ, home).values() if other.name != name]
+    return _store_profiles([*others, new], environ, home)
 
 
 def delete_profile(name: str, environ: Mapping[str, str] | None = None, home: Path | None = None) -> bool:
@@ -362,9 +363,18 @@ def delete_profile(name: str, environ: Mapping[str, str] | None = None, home: Pa
     profiles = load_profiles(environ, home)
     if name not in profiles:
         return False
-    stored = {other.name: _profile_entry(other) for other in profiles.values() if other.name != name}
-    _write_private_file(profiles_path(environ, home), json.dumps({"profiles": stored}, indent=2) + "\n")
+    _store_profiles([other for other in profiles.values() if other.name != name], environ, home)
     return True
+
+
+def _store_profiles(
+    profiles: Iterable[Profile], environ: Mapping[str, str] | None, home: Path | None
+) -> Path:
+    """Rewrite the profiles file to hold exactly ``profiles``."""
+    path = profiles_path(environ, home)
+    entries = {profile.name: _profile_entry(profile) for profile in profiles}
+    _write_private_file(path, json.dumps({"profiles": entries}, indent=2, sort_keys=True) + "\n")
+    return path
 
 
 def _profile_entry(profile: Profile) -> dict[str, str]:
