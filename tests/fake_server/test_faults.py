@@ -101,6 +101,32 @@ def raw_exchange(server: FakeOpenHandsServer, method: str, path: str, body: byte
     return received
 
 
+def kept_alive_exchange(
+    server: FakeOpenHandsServer, method: str, path: str, body: bytes = b""
+) -> tuple[bytes, bool]:
+    """Send one keep-alive request on a raw socket; return the answer and whether the server
+    closed the connection after it (instead of keeping it for the next request)."""
+    request = (
+        f"{method} {path} HTTP/1.1\r\nHost: fake\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        head = received.partition(b"\r\n\r\n")[0].lower().split(b"\r\n")
+        (length,) = [int(line.split(b":")[1]) for line in head if line.startswith(b"content-length:")]
+        while len(received.partition(b"\r\n\r\n")[2]) < length:
+            received += sock.recv(65536)
+        sock.settimeout(0.5)
+        try:
+            closed = sock.recv(1) == b""
+        except TimeoutError:
+            closed = False
+    return received, closed
+
+
 # ------------------------------------------------------------------------------ resets
 def test_reset_before_breaks_the_connection_after_sending_and_creates_nothing(
     http: httpx.Client,
@@ -169,6 +195,29 @@ def test_status_500_is_the_servers_plain_text_crash(http: httpx.Client, v0: Fake
     assert (response.status_code, response.text) == (500, "Internal Server Error")
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert "cache-control" not in response.headers
+
+
+def test_status_500_closes_the_connection_after_answering_like_uvicorn(v0: FakeOpenHandsServer) -> None:
+    """The real stack's plain 500 is an unhandled exception: Starlette answers and re-raises,
+    then uvicorn closes the connection, without a ``Connection: close`` header."""
+    answer, closed = kept_alive_exchange(v0, "GET", "/alive")
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert not closed
+    v0.state.faults.add(FaultRule("status", status=500))
+    answer, closed = kept_alive_exchange(v0, "GET", "/alive")
+    assert answer.startswith(b"HTTP/1.1 500")
+    assert answer.endswith(b"Internal Server Error")
+    assert b"connection: close" not in answer.lower()
+    assert closed
+
+
+def test_a_crash_of_a_route_closes_the_connection_too() -> None:
+    with FakeOpenHandsServer(rate_limit=False, git_provider_token_configured=False) as server:
+        body = json.dumps({"initial_user_msg": "Hi.", "repository": "octo/repo"}).encode()
+        answer, closed = kept_alive_exchange(server, "POST", CREATE, body)
+    assert answer.startswith(b"HTTP/1.1 500")
+    assert answer.endswith(b"Internal Server Error")
+    assert closed
 
 
 @pytest.mark.parametrize(
@@ -422,7 +471,9 @@ def test_fired_faults_are_logged(http: httpx.Client, v0: FakeOpenHandsServer) ->
 
 # ------------------------------------------------------------------------------ chaos
 def chaos_run(server: FakeOpenHandsServer, count: int = 30) -> list[tuple[str, int | None]]:
-    with httpx.Client(base_url=server.base_url) as client:
+    # A new connection per request: after a 500 the server closes the connection, and a kept-
+    # alive one could lose the next request to that race, changing the sequence the seed sees.
+    with httpx.Client(base_url=server.base_url, limits=httpx.Limits(max_keepalive_connections=0)) as client:
         for _ in range(count):
             with contextlib.suppress(httpx.TransportError):
                 client.get("/alive")

@@ -39,7 +39,8 @@ under ``/_fake/`` are never faulted. The kinds (details in ``_faults.py``):
 * ``reset_before`` — connection reset (TCP RST) after the request is sent; nothing happens.
 * ``reset_after`` — the request is processed completely (a create creates), then the reset.
 * ``slow`` — processed; the answer is held ``delay`` seconds (past a client's read timeout).
-* ``status`` — ``status`` with the real stack's body for it (500 plain text, 502/503/504 a
+* ``status`` — ``status`` with the real stack's body for it (500 plain text, after which the
+  connection closes as after the real server's unhandled exceptions; 502/503/504 a
   gateway's HTML, 401 ``{"detail":"Unauthorized"}`` or Cloud's ``{"error":"failed to
   authenticate"}``, 4xx ``{"detail": …}``); not processed.
 * ``html`` — a "System Maintenance" HTML page, 500 or 200; not processed.

@@ -17,7 +17,8 @@ fault                  processed?  what the client gets
                                    fires; ``ManualClock``: the clock jumps, nothing waits).
                                    Abandoned if the client hangs up meanwhile.
 ``status``             no          ``status`` with the body the real stack gives that code:
-                                   500 ``text/plain`` ``Internal Server Error``; 502/503/504 a
+                                   500 ``text/plain`` ``Internal Server Error`` and the connection
+                                   closed, as after an unhandled exception; 502/503/504 a
                                    gateway's (nginx) HTML page; 401 ``{"detail":"Unauthorized"}``,
                                    or ``{"error":"failed to authenticate"}`` with Bearer auth or
                                    ``flavor="cloud"``; other 4xx ``{"detail": <reason>}``
@@ -54,7 +55,7 @@ processing are not in ``state.requests`` and do not count against the rate limit
 fault is in ``state.faults.fired``.
 
 Connection faults need the TCP connection: ``FakeOpenHandsServer`` puts a handle to it in the
-ASGI scope (``CONNECTION_EXTENSION``). In-process (``httpx.ASGITransport``) there is none, so
+ASGI scope (``_connection.CONNECTION_EXTENSION``). In-process (``httpx.ASGITransport``) there is none, so
 a reset raises the error an httpx client gets over loopback instead, ``httpx.ReadError``,
 which ``ASGITransport`` passes on (with its default ``raise_app_exceptions=True``);
 ``truncated_json`` sends the half body as a complete answer (``Content-Length`` of the half),
@@ -70,22 +71,20 @@ import email.utils
 import json
 import math
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._connection import connection_of, crash_answer
 from ._fault_rules import FaultRule
 from ._middleware import NO_CACHE_HEADERS
 from ._v1 import concurrency_limit_detail
 
 if TYPE_CHECKING:
     from ._state import FakeState
-
-CONNECTION_EXTENSION = "openhands_api.fake.connection"
-"""Key in ``scope["extensions"]`` of the handle to the request's TCP connection."""
 
 CLOUD_DEFAULT_CONCURRENCY_LIMIT = 3
 """Cloud's cap for a personal workspace (CONTRACT.md §1.4)."""
@@ -107,19 +106,6 @@ _GATEWAY_REASONS = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 
 """nginx's wording, which differs from the RFC's for 503 and 504."""
 
 
-class ConnectionControl(Protocol):
-    """What the fault hook may do to the TCP connection a request came on."""
-
-    def reset(self) -> None:
-        """Drop the connection with a TCP RST; nothing still buffered is sent."""
-
-    def write(self, data: bytes) -> None:
-        """Write bytes as they are, past the server's HTTP framing."""
-
-    def close(self) -> None:
-        """Close the connection (FIN) once what was already written is sent."""
-
-
 def gateway_page(status: int) -> str:
     """The error page nginx (the usual reverse proxy) serves for 502, 503 and 504."""
     title = f"{status} {_GATEWAY_REASONS[status]}"
@@ -127,6 +113,10 @@ def gateway_page(status: int) -> str:
         f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
         f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
     )
+
+
+def _retry_after_header(rule: FaultRule) -> dict[str, str]:
+    return {} if rule.retry_after is None else {"Retry-After": rule.retry_after}
 
 
 def _reason(status: int) -> str:
@@ -201,17 +191,14 @@ class FaultInjector:
             await self._truncated(scope, receive, send, app)
         elif fault == "wrong_shape":
             await self._wrong_shape(rule, scope, receive, send, app)
+        elif fault == "status" and rule.status == 500:
+            await crash_answer(scope, receive, send, headers=_retry_after_header(rule))
         else:
             await self._answer(rule)(scope, receive, send)
 
     # ------------------------------------------------------------------ connection faults
-    @staticmethod
-    def _connection(scope: Scope) -> ConnectionControl | None:
-        control: ConnectionControl | None = (scope.get("extensions") or {}).get(CONNECTION_EXTENSION)
-        return control
-
     async def _reset(self, scope: Scope, receive: Receive) -> None:
-        connection = self._connection(scope)
+        connection = connection_of(scope)
         if connection is None:
             raise httpx.ReadError("[Errno 104] Connection reset by peer (fake OpenHands fault)")
         connection.reset()
@@ -228,7 +215,7 @@ class FaultInjector:
             for name, value in start.get("headers", [])
             if name.lower() not in (b"content-length", b"transfer-encoding", b"connection")
         ]
-        connection = self._connection(scope)
+        connection = connection_of(scope)
         if connection is None:
             # No connection to close: the same short answer, framed by its length.
             headers.append((b"content-length", str(len(half)).encode()))
@@ -296,9 +283,7 @@ class FaultInjector:
             return self._rate_limited(rule)
         status = rule.status
         assert status is not None
-        headers = {} if rule.retry_after is None else {"Retry-After": rule.retry_after}
-        if status == 500:
-            return PlainTextResponse("Internal Server Error", status_code=500, headers=headers)
+        headers = _retry_after_header(rule)
         if status in _GATEWAY_REASONS:
             return HTMLResponse(gateway_page(status), status_code=status, headers=headers)
         if status >= 500:

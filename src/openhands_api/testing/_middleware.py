@@ -11,7 +11,8 @@
    Cloud's limiter instead: 429 ``{"error":"Rate limit exceeded: 10 per 1 second"}`` with
    ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` and ``Retry-After``.
 4. ``CrashGuardMiddleware`` — turns ``ServerCrash`` into the real server's bare 500
-   ``text/plain`` ``Internal Server Error`` (no cache headers either).
+   ``text/plain`` ``Internal Server Error`` (no cache headers either), and closes the
+   connection after it, as uvicorn does after an unhandled exception.
 5. ``AdvanceMiddleware`` — materialises simulated time up to now before the route runs.
 6. ``CacheControlMiddleware`` — the ``Cache-Control``/``Pragma``/``Expires`` headers every
    normal response of 1.6.0 carries.
@@ -25,9 +26,10 @@ from __future__ import annotations
 
 import math
 
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._connection import crash_answer
 from ._control import CONTROL_PREFIX
 from ._errors import ServerCrash
 from ._limiter import Verdict
@@ -155,7 +157,7 @@ class CrashGuardMiddleware:
         except ServerCrash:
             if started:
                 raise
-            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+            await crash_answer(scope, receive, send)
 
 
 class AdvanceMiddleware:

@@ -7,7 +7,7 @@ the thread, close the socket). Usable as a context manager.
 
 Also the TCP side of fault injection, which only the server can do:
 
-* Each request's scope carries a handle to its connection (``_faults.CONNECTION_EXTENSION``)
+* Each request's scope carries a handle to its connection (``_connection.CONNECTION_EXTENSION``)
   so the fault hook can reset it (``SO_LINGER`` 0, then abort: the kernel sends an RST), or
   write a close-delimited answer and close it. Done in uvicorn's own h11 protocol,
   subclassed: the transport that owns the socket is right there, no proxy hop is added to
@@ -38,7 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ._app import FakeOpenHandsApp, create_app
 from ._config import FakeServerConfig
-from ._faults import CONNECTION_EXTENSION
+from ._connection import CONNECTION_EXTENSION
 from ._state import FakeState
 
 _logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 
 class _TcpConnection:
-    """``_faults.ConnectionControl`` for one uvicorn h11 connection."""
+    """``_connection.ConnectionControl`` for one uvicorn h11 connection."""
 
     __slots__ = ("_protocol",)
 
