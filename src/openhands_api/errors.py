@@ -203,11 +203,25 @@ class NotSupportedError(OpenHandsError):
 
 
 class ConversationStartError(OpenHandsError):
-    """A V1 start task ended in ERROR; ``detail`` is the server's explanation."""
+    """A conversation's runtime failed to start.
 
-    def __init__(self, message: str, *, start_task_id: str, detail: str | None) -> None:
+    V1: its start task ended in ERROR (``start_task_id``); ``detail`` is the server's
+    explanation. V0: a restart ended with the conversation STOPPED again (``conversation_id``),
+    because the server closed the new runtime (another conversation took its slot, or the
+    runtime did not come up).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        start_task_id: str | None = None,
+        conversation_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.start_task_id = start_task_id
+        self.conversation_id = conversation_id
         self.detail = detail
 
 

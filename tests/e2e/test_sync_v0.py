@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from openhands_api import (
     APIConnectionError,
     AuthenticationError,
+    ConversationStartError,
     InvalidInputError,
     NotFoundError,
     OpenHandsAPI,
@@ -108,6 +111,38 @@ def test_a_message_to_a_stopped_conversation_restarts_it_first(api: OpenHandsAPI
     result = api.send_and_wait(conversation.id, "Continue.", timeout=30)
     assert result.outcome is Outcome.FINISHED
     assert result.conversation.runtime == "running"
+
+
+def test_a_restart_that_the_server_abandons_is_a_start_error_not_a_long_wait(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], make_api: Callable[..., OpenHandsAPI]
+) -> None:
+    """1.6.0 runs at most N conversations and closes the least recently updated one when
+    another starts: a restart caught by that ends STOPPED, and no event will ever come."""
+    server = fake_openhands_factory(rate_limit=False, max_concurrent_conversations=1, startup_delay=1.0)
+    api = make_api(server)
+    first = api.create_conversation("First.")
+    api.wait(first.id, timeout=30)
+    api.stop(first.id)
+    other: list[str] = []
+
+    def start_another_once_the_restart_begins() -> None:
+        with httpx.Client(base_url=server.base_url) as http:
+            while http.get(f"/api/conversations/{first.id}").json()["status"] != "STARTING":
+                time.sleep(0.02)
+            answer = http.post("/api/conversations", json={"initial_user_msg": "Second."})
+            other.append(answer.json()["conversation_id"])
+
+    thread = threading.Thread(target=start_another_once_the_restart_begins)
+    thread.start()
+    began = time.monotonic()
+    with pytest.raises(ConversationStartError) as caught:
+        api.send_and_wait(first.id, "Continue.", timeout=60)
+    thread.join()
+    assert time.monotonic() - began < 10
+    assert caught.value.conversation_id == first.id
+    assert "stopped again" in str(caught.value)
+    assert other
+    assert api.get_conversation(first.id).runtime == "stopped"
 
 
 def test_delete_then_the_conversation_is_gone(api: OpenHandsAPI) -> None:

@@ -17,6 +17,9 @@ def library_client(server: RealServer, **kwargs: Any) -> OpenHandsAPI:
         session_api_key=server.session_api_key,
         poll_interval=0.5,
         max_poll_interval=2.0,
+        # A runtime (re)start takes ~45 s here; a start that hangs then fails the test with the
+        # library's own message, well inside pytest's 300 s timeout.
+        start_timeout=150,
         http_client=server.client(),
         **kwargs,
     )

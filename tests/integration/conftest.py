@@ -42,6 +42,7 @@ test process) or keep your own polling at <= 4 requests/s.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -91,6 +92,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.integration)
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed test's report carries what its real servers logged last (the request lines
+    left out), so that a failure in CI can be understood without the kept workdir."""
+    report: pytest.TestReport = yield
+    if report.failed and HERE in item.path.parents:
+        servers = {
+            id(value): value
+            for value in getattr(item, "funcargs", {}).values()
+            if isinstance(value, harness.RealServer)
+        }
+        for server in servers.values():
+            report.sections.append(
+                (f"real {server.version} server log, last lines", server_log_digest(server))
+            )
+    return report
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def server_log_digest(server: harness.RealServer, lines: int = 60) -> str:
+    """The newest log lines other than uvicorn's access lines, each cut to 300 characters."""
+    text = ANSI.sub("", harness.tail(server.server_log, 20000, window=2 * 1024 * 1024))
+    kept = [line[:300] for line in text.splitlines() if not line.startswith("INFO:     127.0.0.1")]
+    return "\n".join(kept[-lines:])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

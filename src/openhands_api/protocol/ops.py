@@ -365,6 +365,15 @@ def ensure_running_v0(conversation_id: str, *, timeout: float, poll: PollPolicy)
             raise not_found(conversation_id)
         if info.status == "RUNNING" and tracker.agent is not None:
             return info
+        if info.status == "STOPPED":
+            # The new session is registered before /start answers, so STOPPED now means the
+            # server closed it again (on 1.6.0: a newer conversation took the slot of the
+            # three it runs, or the runtime failed); waiting longer would never end.
+            raise ConversationStartError(
+                f"Conversation {conversation_id} stopped again while its runtime was starting; "
+                "the server may be running too many conversations. Start it again later.",
+                conversation_id=conversation_id,
+            )
         if info.status in ("ERROR", "ARCHIVED"):
             raise NotFoundError(
                 f"Conversation {conversation_id} cannot be restarted (status {info.status})",

@@ -136,12 +136,12 @@ def say(*args: object) -> None:
     print("realserver:", *args, file=sys.stderr, flush=True)
 
 
-def tail(path: Path, lines: int = 40) -> str:
-    """The last lines of a (possibly large) log file, for error messages."""
+def tail(path: Path, lines: int = 40, window: int = 64 * 1024) -> str:
+    """The last lines of a (possibly large) log file, from at most its last ``window`` bytes."""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 64 * 1024))
+            f.seek(max(0, f.tell() - window))
             data = f.read().decode("utf-8", "replace")
     except OSError:
         return f"(no {path})"
