@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from openhands_api import (
     AsyncOpenHandsAPI,
     AuthenticationError,
     BadRequestError,
+    Conversation,
     InvalidInputError,
     NotFoundError,
     OpenHandsAPI,
@@ -145,10 +147,27 @@ def test_title_stop_start_delete(api: OpenHandsAPI) -> None:
         api.resume(conversation.id)
         resumed = api.wait(conversation.id, timeout=WAIT, after=None)
         assert resumed.conversation.runtime in ("starting", "running")
+        # Deleting it while STARTING would leave 1.6.0 starting the runtime on its own for up to
+        # 120 s; in CI that orphan starved the next test's restart on a 2-core machine
+        # (its action server timed out initialising). Let the restart finish first.
+        restarted = until_restarted(api, conversation.id)
+        assert (restarted.runtime, restarted.agent_state) == ("running", "awaiting_user_input")
     finally:
         assert api.delete_conversation(conversation.id) is True
     with pytest.raises(NotFoundError):
         api.get_conversation(conversation.id)
+
+
+def until_restarted(api: OpenHandsAPI, conversation_id: str) -> Conversation:
+    """Poll until a resumed runtime runs and its agent awaits input (or WAIT runs out)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        conversation = api.get_conversation(conversation_id)
+        if conversation.runtime == "running" and conversation.agent_state == "awaiting_user_input":
+            return conversation
+        if time.monotonic() > deadline:
+            return conversation
+        time.sleep(1.0)
 
 
 def test_a_message_to_a_stopped_conversation_restarts_it(api: OpenHandsAPI) -> None:
