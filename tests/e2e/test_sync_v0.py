@@ -21,7 +21,7 @@ from openhands_api import (
     Outcome,
     WaitTimeoutError,
 )
-from openhands_api.testing import FakeOpenHandsServer
+from openhands_api.testing import FakeOpenHandsServer, FaultRule
 
 
 def test_create_then_wait_reaches_finished_while_status_stays_running(api: OpenHandsAPI) -> None:
@@ -143,6 +143,45 @@ def test_a_restart_that_the_server_abandons_is_a_start_error_not_a_long_wait(
     assert "stopped again" in str(caught.value)
     assert other
     assert api.get_conversation(first.id).runtime == "stopped"
+
+
+def test_a_runtime_that_never_comes_up_ends_the_wait_with_a_timeout(api: OpenHandsAPI) -> None:
+    conversation = api.create_conversation("Hello. [fake-start stuck]")
+    with pytest.raises(WaitTimeoutError) as caught:
+        api.wait(conversation.id, timeout=1.5)
+    assert caught.value.last is not None
+    assert caught.value.last.outcome is Outcome.IN_PROGRESS
+    assert caught.value.last.conversation.runtime == "starting"
+
+
+def test_a_restart_that_never_comes_up_ends_at_the_start_timeout(
+    server: FakeOpenHandsServer, make_api: Callable[..., OpenHandsAPI]
+) -> None:
+    api = make_api(server, start_timeout=1.5)
+    conversation = api.create_conversation("First.")
+    api.wait(conversation.id, timeout=30)
+    assert (
+        api.send_and_wait(conversation.id, "On. [fake-start stuck]", timeout=30).outcome is Outcome.FINISHED
+    )
+    api.stop(conversation.id)
+    with pytest.raises(WaitTimeoutError, match=r"did not start running within 1\.5s"):
+        api.send_and_wait(conversation.id, "Are you back?", timeout=30)
+    assert api.get_conversation(conversation.id).runtime == "starting"
+
+
+def test_a_restart_rides_out_a_server_that_fails_while_the_runtime_starts(
+    server: FakeOpenHandsServer, api: OpenHandsAPI
+) -> None:
+    conversation = api.create_conversation("First.")
+    api.wait(conversation.id, timeout=30)
+    api.stop(conversation.id)
+    # The events read that fixes the marker goes through; the restart's first look at the
+    # events then fails through all of the request's retries (1 + 3).
+    rule = FaultRule("status", method="GET", path="/api/conversations/*/events", status=503, skip=1, times=4)
+    server.state.faults.add(rule)
+    result = api.send_and_wait(conversation.id, "Are you back?", timeout=30)
+    assert result.outcome is Outcome.FINISHED
+    assert [status.hits for status in server.state.faults.rules] == [4]
 
 
 def test_delete_then_the_conversation_is_gone(api: OpenHandsAPI) -> None:

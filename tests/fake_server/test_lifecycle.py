@@ -508,6 +508,43 @@ async def test_restarted_conversation_takes_follow_up_messages(
     assert agent_states(events)[-2:] == ["running", "finished"]
 
 
+@pytest.mark.parametrize("directive", ["[fake-start stuck]", "[fake-start error]"])
+async def test_start_directive_leaves_the_runtime_starting_for_good(
+    client: httpx.AsyncClient, clock: ManualClock, directive: str
+) -> None:
+    """1.6.0 shows a runtime that never came up (or failed to) as STARTING, no event after
+    ``loading`` and no error in ``runtime_status`` (seen in CI: its start gave up after 120 s)."""
+    conversation_id = await create(client, f"Hello. {directive}")
+    clock.advance(3600)
+    data = await info(client, conversation_id)
+    assert (data["status"], data["runtime_status"]) == ("STARTING", "STATUS$STARTING_RUNTIME")
+    assert agent_states(await all_events(client, conversation_id)) == ["loading"]
+    await client.post(f"/api/conversations/{conversation_id}/stop")
+    assert (await info(client, conversation_id))["status"] == "STOPPED"
+
+
+async def test_start_directive_in_a_follow_up_hangs_the_next_restart_and_nostuck_undoes_it(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    conversation_id = await run(client, clock)
+    await client.post(
+        f"/api/conversations/{conversation_id}/message", json={"message": "On. [fake-start stuck]"}
+    )
+    events = await wait_for_turn(client, clock, conversation_id)
+    assert agent_states(events)[-1] == "finished"  # the running runtime is not affected
+    await client.post(f"/api/conversations/{conversation_id}/stop")
+    await client.post(f"/api/conversations/{conversation_id}/start", json={})
+    clock.advance(3600)
+    assert (await info(client, conversation_id))["status"] == "STARTING"
+    await client.post(
+        f"/api/conversations/{conversation_id}/message", json={"message": "[fake-start nostuck]"}
+    )
+    await client.post(f"/api/conversations/{conversation_id}/stop")
+    await client.post(f"/api/conversations/{conversation_id}/start", json={})
+    await wait_for_turn(client, clock, conversation_id)
+    assert (await info(client, conversation_id))["status"] == "RUNNING"
+
+
 # ------------------------------------------------------------------------------ concurrency
 async def test_fourth_running_conversation_evicts_the_least_recently_updated(
     client: httpx.AsyncClient, clock: ManualClock

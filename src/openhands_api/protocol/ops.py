@@ -359,32 +359,41 @@ def ensure_running_v0(conversation_id: str, *, timeout: float, poll: PollPolicy)
         yield v0.start_conversation(conversation_id)
     tracker = V0Tracker(marker=before, cursor=before)
     interval = poll.interval
+    last_error: OpenHandsError | None = None
     while True:
-        info, _ = yield from observe_v0(conversation_id, tracker, deadline)
-        if info is None:
-            raise not_found(conversation_id)
-        if info.status == "RUNNING" and tracker.agent is not None:
-            return info
-        if info.status == "STOPPED":
-            # The new session is registered before /start answers, so STOPPED now means the
-            # server closed it again (on 1.6.0: a newer conversation took the slot of the
-            # three it runs, or the runtime failed); waiting longer would never end.
-            raise ConversationStartError(
-                f"Conversation {conversation_id} stopped again while its runtime was starting; "
-                "the server may be running too many conversations. Start it again later.",
-                conversation_id=conversation_id,
-            )
-        if info.status in ("ERROR", "ARCHIVED"):
-            raise NotFoundError(
-                f"Conversation {conversation_id} cannot be restarted (status {info.status})",
-                status_code=404,
-                method="POST",
-                path=f"{v0.BASE}/{conversation_id}/start",
-            )
+        # A server busy starting a runtime may answer slowly or not at all for a while, and
+        # the requests' own timeouts shrink to the deadline: ride that out like a wait does.
+        try:
+            info, _ = yield from observe_v0(conversation_id, tracker, deadline)
+        except TRANSIENT_ERRORS as exc:
+            last_error = exc
+        else:
+            last_error = None
+            if info is None:
+                raise not_found(conversation_id)
+            if info.status == "RUNNING" and tracker.agent is not None:
+                return info
+            if info.status == "STOPPED":
+                # The new session is registered before /start answers, so STOPPED now means
+                # the server closed it again (on 1.6.0: a newer conversation took the slot of
+                # the three it runs, or the runtime failed); waiting longer would never end.
+                raise ConversationStartError(
+                    f"Conversation {conversation_id} stopped again while its runtime was starting; "
+                    "the server may be running too many conversations. Start it again later.",
+                    conversation_id=conversation_id,
+                )
+            if info.status in ("ERROR", "ARCHIVED"):
+                raise NotFoundError(
+                    f"Conversation {conversation_id} cannot be restarted (status {info.status})",
+                    status_code=404,
+                    method="POST",
+                    path=f"{v0.BASE}/{conversation_id}/start",
+                )
         now = yield Now()
         if now >= deadline:
+            state = f" (last error: {last_error})" if last_error is not None else ""
             raise WaitTimeoutError(
-                f"Conversation {conversation_id} did not start running within {timeout:g}s",
+                f"Conversation {conversation_id} did not start running within {timeout:g}s{state}",
                 conversation_id=conversation_id,
                 timeout=timeout,
             )

@@ -7,9 +7,9 @@ tasks, app conversations, sandboxes, events; ``generations="v1"``), or 1.6.0 ser
 differs. The same JSON shapes and key order, status codes and quirks; scripted agents whose
 runs look like real ones (steered by the same ``[fake-llm ...]`` directives as the real
 server's test LLM, so one scenario runs against both; ``[fake-start ...]`` makes V1 start
-tasks fail or hang); optional authentication; the real rate limiters; fault injection. Time
-is simulated lazily from a clock — nothing runs in the background — so the app works served
-over loopback and in-process alike.
+tasks fail or hang, and V0 runtimes never come up); optional authentication; the real rate
+limiters; fault injection. Time is simulated lazily from a clock — nothing runs in the
+background — so the app works served over loopback and in-process alike.
 
 Public API::
 

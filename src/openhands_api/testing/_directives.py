@@ -4,7 +4,8 @@ Responsible for: reading ``[fake-llm ...]`` directives exactly as the kit's fake
 (``shared/real-server/fake_llm.py``: every user message of the conversation is scanned, later
 values win, server-wide defaults fill the rest), and ``[fake-start ...]`` directives, which
 only this fake understands: they make a V1 start task fail or hang (read from the initial
-message only, since that is all a start task sees).
+message only, since that is all a start task sees), and a V0 runtime never come up (read
+like ``[fake-llm ...]``, from every user message so far, at each start or restart).
 
 Not responsible for: what a directive does to a conversation (``_v0_agent.py`` and
 ``_v0_store.py`` for V0, ``_v1_store.py`` for V1).
@@ -17,7 +18,9 @@ too, the kit's does not).
 
 ``[fake-start ...]``: ``error`` (the task ends in ``ERROR`` where a failing agent-server
 create fails, at ``STARTING_CONVERSATION``), ``stuck`` / ``stuck=STATUS`` (the task stops in
-``STATUS``, default ``WAITING_FOR_SANDBOX``, forever), ``noerror`` / ``nostuck``.
+``STATUS``, default ``WAITING_FOR_SANDBOX``, forever), ``noerror`` / ``nostuck``. On V0,
+``error`` and ``stuck`` look alike, as on 1.6.0, where a runtime whose start failed and one
+still starting both leave the conversation STARTING with nothing after ``loading``.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ def parse_directives(messages: Iterable[str], defaults: Directives) -> Directive
 
 @dataclass(frozen=True)
 class StartDirectives:
-    """How a V1 start task should go: normally, into ``ERROR``, or stuck in one status."""
+    """How a start should go: normally, into ``ERROR``, or stuck (in one status, for V1)."""
 
     error: bool = False
     stuck: str | None = None

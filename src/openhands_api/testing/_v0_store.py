@@ -32,6 +32,7 @@ from typing import Any
 
 from . import _v0_events as ev
 from ._config import FakeServerConfig
+from ._directives import StartDirectives, parse_start_directives
 from ._errors import ServerCrash
 from ._scheduler import Process, Scheduler
 from ._v0_agent import Directives, parse_directives, plan_outcome
@@ -335,10 +336,23 @@ class V0Store:
             f"http://localhost:{random.randint(30000, 49999)}": random.randint(50000, 59999)
         }
         self._append(conversation, ev.agent_state_changed("loading"))
+        if self._runtime_never_comes_up(conversation):
+            return
         first_boot = not any(e.get("action") == "system" for e in conversation.events)
         self._spawn_agent(
             conversation, self._runtime_ready(conversation, first_boot), self.config.startup_delay
         )
+
+    @staticmethod
+    def _runtime_never_comes_up(conversation: V0Conversation) -> bool:
+        """``[fake-start stuck]`` or ``[fake-start error]``, newest in the user messages (the
+        initial one before the first boot): 1.6.0 shows a runtime that never comes up, and
+        one whose start failed, alike: STARTING for good, no event after ``loading``, no
+        error in ``runtime_status`` (its session start gives up after 120 s, seen in CI)."""
+        found = StartDirectives()
+        for text in conversation.user_messages or [conversation.initial_user_msg or ""]:
+            found = parse_start_directives(text, found)
+        return found.error or found.stuck is not None
 
     def _spawn_agent(self, conversation: V0Conversation, process: Process, delay: float = 0.0) -> None:
         self.scheduler.spawn(process, owner=conversation.conversation_id, name="agent", delay=delay)
