@@ -87,14 +87,19 @@ def start_v1(http: httpx.Client, server: FakeOpenHandsServer, **kwargs: Any) -> 
     return http.post(server.base_url + V1_START, json=V1_START_BODY, **kwargs)
 
 
+def raw_request(method: str, path: str, body: bytes, *, close: bool) -> bytes:
+    """One HTTP/1.1 request as bytes; ``close`` asks the server to end the connection after it."""
+    connection = "Connection: close\r\n" if close else ""
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: fake\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{connection}\r\n"
+    ).encode() + body
+
+
 def raw_exchange(server: FakeOpenHandsServer, method: str, path: str, body: bytes = b"") -> bytes:
     """Send one request on a raw socket and return every byte until the server closes."""
-    request = (
-        f"{method} {path} HTTP/1.1\r\nHost: fake\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode() + body
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(request)
+        sock.sendall(raw_request(method, path, body, close=True))
         received = b""
         while chunk := sock.recv(65536):
             received += chunk
@@ -106,12 +111,8 @@ def kept_alive_exchange(
 ) -> tuple[bytes, bool]:
     """Send one keep-alive request on a raw socket; return the answer and whether the server
     closed the connection after it (instead of keeping it for the next request)."""
-    request = (
-        f"{method} {path} HTTP/1.1\r\nHost: fake\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(request)
+        sock.sendall(raw_request(method, path, body, close=False))
         received = b""
         while b"\r\n\r\n" not in received:
             received += sock.recv(65536)
