@@ -122,6 +122,34 @@ def server_log_digest(server: harness.RealServer, lines: int = 60) -> str:
     return "\n".join(kept[-lines:])
 
 
+# What the V0 action-server shim logs when it abandons a hung Jupyter start (see
+# realserver/launchers/oh_action_server_v0.py); counted per server, shown at the end of
+# the run so that CI output tells how often the real server needed it.
+JUPYTER_RETRY_MARK = "oh_action_server_v0: Jupyter start attempt"
+jupyter_retries: dict[str, tuple[int, int]] = {}  # workdir name: (abandoned, runtime starts)
+
+
+def count_jupyter_retries(server: harness.RealServer) -> None:
+    if server.version != "v0":
+        return
+    try:
+        log = server.server_log.read_text(errors="replace")
+    except OSError:
+        return
+    starts = log.count("Starting server with command")  # LocalRuntime, once per action server
+    jupyter_retries[server.workdir.name] = (log.count(JUPYTER_RETRY_MARK), starts)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if jupyter_retries:
+        abandoned = sum(a for a, _ in jupyter_retries.values())
+        starts = sum(s for _, s in jupyter_retries.values())
+        terminalreporter.write_line(
+            f"real V0 servers: {abandoned} hung Jupyter start(s) abandoned and retried"
+            f" in {starts} action-server starts ({len(jupyter_retries)} servers)"
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Safety net behind the fixtures: whatever this process started and did not stop
     # yet (e.g. a fixture's teardown was interrupted) is stopped now.
@@ -153,6 +181,7 @@ def _start(version: str, **options: Any) -> harness.RealServer:
 def _stop(server: harness.RealServer, session: pytest.Session) -> None:
     """Stop and check for leftovers; keep the workdir (with the logs) if a test failed."""
     keep = session.testsfailed > 0
+    count_jupyter_retries(server)
     report = server.stop(remove=not keep, check=False)
     if report.leftover_processes:
         pytest.fail(str(harness.LeftoverProcessesError(report)), pytrace=False)
@@ -218,6 +247,7 @@ def real_server_factory(
     yield factory
     errors = []
     for server in started:
+        count_jupyter_retries(server)
         report = server.stop(remove=not request.session.testsfailed, check=False)
         if report.leftover_processes:
             errors.append(str(harness.LeftoverProcessesError(report)))
