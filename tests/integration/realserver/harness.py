@@ -31,6 +31,7 @@ Responsible for:
 
 Not responsible for: pytest integration (``../conftest.py``), the fake LLM's
 behaviour (``fake_llm.py``), the patches needed to run the servers without Docker
+and to keep a hung Jupyter start from leaving a V0 conversation STARTING for good
 (``launchers/``).
 
 Versions: ``v0`` = openhands-ai 1.6.0 (the last release with the legacy
