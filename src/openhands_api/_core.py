@@ -1,8 +1,10 @@
 """What the sync and async clients share: settings, headers, the retry loop's decisions,
-error shaping, logging, and every public operation expressed as a protocol op.
+error shaping, logging, and the choice of the API generation that every operation runs on.
 
 The drivers (``client.py``, ``aio.py``) only move bytes and sleep; everything they decide they
-ask this core. A public method on either client is one line: build the op here, drive it there.
+ask this core. A public method on either client is one line: take the operation from the
+server's :class:`~.protocol.generation.Generation` here, drive it there. The operations
+themselves live in ``protocol/`` (no I/O).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import logging
 import random
 import ssl
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -20,13 +21,16 @@ import httpx
 
 from . import errors
 from .config import Settings, check_transport_security, redact, resolve_settings
-from .models import Conversation, ConversationResult, Outcome, SentMessage
-from .protocol import ops, v0, v1
-from .protocol.common import validate_id
-from .protocol.errors import is_concurrency_limit
-from .protocol.http import Call, Op, Request, Response, WriteFile
-from .protocol.lifecycle import SettleTracker
+from .models import Conversation, ConversationResult, SentMessage
+from .protocol.detect import detect_version
+from .protocol.generation import Generation, GenerationContext, NewConversation, OwnedByOtherGeneration
+from .protocol.http import Call, Op, Request, Response
+from .protocol.parsing import is_concurrency_limit
+from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, PollPolicy
 from .protocol.retry import FailureKind, RetryPolicy
+from .protocol.v0_ops import V0Generation
+from .protocol.v1_ops import V1Generation
+from .protocol.validation import validate_id
 
 logger = logging.getLogger("openhands_api")
 T = TypeVar("T")
@@ -35,6 +39,7 @@ ApiVersion = Literal["auto", "v0", "v1"]
 # Called with a snapshot after each poll of a wait that has not ended; the async client also
 # awaits what it returns, so a coroutine function works there.
 ProgressCallback = Callable[[ConversationResult], object]
+GENERATIONS: dict[str, type[Generation]] = {"v0": V0Generation, "v1": V1Generation}
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_WAIT_TIMEOUT = 30 * 60.0
 DEFAULT_START_TIMEOUT = 300.0
@@ -120,7 +125,7 @@ class ClientCore:
             self._retry = RetryPolicy(max_retries=max_retries)
         except ValueError as exc:
             raise errors.ConfigurationError(str(exc)) from None
-        default_poll = ops.CLOUD_POLL if self._settings.is_cloud else ops.SELF_HOSTED_POLL
+        default_poll = CLOUD_POLL if self._settings.is_cloud else SELF_HOSTED_POLL
         self._poll = self._poll_policy(poll_interval, max_poll_interval, default_poll)
         self._requested_version: str = api_version
         # "auto" is resolved on first use (one or two cheap GETs) and then cached.
@@ -129,9 +134,13 @@ class ClientCore:
         self._start_timeout = DEFAULT_START_TIMEOUT if start_timeout is None else float(start_timeout)
         if not self._start_timeout > 0:
             raise errors.ConfigurationError("start_timeout must be a positive number of seconds")
-        # Conversations this client created: a lookup after a lost create must not mistake
-        # one of them for the conversation it is looking for.
-        self._created_ids: set[str] = set()
+        self._context = GenerationContext(
+            base_url=self._settings.base_url,
+            poll=self._poll,
+            start_timeout=self._start_timeout,
+            max_resends=self._retry.max_retries,
+        )
+        self._generations: dict[str, Generation] = {}
 
     # ------------------------------------------------------------------ settings
 
@@ -173,15 +182,13 @@ class ClientCore:
         return headers
 
     @staticmethod
-    def _poll_policy(
-        interval: float | None, max_interval: float | None, default: ops.PollPolicy
-    ) -> ops.PollPolicy:
+    def _poll_policy(interval: float | None, max_interval: float | None, default: PollPolicy) -> PollPolicy:
         if interval is None and max_interval is None:
             return default
         first = interval if interval is not None else default.interval
         top = max_interval if max_interval is not None else max(first, default.max_interval)
         try:
-            return ops.PollPolicy(interval=first, max_interval=top)
+            return PollPolicy(interval=first, max_interval=top)
         except ValueError as exc:
             raise errors.InvalidInputError(str(exc)) from None
 
@@ -209,7 +216,13 @@ class ClientCore:
     @staticmethod
     def _response(raw: httpx.Response, content: bytes, downloaded: int | None = None) -> Response:
         headers = {k.lower(): v for k, v in raw.headers.items()}
-        return Response(status_code=raw.status_code, headers=headers, content=content, downloaded=downloaded)
+        return Response(
+            status_code=raw.status_code,
+            headers=headers,
+            content=content,
+            downloaded=downloaded,
+            received_at=time.time(),
+        )
 
     @staticmethod
     def _should_stream(raw: httpx.Response) -> bool:
@@ -286,13 +299,28 @@ class ClientCore:
             exc.message = redact(exc.message, secrets)
             exc.args = (exc.message,)
 
-    # ------------------------------------------------------------------ operations (shared)
+    # ------------------------------------------------------------------ operations
 
-    def _op_version(self) -> Op[str]:
+    def _op_generation(self) -> Op[Generation]:
         """The server's generation: forced, cached, or detected now (CONTRACT §1.6)."""
         if self._api_version is None:
-            self._api_version = yield from ops.detect_version(is_cloud=self._settings.is_cloud)
-        return self._api_version
+            self._api_version = yield from detect_version(is_cloud=self._settings.is_cloud)
+        return self._generation(self._api_version)
+
+    def _generation(self, version: str) -> Generation:
+        generation = self._generations.get(version)
+        if generation is None:
+            generation = self._generations[version] = GENERATIONS[version](self._context)
+        return generation
+
+    def _on_owner(self, use: Callable[[Generation], Op[T]]) -> Op[T]:
+        """Run ``use`` on the server's generation — or on the generation that owns the id, when
+        a server that speaks both hands it over (its V0 routes show V1 conversations)."""
+        generation = yield from self._op_generation()
+        try:
+            return (yield from use(generation))
+        except OwnedByOtherGeneration as moved:
+            return (yield from use(self._generation(moved.version)))
 
     def _wait_timeout(self, timeout: float | None) -> float:
         value = DEFAULT_WAIT_TIMEOUT if timeout is None else float(timeout)
@@ -312,77 +340,24 @@ class ClientCore:
         image_urls: Sequence[str] | None,
         options: dict[str, Any],
     ) -> Op[Conversation]:
-        common: dict[str, Any] = {
-            "repository": repository,
-            "git_provider": git_provider,
-            "image_urls": image_urls,
-            "conversation_instructions": conversation_instructions,
-        }
-        if title is not None:
-            v0.validate_title(title)
-        version = yield from self._op_version()
-        if version == "v1":
-            # A client-chosen id makes a create whose answer was lost resolvable (ops.create_v1).
-            options.setdefault("conversation_id", uuid.uuid4().hex)
-            body = v1.create_body(prompt, title=title, branch=branch, **common, **options)
-            task, created = yield from ops.create_v1(
-                body, attempts=self._retry.max_retries, start_timeout=self._start_timeout, poll=self._poll
-            )
-            return v1.to_conversation(
-                created, base_url=self.base_url, start_task_id=task.id if task else None
-            )
-        body = v0.create_body(prompt, selected_branch=branch, **common, **options)
-        conversation_id = yield from ops.create_v0(
-            body,
-            known=self._created_ids,
-            attempts=self._retry.max_retries,
-            lookup_timeout=self._start_timeout,
-            poll=self._poll,
-        )
-        if title is not None:
-            # V0 create has no title field: rename right after (the nearest equivalent).
-            yield v0.update_title(conversation_id, title)
-        return Conversation(
-            id=conversation_id,
-            api_version="v0",
-            web_url=v0.web_url(self.base_url, conversation_id),
+        request = NewConversation(
+            prompt,
+            repository=repository,
+            branch=branch,
+            git_provider=git_provider,
             title=title,
-            runtime="starting",
-            outcome=Outcome.IN_PROGRESS,
-            repository=body.get("repository"),
-            branch=body.get("selected_branch"),
-            git_provider=body.get("git_provider"),
-            raw={"conversation_id": conversation_id},
+            conversation_instructions=conversation_instructions,
+            image_urls=image_urls,
+            options=options,
         )
-
-    def _op_observe(self, conversation_id: str) -> Op[ConversationResult]:
-        """One look at a conversation (or V1 start task): its outcome, no waiting."""
-        version = yield from self._op_version()
-        if version == "v1":
-            result = yield from ops.get_v1(conversation_id, base_url=self.base_url)
-            return result
-        tracker = ops.V0Tracker()
-        info, assessment = yield from ops.observe_v0(conversation_id, tracker)
-        if info is None:
-            raise ops.not_found(conversation_id)
-        return ops.v0_result(info, assessment, tracker.recent, self.base_url)
+        generation = yield from self._op_generation()
+        return (yield from generation.create(request))
 
     def _op_get(self, conversation_id: str) -> Op[Conversation]:
-        result = yield from self._op_observe(conversation_id)
-        return result.conversation
+        return self._on_owner(lambda generation: generation.get(conversation_id))
 
     def _op_result(self, conversation_id: str) -> Op[ConversationResult]:
-        result = yield from self._op_observe(conversation_id)
-        if (
-            result.outcome.succeeded
-            and result.final_message is None
-            and result.conversation.api_version == "v0"
-        ):
-            # The final text can sit further back than the probe read (e.g. a long tail of
-            # events after the finish); look through the whole history once.
-            events = yield v0.get_trajectory(result.conversation_id)
-            result = result.model_copy(update={"final_message": v0.final_message(events)})
-        return result
+        return self._on_owner(lambda generation: generation.result(conversation_id))
 
     def _op_wait(
         self,
@@ -392,124 +367,50 @@ class ClientCore:
         after: SentMessage | None,
         poll_interval: float | None,
         max_poll_interval: float | None,
-        settle: SettleTracker | None = None,
     ) -> Op[ConversationResult]:
         validate_id(conversation_id)
         wait_timeout = self._wait_timeout(timeout)
         poll = self._poll_policy(poll_interval, max_poll_interval, self._poll)
-        version = yield from self._op_version()
-        if version == "v1":
-            if settle is None:
-                settle = (
-                    SettleTracker.after_message(after.execution_status, after.previous_message_id)
-                    if after is not None
-                    else SettleTracker()
-                )
-            result = yield from ops.wait_v1(
-                conversation_id, base_url=self.base_url, timeout=wait_timeout, poll=poll, settle=settle
-            )
-            return result
-        marker = after.marker if after is not None and after.marker is not None else -1
-        result = yield from ops.wait_v0(
-            conversation_id, base_url=self.base_url, timeout=wait_timeout, poll=poll, marker=marker
+        return self._on_owner(
+            lambda generation: generation.wait(conversation_id, timeout=wait_timeout, after=after, poll=poll)
         )
-        return result
 
     def _op_send_message(self, conversation_id: str, message: str, *, resume: bool = True) -> Op[SentMessage]:
-        version = yield from self._op_version()
-        if version == "v1":
-            sent = yield from ops.send_message_v1(
-                conversation_id, message, resume=resume, start_timeout=self._start_timeout, poll=self._poll
-            )
-            return sent
-        sent = yield from ops.send_message_v0(
-            conversation_id, message, start_timeout=self._start_timeout, poll=self._poll
+        return self._on_owner(
+            lambda generation: generation.send_message(conversation_id, message, resume=resume)
         )
-        return sent
 
     def _op_send_and_wait(
         self, conversation_id: str, message: str, *, timeout: float | None
     ) -> Op[ConversationResult]:
         wait_timeout = self._wait_timeout(timeout)
-        sent = yield from self._op_send_message(conversation_id, message)
-        result = yield from self._op_wait(
-            conversation_id, timeout=wait_timeout, after=sent, poll_interval=None, max_poll_interval=None
+        return self._on_owner(
+            lambda generation: generation.send_and_wait(conversation_id, message, timeout=wait_timeout)
         )
-        return result
 
     def _op_iter_conversations(self, page_size: int, filters: dict[str, Any]) -> Op[None]:
-        version = yield from self._op_version()
-        base_url = self.base_url
-        if version == "v1":
-            yield from ops.map_emitted(
-                ops.iter_v1_conversations(page_size=page_size, **filters),
-                lambda item: v1.to_conversation(item, base_url=base_url),
-            )
-        else:
-            yield from ops.map_emitted(
-                ops.iter_v0_conversations(page_size=page_size, **filters),
-                lambda info: v0.to_conversation(info, base_url=base_url),
-            )
+        generation = yield from self._op_generation()
+        yield from generation.iter_conversations(page_size=page_size, filters=filters)
 
     def _op_iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
-        version = yield from self._op_version()
-        if version == "v1":
-            yield from ops.map_emitted(
-                ops.iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size), v1.to_event
-            )
-        else:
-            yield from ops.map_emitted(
-                ops.iter_v0_events(conversation_id, reverse=reverse, page_size=page_size), v0.to_event
-            )
+        return self._on_owner(
+            lambda generation: generation.iter_events(conversation_id, reverse=reverse, page_size=page_size)
+        )
 
     def _op_stop(self, conversation_id: str) -> Op[None]:
-        """V0: stop the runtime. V1 has no stop route: the sandbox is paused instead."""
-        version = yield from self._op_version()
-        if version == "v1":
-            yield from ops.pause_v1(conversation_id, resume=False)
-        else:
-            yield v0.stop_conversation(conversation_id)
+        return self._on_owner(lambda generation: generation.stop(conversation_id))
 
     def _op_resume(self, conversation_id: str) -> Op[None]:
-        version = yield from self._op_version()
-        if version == "v1":
-            yield from ops.pause_v1(conversation_id, resume=True)
-        else:
-            yield v0.start_conversation(conversation_id)
+        return self._on_owner(lambda generation: generation.resume(conversation_id))
 
     def _op_delete(self, conversation_id: str) -> Op[bool]:
-        version = yield from self._op_version()
-        deleted = yield from (
-            ops.delete_v1(conversation_id) if version == "v1" else ops.delete_v0(conversation_id)
-        )
-        return deleted
+        return self._on_owner(lambda generation: generation.delete(conversation_id))
 
     def _op_set_title(self, conversation_id: str, title: str) -> Op[None]:
-        version = yield from self._op_version()
-        if version == "v1":
-            yield v1.update_conversation(conversation_id, title=title)
-        else:
-            yield v0.update_title(conversation_id, title)
+        return self._on_owner(lambda generation: generation.set_title(conversation_id, title))
 
     def _op_download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
-        """V1: the server's zip (``meta.json`` + one file per event), streamed to disk.
-        V0 has no such download; its trajectory (every event as JSON) is the nearest honest
-        equivalent, written as ``{"trajectory": [...]}``."""
-        version = yield from self._op_version()
-        if version == "v1":
-            yield v1.download_conversation(conversation_id, destination)
-        else:
-            events = yield v0.get_trajectory(conversation_id)
-            yield WriteFile(destination, trajectory_json(events))
-        return destination
-
-
-def trajectory_json(events: Sequence[Any]) -> bytes:
-    """A V0 trajectory as the JSON file ``download_history`` writes."""
-    import json
-
-    items = [event.model_dump(mode="json", exclude_none=True) for event in events]
-    return json.dumps({"trajectory": items}, indent=1).encode("utf-8")
+        return self._on_owner(lambda generation: generation.download_history(conversation_id, destination))
 
 
 def write_file_atomically(path: Path, content: bytes) -> None:

@@ -42,7 +42,7 @@ from .models import (
     V1Event,
     V1EventPage,
 )
-from .protocol import ops, v0, v1
+from .protocol import v0, v0_ops, v1, v1_ops
 from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step, WriteFile
 
 __all__ = ["AsyncOpenHandsAPI", "AsyncV0Routes", "AsyncV1Routes"]
@@ -391,7 +391,7 @@ class AsyncV0Routes:
         return await self._client._send(v0.list_conversations(**params))
 
     def iter_conversations(self, *, page_size: int = 20, **filters: Any) -> AsyncIterator[ConversationInfo]:
-        return self._client._iterate(ops.iter_v0_conversations(page_size=page_size, **filters))
+        return self._client._iterate(v0_ops.iter_v0_conversations(page_size=page_size, **filters))
 
     async def update_title(self, conversation_id: str, title: str) -> bool:
         return await self._client._send(v0.update_title(conversation_id, title))
@@ -411,7 +411,7 @@ class AsyncV0Routes:
         return await self._client._send(v0.get_events(conversation_id, **params))
 
     def iter_events(self, conversation_id: str, **params: Any) -> AsyncIterator[V0Event]:
-        return self._client._iterate(ops.iter_v0_events(conversation_id, **params))
+        return self._client._iterate(v0_ops.iter_v0_events(conversation_id, **params))
 
     async def get_trajectory(self, conversation_id: str) -> list[V0Event]:
         return await self._client._send(v0.get_trajectory(conversation_id))
@@ -450,19 +450,19 @@ class AsyncV1Routes:
         return await self._client._send(v1.start_conversation(v1.create_body(prompt, **fields)))
 
     async def get_start_tasks(self, ids: Sequence[str]) -> list[StartTask | None]:
-        return await self._client._run(ops.get_v1_start_tasks_batched(ids))
+        return await self._client._run(v1_ops.get_start_tasks_batched(ids))
 
     async def search_start_tasks(self, **params: Any) -> StartTaskPage:
         return await self._client._send(v1.search_start_tasks(**params))
 
     async def get_conversations(self, ids: Sequence[str]) -> list[AppConversation | None]:
-        return await self._client._run(ops.get_v1_conversations_batched(ids))
+        return await self._client._run(v1_ops.get_conversations_batched(ids))
 
     async def search_conversations(self, **params: Any) -> AppConversationPage:
         return await self._client._send(v1.search_conversations(**params))
 
     def iter_conversations(self, *, page_size: int = 100, **filters: Any) -> AsyncIterator[AppConversation]:
-        return self._client._iterate(ops.iter_v1_conversations(page_size=page_size, **filters))
+        return self._client._iterate(v1_ops.iter_v1_conversations(page_size=page_size, **filters))
 
     async def count_conversations(self, **filters: Any) -> int:
         return await self._client._send(v1.count_conversations(**filters))
@@ -476,7 +476,7 @@ class AsyncV1Routes:
     async def send_message(self, conversation_id: str, text: str, *, resume: bool = False) -> SentMessage:
         """``send-message``; with ``resume`` a paused sandbox (409) is resumed first."""
         return await self._client._run(
-            ops.send_message_v1(
+            v1_ops.send_message_resuming(
                 conversation_id,
                 text,
                 resume=resume,
@@ -489,7 +489,7 @@ class AsyncV1Routes:
         return await self._client._send(v1.search_events(conversation_id, **params))
 
     def iter_events(self, conversation_id: str, **params: Any) -> AsyncIterator[V1Event]:
-        return self._client._iterate(ops.iter_v1_events(conversation_id, **params))
+        return self._client._iterate(v1_ops.iter_v1_events(conversation_id, **params))
 
     async def count_events(self, conversation_id: str, **filters: Any) -> int:
         return await self._client._send(v1.count_events(conversation_id, **filters))
@@ -510,7 +510,7 @@ class AsyncV1Routes:
         return await self._client._send(v1.search_sandboxes(**params))
 
     def iter_sandboxes(self, *, page_size: int = 100) -> AsyncIterator[SandboxInfo]:
-        return self._client._iterate(ops.iter_v1_sandboxes(page_size=page_size))
+        return self._client._iterate(v1_ops.iter_v1_sandboxes(page_size=page_size))
 
     async def get_sandboxes(self, ids: Sequence[str]) -> list[SandboxInfo | None]:
         return await self._client._send(v1.get_sandboxes(ids))

@@ -38,7 +38,7 @@ from .models import (
     V1Event,
     V1EventPage,
 )
-from .protocol import ops, v0, v1
+from .protocol import v0, v0_ops, v1, v1_ops
 from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step, WriteFile
 
 __all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
@@ -377,7 +377,7 @@ class V0Routes:
         return self._client._send(v0.list_conversations(**params))
 
     def iter_conversations(self, *, page_size: int = 20, **filters: Any) -> Iterator[ConversationInfo]:
-        return self._client._iterate(ops.iter_v0_conversations(page_size=page_size, **filters))
+        return self._client._iterate(v0_ops.iter_v0_conversations(page_size=page_size, **filters))
 
     def update_title(self, conversation_id: str, title: str) -> bool:
         return self._client._send(v0.update_title(conversation_id, title))
@@ -395,7 +395,7 @@ class V0Routes:
         return self._client._send(v0.get_events(conversation_id, **params))
 
     def iter_events(self, conversation_id: str, **params: Any) -> Iterator[V0Event]:
-        return self._client._iterate(ops.iter_v0_events(conversation_id, **params))
+        return self._client._iterate(v0_ops.iter_v0_events(conversation_id, **params))
 
     def get_trajectory(self, conversation_id: str) -> list[V0Event]:
         return self._client._send(v0.get_trajectory(conversation_id))
@@ -434,19 +434,19 @@ class V1Routes:
         return self._client._send(v1.start_conversation(v1.create_body(prompt, **fields)))
 
     def get_start_tasks(self, ids: Sequence[str]) -> list[StartTask | None]:
-        return self._client._run(ops.get_v1_start_tasks_batched(ids))
+        return self._client._run(v1_ops.get_start_tasks_batched(ids))
 
     def search_start_tasks(self, **params: Any) -> StartTaskPage:
         return self._client._send(v1.search_start_tasks(**params))
 
     def get_conversations(self, ids: Sequence[str]) -> list[AppConversation | None]:
-        return self._client._run(ops.get_v1_conversations_batched(ids))
+        return self._client._run(v1_ops.get_conversations_batched(ids))
 
     def search_conversations(self, **params: Any) -> AppConversationPage:
         return self._client._send(v1.search_conversations(**params))
 
     def iter_conversations(self, *, page_size: int = 100, **filters: Any) -> Iterator[AppConversation]:
-        return self._client._iterate(ops.iter_v1_conversations(page_size=page_size, **filters))
+        return self._client._iterate(v1_ops.iter_v1_conversations(page_size=page_size, **filters))
 
     def count_conversations(self, **filters: Any) -> int:
         return self._client._send(v1.count_conversations(**filters))
@@ -460,7 +460,7 @@ class V1Routes:
     def send_message(self, conversation_id: str, text: str, *, resume: bool = False) -> SentMessage:
         """``send-message``; with ``resume`` a paused sandbox (409) is resumed first."""
         return self._client._run(
-            ops.send_message_v1(
+            v1_ops.send_message_resuming(
                 conversation_id,
                 text,
                 resume=resume,
@@ -473,7 +473,7 @@ class V1Routes:
         return self._client._send(v1.search_events(conversation_id, **params))
 
     def iter_events(self, conversation_id: str, **params: Any) -> Iterator[V1Event]:
-        return self._client._iterate(ops.iter_v1_events(conversation_id, **params))
+        return self._client._iterate(v1_ops.iter_v1_events(conversation_id, **params))
 
     def count_events(self, conversation_id: str, **filters: Any) -> int:
         return self._client._send(v1.count_events(conversation_id, **filters))
@@ -494,7 +494,7 @@ class V1Routes:
         return self._client._send(v1.search_sandboxes(**params))
 
     def iter_sandboxes(self, *, page_size: int = 100) -> Iterator[SandboxInfo]:
-        return self._client._iterate(ops.iter_v1_sandboxes(page_size=page_size))
+        return self._client._iterate(v1_ops.iter_v1_sandboxes(page_size=page_size))
 
     def get_sandboxes(self, ids: Sequence[str]) -> list[SandboxInfo | None]:
         return self._client._send(v1.get_sandboxes(ids))

@@ -1,4 +1,4 @@
-"""A create whose answer was lost is looked up before it is ever sent again (ops.create_v0)."""
+"""A create whose answer was lost is looked up before it is ever sent again (the generations' create)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,31 @@ from openhands_api.errors import (
     ServerError,
     UnprocessableEntityError,
 )
-from openhands_api.protocol import ops
+from openhands_api.protocol.generation import GenerationContext, NewConversation, is_ambiguous
 from openhands_api.protocol.http import Request, Response
+from openhands_api.protocol.polling import PollPolicy
+from openhands_api.protocol.v0_ops import V0Generation
+from openhands_api.protocol.v1_ops import V1Generation
 from tests.unit.opdriver import WALL_EPOCH, Driver, json_response
 
 MESSAGE = "Fix the flaky test."
 NEW = "a" * 32
 OTHER = "b" * 32
-POLL = ops.PollPolicy(interval=1.0, max_interval=1.0)
+POLL = PollPolicy(interval=1.0, max_interval=1.0)
+
+
+def _context(known: set[str] | None = None, timeout: float = 60.0) -> GenerationContext:
+    return GenerationContext(
+        base_url="http://oh.test",
+        poll=POLL,
+        start_timeout=timeout,
+        max_resends=3,
+        created=known if known is not None else set(),
+    )
+
+
+def create_v0(known: set[str] | None = None, timeout: float = 60.0) -> Any:
+    return V0Generation(_context(known, timeout)).create(NewConversation(MESSAGE))
 
 
 def _info(cid: str, status: str = "RUNNING", age: float = 1.0) -> dict[str, Any]:
@@ -95,14 +112,7 @@ class Server:
 
 def _create(server: Server, known: set[str] | None = None, timeout: float = 60.0) -> tuple[str, Driver]:
     driver = Driver(server.answer)
-    op = ops.create_v0(
-        {"initial_user_msg": MESSAGE},
-        known=known if known is not None else set(),
-        attempts=3,
-        lookup_timeout=timeout,
-        poll=POLL,
-    )
-    return driver.run(op), driver
+    return driver.run(create_v0(known, timeout)).id, driver
 
 
 def test_a_normal_create_sends_once() -> None:
@@ -170,9 +180,8 @@ def test_a_client_error_is_final() -> None:
         return json_response({"detail": [{"loc": ["body", "x"], "msg": "bad"}]}, status=422)
 
     driver = Driver(refuse)
-    op = ops.create_v0({"initial_user_msg": MESSAGE}, known=set(), attempts=3, lookup_timeout=60, poll=POLL)
     with pytest.raises(UnprocessableEntityError):
-        driver.run(op)
+        driver.run(create_v0())
     assert len(driver.requests) == 1
 
 
@@ -182,11 +191,7 @@ def test_a_request_that_never_left_is_not_looked_up() -> None:
 
     driver = Driver(refuse)
     with pytest.raises(APIConnectionError):
-        driver.run(
-            ops.create_v0(
-                {"initial_user_msg": MESSAGE}, known=set(), attempts=3, lookup_timeout=60, poll=POLL
-            )
-        )
+        driver.run(create_v0())
     assert len(driver.requests) == 1
 
 
@@ -194,10 +199,10 @@ def test_what_counts_as_may_have_happened() -> None:
     def status_error(code: int) -> ServerError:
         return ServerError("x", status_code=code, method="POST", path="/api/conversations")
 
-    assert ops.is_ambiguous(status_error(500))
-    assert ops.is_ambiguous(status_error(504))
-    assert ops.is_ambiguous(ProtocolError("cut JSON"))
-    assert not ops.is_ambiguous(UnprocessableEntityError("x", status_code=422, method="POST", path="/"))
+    assert is_ambiguous(status_error(500))
+    assert is_ambiguous(status_error(504))
+    assert is_ambiguous(ProtocolError("cut JSON"))
+    assert not is_ambiguous(UnprocessableEntityError("x", status_code=422, method="POST", path="/"))
 
 
 # ---------------------------------------------------------------------------- V1
@@ -244,30 +249,30 @@ class V1Server:
 
 def _create_v1(server: V1Server) -> tuple[Any, Driver]:
     driver = Driver(server.answer)
-    body = {"initial_message": {"role": "user", "content": [], "run": True}, "conversation_id": CONV}
-    result = driver.run(ops.create_v1(body, attempts=3, start_timeout=60, poll=POLL))
+    generation = V1Generation(_context())
+    result = driver.run(generation.create(NewConversation(MESSAGE, options={"conversation_id": CONV})))
     return result, driver
 
 
 def test_v1_create_sends_our_id_and_follows_the_start_task() -> None:
     server = V1Server(["ok"])
-    (_task, conversation), driver = _create_v1(server)
+    conversation, driver = _create_v1(server)
     assert conversation.id == CONV
     assert driver.count("POST", "/api/v1/app-conversations") == 1
 
 
 def test_v1_create_lost_after_the_server_took_it_is_found_by_its_start_task() -> None:
     server = V1Server(["lost-after-create"])
-    (task, conversation), driver = _create_v1(server)
+    conversation, driver = _create_v1(server)
     assert conversation.id == CONV
-    assert task is not None
+    assert conversation.start_task_id is not None
     assert driver.count("POST", "/api/v1/app-conversations") == 1
     assert len(server.tasks) == 1
 
 
 def test_v1_create_lost_before_the_server_took_it_is_sent_again_with_the_same_id() -> None:
     server = V1Server(["lost-before-create", "ok"])
-    (_, conversation), driver = _create_v1(server)
+    conversation, driver = _create_v1(server)
     posts = [r for r in driver.requests if r.method == "POST"]
     assert len(posts) == 2
     assert posts[0].json["conversation_id"] == posts[1].json["conversation_id"] == CONV

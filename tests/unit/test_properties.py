@@ -16,9 +16,9 @@ from openhands_api import errors
 from openhands_api.cli.prompt import InputProblem, read_text_file
 from openhands_api.config import normalize_base_url
 from openhands_api.protocol import v0, v1
-from openhands_api.protocol.common import validate_id, validate_repository
 from openhands_api.protocol.http import Response
 from openhands_api.protocol.retry import parse_retry_after
+from openhands_api.protocol.validation import validate_id, validate_repository
 
 SAFE_ID = set(string.ascii_letters + string.digits + "-_")
 

@@ -83,7 +83,7 @@ def test_retry_after_http_date() -> None:
 
 @pytest.mark.parametrize("value", [None, "", "soon", "-3", "nan"])
 def test_garbled_retry_after_is_ignored(value: str | None) -> None:
-    assert parse_retry_after(value) is None
+    assert parse_retry_after(value, wall_now=None) is None
 
 
 def test_x_ratelimit_reset_is_used_without_retry_after() -> None:

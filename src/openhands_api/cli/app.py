@@ -264,7 +264,7 @@ def new_conversation(
       openhands-api new-conversation --prompt "Fix the failing test" --repo me/app --poll
       cat task.md | openhands-api new-conversation --prompt-file - --base-url http://localhost:3000
     """
-    from ..protocol.common import validate_repository
+    from ..protocol.validation import validate_repository
 
     message = resolve_prompt(prompt, prompt_file, append_file)
     if repo is not None:

@@ -10,16 +10,12 @@ Nothing here performs I/O, reads a clock or knows about httpx.
 
 from __future__ import annotations
 
-import json as _json
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ..errors import ProtocolError
-
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 class _NoBody:
@@ -61,13 +57,15 @@ class Response:
     """What a driver hands back: status, lower-cased headers, and the body bytes.
 
     For a streamed download the body went to ``request.stream_to`` and ``content`` is empty;
-    ``downloaded`` then holds the number of bytes written.
+    ``downloaded`` then holds the number of bytes written. ``received_at`` is the driver's
+    wall clock (epoch seconds) when the answer came, for hints given as dates (``Retry-After``).
     """
 
     status_code: int
     headers: Mapping[str, str]
     content: bytes
     downloaded: int | None = None
+    received_at: float | None = None
 
     @property
     def content_type(self) -> str:
@@ -94,10 +92,6 @@ class Call(Generic[T]):
         if deadline is None:
             return self
         return Call(replace(self.request, deadline=deadline), self.parse)
-
-    def map(self, fn: Callable[[T], R]) -> Call[R]:
-        parse = self.parse
-        return Call(self.request, lambda response: fn(parse(response)))
 
 
 @dataclass(frozen=True)
@@ -143,29 +137,25 @@ Step = Call[Any] | Sleep | Now | Emit | Progress | WriteFile
 Op = Generator[Step, Any, T]
 
 
-def decode_json(response: Response, request: Request) -> Any:
-    """The JSON body of a successful response, or a ProtocolError saying what came instead."""
-    if not response.is_json:
-        kind = (
-            "an HTML page"
-            if "html" in response.content_type or response.content.lstrip()[:1] == b"<"
-            else (f"a {response.content_type or 'untyped'} body")
-        )
-        raise ProtocolError(
-            f"{request.describe()} answered {response.status_code} with {kind} where JSON was "
-            f"expected ({response.text_preview(80)!r}). Is the base URL an OpenHands API server, "
-            "and is the server healthy?",
-            status_code=response.status_code,
-            method=request.method,
-            path=request.path,
-        )
-    try:
-        return _json.loads(response.content)
-    except ValueError as exc:
-        raise ProtocolError(
-            f"{request.describe()} answered {response.status_code} with invalid JSON "
-            f"({response.text_preview(80)!r})",
-            status_code=response.status_code,
-            method=request.method,
-            path=request.path,
-        ) from exc
+def query(**params: Any) -> tuple[tuple[str, str], ...]:
+    """Query parameters without the ``None`` ones; booleans as ``true``/``false``."""
+    out: list[tuple[str, str]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            out.extend((key, _text(v)) for v in value)
+        else:
+            out.append((key, _text(value)))
+    return tuple(out)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def web_url(base_url: str, conversation_id: str) -> str:
+    """The conversation's page in the web app (CONTRACT §1.2)."""
+    return f"{base_url.rstrip('/')}/conversations/{conversation_id}"

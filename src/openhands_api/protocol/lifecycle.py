@@ -27,31 +27,48 @@ or nothing changed for a settle window). The caller works out ``settled``; the t
 The decision tables below mirror CONTRACT.md §4.2 and §6.4 row by row, first match wins; each
 row carries its number so tests and debug output can name it.
 
-Not in here: fetching anything (see ``ops.py``), or presenting the result (``models.py``).
+Besides the tables, the rules around them live here too: which extra facts a V1 read needs
+(:func:`needs_last_known`, :func:`needs_error_detail`) and how they are read from events
+(:func:`last_known_execution_status`, :func:`error_detail`); when the events prove that a
+status belongs to the caller's turn (:func:`events_prove_new_turn`); how long a successful
+end waits for its answer (:func:`with_answer`, ``ANSWER_GRACE``); and what a V0 restart has
+reached (:func:`restart_progress`).
+
+Not in here: fetching anything (the generation operations in ``v0_ops.py`` and ``v1_ops.py``
+ask these functions and fetch what they say is needed), or presenting the result (``models.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from enum import Enum
 
-from ..models import AppConversation, ConversationInfo, Outcome, StartTask, V0Event
+from ..models import AppConversation, ConversationInfo, Outcome, StartTask, V0Event, V1Event
 
 __all__ = [
     "V0_ROWS",
     "V1_ROWS",
     "AgentStateChange",
     "Assessment",
+    "RestartProgress",
     "V0Facts",
     "V1Facts",
     "classify_start_task",
     "classify_v0",
     "classify_v1",
+    "error_detail",
+    "events_prove_new_turn",
     "is_runtime_failure",
+    "last_known_execution_status",
+    "needs_error_detail",
+    "needs_last_known",
     "newest_agent_state",
     "refine_v1_finished",
+    "restart_progress",
     "sandbox_runtime",
     "v0_runtime",
+    "with_answer",
 ]
 
 # Agent states that never decide an outcome (see the module docstring).
@@ -256,6 +273,36 @@ def classify_v0(info: ConversationInfo | None, agent: AgentStateChange | None) -
     raise AssertionError("the last row matches everything")  # pragma: no cover
 
 
+class RestartProgress(str, Enum):
+    """How far a V0 restart (``POST …/start`` after STOPPED) has come."""
+
+    READY = "ready"  # RUNNING, and the agent has announced a state since the restart
+    STARTING = "starting"  # keep waiting
+    STOPPED_AGAIN = "stopped_again"  # the server closed the new session: waiting never ends
+    CANNOT_RESTART = "cannot_restart"  # ERROR or ARCHIVED: no restart will help
+    GONE = "gone"  # the server says null: deleted
+
+
+def restart_progress(info: ConversationInfo | None, agent: AgentStateChange | None) -> RestartProgress:
+    """What a read after ``/start`` says of the restart (``agent``: newest state since it).
+
+    RUNNING alone is not enough: the server appends ``awaiting_user_input`` a moment after the
+    status turns RUNNING, and a message sent before that would find the old state newest. The
+    new session is registered before ``/start`` answers, so STOPPED afterwards means the
+    server closed it again (on 1.6.0: a newer conversation took the slot of the three it
+    runs, or the runtime failed).
+    """
+    if info is None:
+        return RestartProgress.GONE
+    if info.status == "RUNNING" and agent is not None:
+        return RestartProgress.READY
+    if info.status == "STOPPED":
+        return RestartProgress.STOPPED_AGAIN
+    if info.status in ("ERROR", "ARCHIVED"):
+        return RestartProgress.CANNOT_RESTART
+    return RestartProgress.STARTING
+
+
 # ---------------------------------------------------------------------------- V1
 
 
@@ -443,6 +490,81 @@ def classify_v1(
     raise AssertionError("the last row matches everything")  # pragma: no cover
 
 
+def needs_last_known(conversation: AppConversation) -> bool:
+    """L is needed when the live status is null because the sandbox is paused or gone."""
+    return conversation.execution_status is None and conversation.sandbox_status in ("PAUSED", "MISSING")
+
+
+def last_known_execution_status(events_newest_first: Sequence[V1Event]) -> str | None:
+    """L: the newest execution status in ``ConversationStateUpdateEvent``s (newest first)."""
+    for event in events_newest_first:
+        data = event.model_extra or {}
+        if data.get("key") == "execution_status" and isinstance(data.get("value"), str):
+            return str(data["value"])
+        if data.get("key") == "full_state" and isinstance(data.get("value"), dict):
+            status = data["value"].get("execution_status")
+            if isinstance(status, str):
+                return status
+    return None
+
+
+def needs_error_detail(assessment: Assessment, conversation: AppConversation, last_known: str | None) -> bool:
+    """A failed run's detail comes from its newest ``ConversationErrorEvent``."""
+    return assessment.outcome is Outcome.FAILED and (
+        conversation.execution_status in _FAILED_EXECUTION or last_known in _FAILED_EXECUTION
+    )
+
+
+def error_detail(error_events: Sequence[V1Event]) -> str | None:
+    """The detail of the newest ``ConversationErrorEvent`` given (newest first)."""
+    for event in error_events:
+        data = event.model_extra or {}
+        detail = data.get("detail") or data.get("code")
+        if isinstance(detail, str) and detail:
+            return detail
+    return None
+
+
+# How long a wait that saw a successful end keeps looking for the agent's answer in the app
+# server's copy of the events, which lags the live status (agent-server webhooks).
+ANSWER_GRACE = 5.0
+
+
+def with_answer(
+    assessment: Assessment, answered_with: str | None, *, has_answer: bool, ended_for: float | None
+) -> Assessment:
+    """A successful end, judged with its answer: ``answered_with`` is ``"finish"``,
+    ``"message"`` or None (no answer among the newest events).
+
+    A plain-text answer makes ``finished`` a question (:func:`refine_v1_finished`). A wait
+    that has seen the end for ``ended_for`` seconds (None: a single look, no grace) and has
+    no answer yet keeps the turn in progress for ``ANSWER_GRACE``: the answer is on its way.
+    """
+    refined = refine_v1_finished(assessment, answered_with)
+    if not has_answer and ended_for is not None and ended_for < ANSWER_GRACE:
+        return replace(refined, outcome=Outcome.IN_PROGRESS)
+    return refined
+
+
+def events_prove_new_turn(
+    events_newest_first: Sequence[V1Event], status: str, before_message_id: str | None
+) -> bool:
+    """Do the events prove that ``status`` was reached after the caller's message?
+
+    Newest first, an ``execution_status`` update to ``status`` must come before (i.e. after in
+    time) a user message that is not the one that was newest before the action. The app
+    server's events lag the live status, so "no" often just means "not yet".
+    """
+    status_seen = False
+    for event in events_newest_first:
+        data = event.model_extra or {}
+        if event.kind == "ConversationStateUpdateEvent" and data.get("key") == "execution_status":
+            status_seen = status_seen or data.get("value") == status
+        elif event.kind == "MessageEvent" and event.source == "user":
+            return status_seen and event.id != before_message_id
+    return False
+
+
 def refine_v1_finished(assessment: Assessment, answered_with: str | None) -> Assessment:
     """``finished`` after a plain-text answer is a question to the user.
 
@@ -458,6 +580,10 @@ def refine_v1_finished(assessment: Assessment, answered_with: str | None) -> Ass
             detail="the agent answered and is waiting for a reply",
         )
     return assessment
+
+
+# Live statuses that may be the previous turn's right after an action (see SettleTracker).
+SETTLE_CANDIDATES = frozenset({"finished", "idle", "error", "stuck", "waiting_for_confirmation", "paused"})
 
 
 @dataclass
@@ -497,6 +623,11 @@ class SettleTracker:
         cls, before: str | None, before_message_id: str | None = None, window: float = 10.0
     ) -> SettleTracker:
         return cls(acted=True, before=before, before_message_id=before_message_id, window=window)
+
+    def wants_proof(self, status: str | None, settled: bool) -> bool:
+        """Worth asking the events (:func:`events_prove_new_turn`) whether ``status``, not yet
+        settled by observation, already belongs to the caller's turn."""
+        return not settled and self.acted and status in SETTLE_CANDIDATES
 
     def confirm(self) -> None:
         """The events showed that the current status belongs to the new turn."""

@@ -15,12 +15,12 @@ conversation twice"):
   capped at ``max_retry_after``; otherwise exponential backoff with jitter.
 - Never past the request's deadline.
 
-Pure functions; the driver supplies the clock readings and the random number.
+Pure functions: the driver supplies the clock readings (monotonic and wall) and the random
+number; nothing here reads a clock.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import Enum
@@ -103,8 +103,10 @@ class RetryPolicy:
         return delay
 
 
-def parse_retry_after(value: str | None, *, wall_now: float | None = None) -> float | None:
-    """``Retry-After`` in seconds: delta-seconds or an HTTP date; None if absent or garbled."""
+def parse_retry_after(value: str | None, *, wall_now: float | None) -> float | None:
+    """``Retry-After`` in seconds: delta-seconds, or an HTTP date measured from ``wall_now``
+    (epoch seconds, supplied by the driver); None if absent, garbled, or a date with no
+    ``wall_now`` to measure it from."""
     if value is None:
         return None
     text = value.strip()
@@ -117,16 +119,15 @@ def parse_retry_after(value: str | None, *, wall_now: float | None = None) -> fl
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-        if when is None:
+        if when is None or wall_now is None:
             return None
-        now = time.time() if wall_now is None else wall_now
-        return max(0.0, when.timestamp() - now)
+        return max(0.0, when.timestamp() - wall_now)
     if seconds != seconds or seconds < 0:  # NaN or negative
         return None
     return seconds
 
 
-def server_delay_hint(headers: dict[str, str], *, wall_now: float | None = None) -> float | None:
+def server_delay_hint(headers: dict[str, str], *, wall_now: float | None) -> float | None:
     """The server's own "come back in" hint: Retry-After, else X-RateLimit-Reset (epoch s)."""
     lowered = {k.lower(): v for k, v in headers.items()}
     retry_after = parse_retry_after(lowered.get("retry-after"), wall_now=wall_now)
@@ -139,6 +140,7 @@ def server_delay_hint(headers: dict[str, str], *, wall_now: float | None = None)
         reset_at = float(reset)
     except ValueError:
         return None
-    now = time.time() if wall_now is None else wall_now
     # Some servers send seconds-until-reset rather than an epoch; both read sensibly here.
-    return max(0.0, reset_at - now) if reset_at > 1e9 else max(0.0, reset_at)
+    if reset_at <= 1e9:
+        return max(0.0, reset_at)
+    return None if wall_now is None else max(0.0, reset_at - wall_now)

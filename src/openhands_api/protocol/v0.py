@@ -28,20 +28,10 @@ from ..models import (
     mask_secrets,
     parse_utc,
 )
-from .common import (
-    check,
-    expect_bool,
-    json_call,
-    model_call,
-    probe_call,
-    query,
-    validate_id,
-    validate_limit,
-    validate_message,
-    validate_repository,
-)
-from .http import Call, Request, Response, decode_json
+from .http import Call, Request, Response, query, web_url
 from .lifecycle import Assessment, v0_runtime
+from .parsing import download_call, expect_bool, json_call, model_call, probe_call
+from .validation import validate_id, validate_limit, validate_message, validate_repository, validate_title
 
 BASE = "/api/conversations"
 MAX_EVENTS_LIMIT = 100
@@ -64,7 +54,7 @@ CREATE_FIELDS = (
 )
 
 
-def _path(conversation_id: str, suffix: str = "") -> str:
+def conversation_path(conversation_id: str, suffix: str = "") -> str:
     return f"{BASE}/{quote(validate_id(conversation_id), safe='')}{suffix}"
 
 
@@ -112,7 +102,7 @@ def create_conversation(body: dict[str, Any]) -> Call[ConversationResponse]:
 
 def get_conversation(conversation_id: str) -> Call[ConversationInfo | None]:
     """``GET /api/conversations/{id}``; ``None`` when the server answers ``null`` (unknown id)."""
-    return model_call(Request("GET", _path(conversation_id)), ConversationInfo | None)
+    return model_call(Request("GET", conversation_path(conversation_id)), ConversationInfo | None)
 
 
 def list_conversations(
@@ -135,21 +125,15 @@ def list_conversations(
     return model_call(Request("GET", BASE, params=params), ConversationPage)
 
 
-def validate_title(title: object) -> str:
-    if not isinstance(title, str) or not 1 <= len(title) <= 200:
-        raise InvalidInputError("The title must be 1 to 200 characters long")
-    return title
-
-
 def update_title(conversation_id: str, title: str) -> Call[bool]:
     """``PATCH /api/conversations/{id}`` with ``{"title"}`` (1–200 characters) → ``true``."""
-    request = Request("PATCH", _path(conversation_id), json={"title": validate_title(title)})
+    request = Request("PATCH", conversation_path(conversation_id), json={"title": validate_title(title)})
     return json_call(request, expect_bool(request))
 
 
 def delete_conversation(conversation_id: str) -> Call[bool]:
     """``DELETE /api/conversations/{id}`` → ``True``; ``False`` when there was no such id."""
-    request = Request("DELETE", _path(conversation_id))
+    request = Request("DELETE", conversation_path(conversation_id))
     return json_call(request, expect_bool(request))
 
 
@@ -158,12 +142,14 @@ def start_conversation(
 ) -> Call[ConversationResponse]:
     """``POST …/start``: (re)starts the runtime. The body is required; ``{}`` is fine."""
     body: dict[str, Any] = {} if providers_set is None else {"providers_set": list(providers_set)}
-    return model_call(Request("POST", _path(conversation_id, "/start"), json=body), ConversationResponse)
+    return model_call(
+        Request("POST", conversation_path(conversation_id, "/start"), json=body), ConversationResponse
+    )
 
 
 def stop_conversation(conversation_id: str) -> Call[ConversationResponse]:
     """``POST …/stop``. ``conversation_status`` in the answer is the status *before* stopping."""
-    return model_call(Request("POST", _path(conversation_id, "/stop")), ConversationResponse)
+    return model_call(Request("POST", conversation_path(conversation_id, "/stop")), ConversationResponse)
 
 
 def get_events(
@@ -184,12 +170,14 @@ def get_events(
         reverse=reverse if reverse else None,
         limit=validate_limit(limit, 0, MAX_EVENTS_LIMIT),
     )
-    return model_call(Request("GET", _path(conversation_id, "/events"), params=params), V0EventPage)
+    return model_call(
+        Request("GET", conversation_path(conversation_id, "/events"), params=params), V0EventPage
+    )
 
 
 def get_trajectory(conversation_id: str) -> Call[list[V0Event]]:
     """``GET …/trajectory``: every event (hidden ones excluded) in one answer."""
-    request = Request("GET", _path(conversation_id, "/trajectory"))
+    request = Request("GET", conversation_path(conversation_id, "/trajectory"))
     inner = model_call(request, dict[str, Any])
 
     def parse(response: Response) -> list[V0Event]:
@@ -209,7 +197,7 @@ def send_message(conversation_id: str, message: str) -> Call[bool]:
     Not idempotent: a resend would add the message twice."""
     request = Request(
         "POST",
-        _path(conversation_id, "/message"),
+        conversation_path(conversation_id, "/message"),
         json={"message": validate_message(message)},
         idempotent=False,
     )
@@ -219,7 +207,7 @@ def send_message(conversation_id: str, message: str) -> Call[bool]:
 def list_files(conversation_id: str, path: str | None = None) -> Call[list[str]]:
     """``GET …/list-files``: workspace paths, directories end with ``/``."""
     return model_call(
-        Request("GET", _path(conversation_id, "/list-files"), params=query(path=path)), list[str]
+        Request("GET", conversation_path(conversation_id, "/list-files"), params=query(path=path)), list[str]
     )
 
 
@@ -227,7 +215,7 @@ def read_file(conversation_id: str, file: str) -> Call[str]:
     """``GET …/select-file?file=``: the text of a workspace file."""
     if not file:
         raise InvalidInputError("The file path is empty")
-    request = Request("GET", _path(conversation_id, "/select-file"), params=query(file=file))
+    request = Request("GET", conversation_path(conversation_id, "/select-file"), params=query(file=file))
 
     def convert(value: Any) -> str:
         if isinstance(value, dict) and isinstance(value.get("code"), str):
@@ -239,29 +227,20 @@ def read_file(conversation_id: str, file: str) -> Call[str]:
 
 def download_workspace(conversation_id: str, destination: Path) -> Call[int]:
     """``GET …/zip-directory`` streamed into ``destination``; the result is the byte count."""
-    request = Request("GET", _path(conversation_id, "/zip-directory"), stream_to=destination)
+    request = Request("GET", conversation_path(conversation_id, "/zip-directory"), stream_to=destination)
     return download_call(request)
 
 
-def download_call(request: Request) -> Call[int]:
-    def parse(response: Response) -> int:
-        check(request, response)
-        if response.downloaded is None:
-            decode_json(response, request)  # raises the protocol error that says what came
-            raise ProtocolError(f"{request.describe()} answered JSON where a file was expected")
-        return response.downloaded
-
-    return Call(request, parse)
-
-
 def git_changes(conversation_id: str) -> Call[list[GitChange]]:
-    return model_call(Request("GET", _path(conversation_id, "/git/changes")), list[GitChange])
+    return model_call(Request("GET", conversation_path(conversation_id, "/git/changes")), list[GitChange])
 
 
 def git_diff(conversation_id: str, path: str) -> Call[GitDiff]:
     if not path:
         raise InvalidInputError("The path of the file to diff is empty")
-    return model_call(Request("GET", _path(conversation_id, "/git/diff"), params=query(path=path)), GitDiff)
+    return model_call(
+        Request("GET", conversation_path(conversation_id, "/git/diff"), params=query(path=path)), GitDiff
+    )
 
 
 def final_message(events: Sequence[V0Event]) -> str | None:
@@ -371,8 +350,3 @@ def to_conversation(
         session_api_key=info.session_api_key,
         raw=mask_secrets(info.model_dump(mode="json")),
     )
-
-
-def web_url(base_url: str, conversation_id: str) -> str:
-    """The conversation's page in the web app (CONTRACT §1.2)."""
-    return f"{base_url.rstrip('/')}/conversations/{conversation_id}"

@@ -33,19 +33,10 @@ from ..models import (
     mask_secrets,
     parse_utc,
 )
-from .common import (
-    json_call,
-    model_call,
-    probe_call,
-    query,
-    validate_id,
-    validate_limit,
-    validate_message,
-    validate_repository,
-)
-from .http import Call, Request, Response
+from .http import Call, Request, Response, query, web_url
 from .lifecycle import sandbox_runtime
-from .v0 import download_call, validate_title, web_url
+from .parsing import download_call, json_call, model_call, probe_call
+from .validation import validate_id, validate_limit, validate_message, validate_repository, validate_title
 
 API = "/api/v1"
 CONVERSATIONS = f"{API}/app-conversations"

@@ -1,0 +1,209 @@
+"""The Generation interface: what every OpenHands API generation can do, as operations.
+
+A client speaks to a server through one :class:`Generation` — :class:`~.v0_ops.V0Generation`
+(``/api/conversations…``) or :class:`~.v1_ops.V1Generation` (``/api/v1/…``) — chosen once when
+the version is known (:mod:`.detect`). Each method returns an operation (a generator of steps,
+see ``http.py``) that a driver runs; nothing here performs I/O. Outside the generation
+modules, detection and the wire models, no code asks which version it is talking to: adding
+an operation means adding an abstract method here, and the type checker names the generation
+that lacks it.
+
+Also here, because both generations need them: the context a generation works in, the
+generation-neutral create request, the exactly-once helpers (is a failed create possibly
+carried out? how is an undecidable lookup reported?), and :class:`OwnedByOtherGeneration`,
+with which a generation hands an id over to the generation that owns it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import (
+    APIStatusError,
+    NotFoundError,
+    OpenHandsError,
+    ProtocolError,
+    TransportError,
+    WaitTimeoutError,
+)
+from ..models import Conversation, ConversationResult, SentMessage
+from .http import Op
+from .polling import PollPolicy
+
+
+@dataclass
+class GenerationContext:
+    """What a generation's operations need to know about the client that runs them."""
+
+    base_url: str
+    poll: PollPolicy
+    start_timeout: float  # starting compute: a V1 start task, a V0 restart
+    max_resends: int  # how often a create that provably never arrived may be sent again
+    # Conversations this client created: a lookup after a lost create must not mistake one
+    # of them for the conversation it is looking for.
+    created: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class NewConversation:
+    """A create request in the unified vocabulary; each generation builds its own body."""
+
+    prompt: str | None
+    repository: str | None = None
+    branch: str | None = None
+    git_provider: str | None = None
+    title: str | None = None
+    conversation_instructions: str | None = None
+    image_urls: Sequence[str] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class OwnedByOtherGeneration(Exception):
+    """Internal: the id belongs to the other generation of the same server (1.0–1.6.0 serve
+    both, and their V0 routes show V1 conversations); the client runs the operation there.
+
+    Deliberately not an OpenHandsError, so that no error handling on the way swallows it.
+    """
+
+    def __init__(self, version: str, conversation_id: str) -> None:
+        super().__init__(f"conversation {conversation_id} belongs to the {version} API")
+        self.version = version
+        self.conversation_id = conversation_id
+
+
+class Generation(ABC):
+    """One API generation's operations (each returns an operation for a driver to run)."""
+
+    version: ClassVar[str]
+
+    def __init__(self, context: GenerationContext) -> None:
+        self.context = context
+
+    @abstractmethod
+    def create(self, request: NewConversation) -> Op[Conversation]:
+        """Start a conversation exactly once; return when the server has accepted it."""
+
+    @abstractmethod
+    def observe(self, conversation_id: str) -> Op[ConversationResult]:
+        """One look: the conversation and its outcome now (NotFoundError if unknown)."""
+
+    @abstractmethod
+    def result(self, conversation_id: str) -> Op[ConversationResult]:
+        """Like :meth:`observe`, looking further for the final message when it must."""
+
+    @abstractmethod
+    def wait(
+        self, conversation_id: str, *, timeout: float, after: SentMessage | None, poll: PollPolicy
+    ) -> Op[ConversationResult]:
+        """Poll until the turn (the one ``after`` started, if given) has an outcome."""
+
+    @abstractmethod
+    def send_message(self, conversation_id: str, message: str, *, resume: bool) -> Op[SentMessage]:
+        """Send a follow-up, first bringing stopped compute back if needed and allowed."""
+
+    @abstractmethod
+    def iter_conversations(self, *, page_size: int, filters: dict[str, Any]) -> Op[None]:
+        """Emit every conversation (unified ``Conversation``), newest first."""
+
+    @abstractmethod
+    def iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
+        """Emit every event (unified ``Event``); NotFoundError for an unknown conversation."""
+
+    @abstractmethod
+    def stop(self, conversation_id: str) -> Op[None]:
+        """Stop the compute (V0 runtime; V1 pauses the sandbox)."""
+
+    @abstractmethod
+    def resume(self, conversation_id: str) -> Op[None]:
+        """Start the compute again."""
+
+    @abstractmethod
+    def delete(self, conversation_id: str) -> Op[bool]:
+        """Delete it and its compute; False if there was no such conversation."""
+
+    @abstractmethod
+    def set_title(self, conversation_id: str, title: str) -> Op[None]:
+        """Rename it."""
+
+    @abstractmethod
+    def download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
+        """Save the full history to ``destination``."""
+
+    def get(self, conversation_id: str) -> Op[Conversation]:
+        result = yield from self.observe(conversation_id)
+        return result.conversation
+
+    def send_and_wait(self, conversation_id: str, message: str, *, timeout: float) -> Op[ConversationResult]:
+        sent = yield from self.send_message(conversation_id, message, resume=True)
+        result = yield from self.wait(
+            sent.conversation_id, timeout=timeout, after=sent, poll=self.context.poll
+        )
+        return result
+
+
+# ---------------------------------------------------------------------------- exactly-once create
+
+# How far back a lookup looks for a conversation made by a request whose answer was lost;
+# generous, because the server's clock and ours may differ.
+LOOKUP_WINDOW = 600.0
+
+# A lookup whose own reads have all failed for this long stops: the server is not answering
+# as the API (a web page for every route, say), and the caller is better told now than after
+# the start timeout. Long enough that no run of transient faults gets there by chance.
+SILENT_LOOKUP_LIMIT = 10.0
+
+
+def is_ambiguous(exc: OpenHandsError) -> bool:
+    """True when a failed create may nevertheless have been carried out by the server, so that
+    it must be looked up before it is sent again: the connection broke or timed out after
+    sending, the server failed (5xx: a gateway may have passed it on, an app may have failed
+    after writing), or the answer was garbled (HTML, cut or wrongly shaped JSON)."""
+    if isinstance(exc, TransportError):
+        return exc.request_sent
+    if isinstance(exc, ProtocolError):
+        return True
+    return isinstance(exc, APIStatusError) and exc.status_code >= 500
+
+
+class CreateUndecided(OpenHandsError):
+    """Internal: a lookup could not tell whether a lost create happened."""
+
+
+def undecided(exc: OpenHandsError, how_to_look: str) -> OpenHandsError:
+    """The create's own error, saying that the conversation may exist and how to look."""
+    exc.message = (
+        f"{exc.message} The conversation may have been created: {how_to_look} before trying again "
+        "(openhands-api could not tell)."
+    )
+    exc.args = (exc.message,)
+    return exc
+
+
+def not_found(conversation_id: str, method: str, path: str) -> NotFoundError:
+    """The error for an id the server does not know, naming the route that was asked."""
+    return NotFoundError(
+        f"Conversation {conversation_id} does not exist (unknown id, or deleted)",
+        status_code=404,
+        method=method,
+        path=path,
+    )
+
+
+def wait_timed_out(
+    conversation_id: str, timeout: float, last: ConversationResult | None, error: OpenHandsError | None
+) -> WaitTimeoutError:
+    """The error of a wait that ran out of time, with what it saw last."""
+    state = f"last seen: {last.outcome.value}" if last else "no answer yet"
+    if error is not None:
+        state += f"; last error: {error}"
+    return WaitTimeoutError(
+        f"Conversation {conversation_id} did not reach an outcome within {timeout:g}s "
+        f"({state}). It may still be running: wait again, or stop it.",
+        conversation_id=conversation_id,
+        timeout=timeout,
+        last=last,
+    )

@@ -1,0 +1,655 @@
+"""The V1 generation (``/api/v1/…``: OpenHands Cloud, openhands-ai ≥ 1.7): every operation of
+the :class:`~.generation.Generation` interface, written as generators over the routes in
+``v1.py``.
+
+How V1 is read: a create returns a *start task*, followed until READY (then the conversation
+exists) or ERROR. One conversation is read through the batch route ``GET ?ids=``; its
+``sandbox_status`` and ``execution_status`` go to :mod:`.lifecycle`, which also says when the
+events must be asked for more (the last known status of a paused sandbox, a failure's detail,
+proof that a status belongs to the caller's turn). There is no stop: stop and resume pause and
+resume the sandbox, and a paused sandbox refuses messages (409) until resumed.
+
+Exactly-once create: the client chooses the conversation id (the server honours it), so a lost
+answer is resolved by asking for that id — the conversation, or a start task whose request
+names it — and a resend reuses the id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from ..errors import (
+    APIStatusError,
+    ConflictError,
+    ConversationStartError,
+    GoneError,
+    NotFoundError,
+    NotSupportedError,
+    OpenHandsError,
+    ProtocolError,
+    WaitTimeoutError,
+)
+from ..models import AppConversation, Conversation, ConversationResult, SentMessage, StartTask
+from . import v1
+from .generation import (
+    SILENT_LOOKUP_LIMIT,
+    CreateUndecided,
+    Generation,
+    NewConversation,
+    is_ambiguous,
+    not_found,
+    undecided,
+    wait_timed_out,
+)
+from .http import Call, Now, Op, Progress, Sleep, web_url
+from .lifecycle import (
+    Assessment,
+    SettleTracker,
+    classify_start_task,
+    classify_v1,
+    error_detail,
+    events_prove_new_turn,
+    last_known_execution_status,
+    needs_error_detail,
+    needs_last_known,
+    with_answer,
+)
+from .polling import TRANSIENT_ERRORS, PollPolicy, counted, cursor_pages, map_emitted, unique_pages, until
+from .validation import validate_id, validate_title
+
+# How many times a lookup after a lost create must find nothing before "absent" is believed.
+_ABSENT_LOOKS = 3
+
+
+# ---------------------------------------------------------------------------- reads and paging
+
+
+def conversation_lookup_path(conversation_id: str) -> str:
+    """What is asked to read one conversation (there is no GET by path, CONTRACT §5.2)."""
+    return f"{v1.CONVERSATIONS}?ids={v1.conversation_id_hex(conversation_id)}"
+
+
+def get_conversation(conversation_id: str) -> Op[AppConversation | None]:
+    items = yield v1.get_conversations([conversation_id])
+    return cast("AppConversation | None", items[0])
+
+
+def get_start_task(task_id: str) -> Op[StartTask | None]:
+    items = yield v1.get_start_tasks([task_id])
+    return cast("StartTask | None", items[0])
+
+
+def existing_conversation(conversation_id: str) -> Op[AppConversation]:
+    conversation = yield from get_conversation(conversation_id)
+    if conversation is None:
+        raise not_found(conversation_id, "GET", conversation_lookup_path(conversation_id))
+    return conversation
+
+
+def get_conversations_batched(ids: Sequence[str]) -> Op[list[AppConversation | None]]:
+    """``GET ?ids=`` for any number of ids: split into calls of at most 99, order kept."""
+    out: list[AppConversation | None] = []
+    for start in range(0, len(ids), v1.MAX_BATCH_IDS):
+        items = yield v1.get_conversations(ids[start : start + v1.MAX_BATCH_IDS])
+        out.extend(items)
+    return out
+
+
+def get_start_tasks_batched(ids: Sequence[str]) -> Op[list[StartTask | None]]:
+    """``GET …/start-tasks?ids=`` for any number of ids, at most 100 per call."""
+    out: list[StartTask | None] = []
+    for start in range(0, len(ids), v1.MAX_START_TASK_IDS):
+        items = yield v1.get_start_tasks(ids[start : start + v1.MAX_START_TASK_IDS])
+        out.extend(items)
+    return out
+
+
+def iter_v1_conversations(*, page_size: int = 100, **filters: Any) -> Op[None]:
+    """Every V1 conversation (``AppConversation``), newest first, to the end."""
+    yield from unique_pages(
+        lambda page_id: v1.search_conversations(page_id=page_id, limit=page_size, **filters),
+        lambda page: page.items,
+        lambda item: item.id,
+    )
+
+
+def iter_v1_events(
+    conversation_id: str, *, newest_first: bool = False, page_size: int = 100, **filters: Any
+) -> Op[None]:
+    """Every V1 event (``V1Event``) as the server pages them."""
+    yield from cursor_pages(
+        lambda page_id: v1.search_events(
+            conversation_id, newest_first=newest_first, page_id=page_id, limit=page_size, **filters
+        )
+    )
+
+
+def iter_v1_sandboxes(*, page_size: int = 100) -> Op[None]:
+    yield from cursor_pages(lambda page_id: v1.search_sandboxes(page_id=page_id, limit=page_size))
+
+
+def route_required(call: Call[Any], name: str) -> Op[Any]:
+    """Send ``call``; a server without that route (openhands-ai 1.0–1.6.0 serve V1 without
+    send-message and delete) answers 405, or 404 with FastAPI's bare "Not Found", which
+    becomes a NotSupportedError that says what to do instead."""
+    try:
+        result = yield call
+    except APIStatusError as exc:
+        if exc.status_code == 405 or (exc.status_code == 404 and exc.detail == "Not Found"):
+            raise NotSupportedError(
+                f"This server's V1 API has no {name} route (openhands-ai 1.0–1.6.0 lack it); "
+                "use its V0 API instead: api_version='v0' (CLI: --api-version v0)"
+            ) from None
+        raise
+    return result
+
+
+def send_message_resuming(
+    conversation_id: str, message: str, *, resume: bool, start_timeout: float, poll: PollPolicy
+) -> Op[SentMessage]:
+    """``send-message``; on 409 (sandbox paused) with ``resume``: resume, wait, send again.
+
+    The execution status before sending is kept in the receipt, so a later wait can tell the
+    previous turn's ``finished`` from this one's (see lifecycle.SettleTracker)."""
+    call = v1.send_message(conversation_id, message)  # validates before any request
+    before = yield from existing_conversation(conversation_id)
+    previous_message = yield from newest_user_message_id(conversation_id)
+    if before.sandbox_status != "RUNNING" and resume:
+        before = yield from running_sandbox(before, timeout=start_timeout, poll=poll)
+    try:
+        yield from route_required(call, "send-message")
+    except ConflictError:
+        if not resume:
+            raise
+        before = yield from running_sandbox(before, timeout=start_timeout, poll=poll)
+        yield call
+    return SentMessage(
+        conversation_id=before.id,
+        execution_status=before.execution_status,
+        previous_message_id=previous_message,
+    )
+
+
+def running_sandbox(
+    conversation: AppConversation, *, timeout: float, poll: PollPolicy
+) -> Op[AppConversation]:
+    """Resume a paused sandbox and wait until it runs (send-message never resumes it)."""
+    conversation_id = conversation.id
+    if conversation.sandbox_status == "RUNNING":
+        return conversation
+    if conversation.sandbox_status in ("MISSING", "ERROR") or not conversation.sandbox_id:
+        raise GoneError(
+            f"The sandbox of conversation {conversation_id} is {conversation.sandbox_status}; "
+            "it cannot be resumed",
+            status_code=410,
+            method="POST",
+            path=f"{v1.API}/sandboxes/{conversation.sandbox_id}/resume",
+        )
+    started = yield Now()
+    if conversation.sandbox_status == "PAUSED":
+        yield v1.resume_sandbox(conversation.sandbox_id)
+
+    def check() -> Op[AppConversation | None]:
+        current = yield from existing_conversation(conversation_id)
+        return current if current.sandbox_status == "RUNNING" else None
+
+    def timed_out(error: OpenHandsError | None) -> OpenHandsError:
+        state = f" (last error: {error})" if error is not None else ""
+        return WaitTimeoutError(
+            f"The sandbox of conversation {conversation_id} did not start running within {timeout:g}s{state}",
+            conversation_id=conversation_id,
+            timeout=timeout,
+        )
+
+    running = yield from until(
+        check, deadline=started + timeout, poll=poll, timed_out=timed_out, first_delay=poll.interval
+    )
+    return running
+
+
+def newest_user_message_id(conversation_id: str) -> Op[str | None]:
+    """The id of the newest user ``MessageEvent`` in the app server's copy of the events."""
+    page = yield v1.search_events(conversation_id, kind="MessageEvent", newest_first=True, limit=10)
+    for event in page.items:
+        if event.source == "user":
+            return str(event.id)
+    return None
+
+
+# ---------------------------------------------------------------------------- classifying
+
+
+def assess(conversation: AppConversation, settle: SettleTracker, now: float) -> Op[Assessment]:
+    """Classify one read of a conversation, fetching from the events only what
+    :mod:`.lifecycle` says is needed."""
+    last_known = None
+    if needs_last_known(conversation):
+        page = yield v1.search_events(
+            conversation.id, kind="ConversationStateUpdateEvent", newest_first=True, limit=50
+        )
+        last_known = last_known_execution_status(page.items)
+    status = conversation.execution_status
+    settled = settle.observe(status, now)
+    if settle.wants_proof(status, settled):
+        page = yield v1.search_events(conversation.id, newest_first=True, limit=50)
+        if events_prove_new_turn(page.items, str(status), settle.before_message_id):
+            settle.confirm()
+            settled = True
+    assessment = classify_v1(conversation, last_known=last_known, settled=settled)
+    if needs_error_detail(assessment, conversation, last_known):
+        page = yield v1.search_events(
+            conversation.id, kind="ConversationErrorEvent", newest_first=True, limit=1
+        )
+        detail = error_detail(page.items)
+        if detail:
+            assessment = classify_v1(
+                conversation, last_known=last_known, settled=settled, error_detail=detail
+            )
+    return assessment
+
+
+def final_answer(conversation_id: str) -> Op[tuple[str | None, str | None]]:
+    """The current turn's answer from the newest events: (text, "finish" | "message")."""
+    page = yield v1.search_events(conversation_id, newest_first=True, limit=50)
+    return v1.final_answer(page.items)
+
+
+def to_result(
+    conversation: AppConversation,
+    assessment: Assessment,
+    *,
+    base_url: str,
+    start_task_id: str | None,
+    final: str | None,
+) -> ConversationResult:
+    unified = v1.to_conversation(
+        conversation,
+        base_url=base_url,
+        start_task_id=start_task_id,
+        outcome=assessment.outcome,
+        outcome_detail=assessment.detail,
+        agent_state=assessment.agent_state,
+    )
+    return ConversationResult(
+        conversation_id=conversation.id,
+        outcome=assessment.outcome,
+        detail=assessment.detail,
+        final_message=final,
+        pr_numbers=list(conversation.pr_number),
+        web_url=unified.web_url,
+        conversation=unified,
+    )
+
+
+def without_conversation(
+    task: StartTask | None, ref: str, base_url: str, assessment: Assessment
+) -> ConversationResult:
+    """The result when there is no conversation to show: a start task that failed or is
+    still going, or an id that is gone."""
+    url = web_url(base_url, ref)
+    conversation = Conversation(
+        id=ref,
+        api_version="v1",
+        web_url=url,
+        start_task_id=task.id if task else None,
+        runtime=assessment.runtime,
+        outcome=assessment.outcome,
+        outcome_detail=assessment.detail,
+        raw=task.model_dump(mode="json", exclude={"request"}) if task else {},
+    )
+    return ConversationResult(
+        conversation_id=ref,
+        outcome=assessment.outcome,
+        detail=assessment.detail,
+        web_url=url,
+        conversation=conversation,
+    )
+
+
+def ready_or_none(task: StartTask) -> StartTask | None:
+    """The task if READY, None while it is still going; ConversationStartError on ERROR."""
+    verdict = classify_start_task(task)
+    if verdict is None:
+        return task
+    if verdict.outcome.is_terminal:
+        raise ConversationStartError(
+            f"The conversation failed to start: {task.detail or 'no detail given'}",
+            start_task_id=task.id,
+            detail=task.detail,
+        )
+    return None
+
+
+class _Watch:
+    """The state of one V1 wait: what ``ref`` turned out to be, and when the turn ended."""
+
+    def __init__(self, ref: str, settle: SettleTracker, base_url: str) -> None:
+        self.ref = ref
+        self.settle = settle
+        self.base_url = base_url
+        self.conversation_id: str | None = None
+        self.task_id: str | None = None
+        self.ended_at: float | None = None
+        self.last: ConversationResult | None = None
+
+    def poll_once(self) -> Op[ConversationResult | None]:
+        """One poll: the result when terminal, else None (after a Progress snapshot)."""
+        conversation: AppConversation | None = None
+        if self.conversation_id is None:
+            conversation = yield from get_conversation(self.task_id or self.ref)
+            if conversation is not None:
+                self.conversation_id = conversation.id
+            else:
+                task = yield from get_start_task(self.task_id or self.ref)
+                verdict = classify_start_task(task)
+                if verdict is not None:
+                    if verdict.outcome.is_terminal:
+                        return without_conversation(task, self.ref, self.base_url, verdict)
+                    self.task_id = task.id if task else None
+                    return None  # still starting
+                if task is not None and task.app_conversation_id:
+                    self.task_id = task.id
+                    self.conversation_id = task.app_conversation_id
+                    conversation = yield from get_conversation(self.conversation_id)
+        else:
+            conversation = yield from get_conversation(self.conversation_id)
+        if self.conversation_id is None:
+            return None
+        now = yield Now()
+        if conversation is None:
+            return without_conversation(None, self.conversation_id, self.base_url, classify_v1(None))
+        assessment = yield from assess(conversation, self.settle, now)
+        final = None
+        if assessment.outcome.is_terminal and assessment.outcome.succeeded:
+            final, answered_with = yield from final_answer(conversation.id)
+            self.ended_at = now if self.ended_at is None else self.ended_at
+            assessment = with_answer(
+                assessment, answered_with, has_answer=final is not None, ended_for=now - self.ended_at
+            )
+        self.last = to_result(
+            conversation, assessment, base_url=self.base_url, start_task_id=self.task_id, final=final
+        )
+        if assessment.outcome.is_terminal:
+            return self.last
+        yield Progress(self.last)
+        return None
+
+
+# ---------------------------------------------------------------------------- the generation
+
+
+class V1Generation(Generation):
+    version = "v1"
+
+    # ------------------------------------------------------------------ create
+
+    def create(self, request: NewConversation) -> Op[Conversation]:
+        """Start a V1 conversation exactly once and follow its start task to READY; the title,
+        which the start request does not set (1.11.0 ignores it there), is set after."""
+        if request.title is not None:
+            validate_title(request.title)
+        options = dict(request.options)
+        # A client-chosen id makes a create whose answer was lost resolvable.
+        options.setdefault("conversation_id", uuid.uuid4().hex)
+        body = v1.create_body(
+            request.prompt,
+            title=request.title,
+            repository=request.repository,
+            branch=request.branch,
+            git_provider=request.git_provider,
+            image_urls=request.image_urls,
+            conversation_instructions=request.conversation_instructions,
+            **options,
+        )
+        task, created = yield from self._start_exactly_once(body)
+        if request.title is not None and created.title != request.title:
+            created = yield v1.update_conversation(created.id, title=request.title)
+        return v1.to_conversation(
+            created, base_url=self.context.base_url, start_task_id=task.id if task else None
+        )
+
+    def _start_exactly_once(self, body: dict[str, Any]) -> Op[tuple[StartTask | None, AppConversation]]:
+        """``body`` carries the client-chosen ``conversation_id``: after a lost answer the
+        conversation, or a start task whose request names that id, either exists or provably
+        does not. Only then is the request sent again — with the same id, so a late first
+        request and the resend cannot make two conversations."""
+        conversation_id = str(body["conversation_id"])
+        started = yield Now()
+        deadline = started + self.context.start_timeout
+        tries = 0
+        while True:
+            try:
+                task: StartTask = yield v1.start_conversation(body)
+            except OpenHandsError as exc:
+                if not is_ambiguous(exc):
+                    raise
+                tries += 1
+                try:
+                    found_task, found = yield from self._find_started(conversation_id)
+                except CreateUndecided:
+                    raise undecided(exc, f"look up conversation {conversation_id}") from None
+                if found is not None:
+                    return found_task, found
+                if found_task is None:
+                    if tries > self.context.max_resends:
+                        raise
+                    continue
+                task = found_task
+            try:
+                ready = yield from self._follow_start_task(task, deadline=deadline)
+            except ConversationStartError:
+                # A resend that collided with a late first request fails to start; the first one
+                # is then the conversation.
+                existing = yield from get_conversation(conversation_id)
+                if existing is None or tries == 0:
+                    raise
+                return task, existing
+
+            conversation = yield from self._conversation_of(ready, conversation_id, deadline=deadline)
+            return ready, conversation
+
+    def _conversation_of(
+        self, ready: StartTask, conversation_id: str, *, deadline: float
+    ) -> Op[AppConversation]:
+        """The conversation of a READY start task (the batch read may lag the task a moment)."""
+        wanted = ready.app_conversation_id or conversation_id
+
+        def appeared() -> Op[AppConversation | None]:
+            conversation = yield from get_conversation(wanted)
+            return conversation
+
+        def missing(error: OpenHandsError | None) -> OpenHandsError:
+            return ProtocolError(f"Start task {ready.id} is READY but conversation {wanted} is not found")
+
+        conversation = yield from until(
+            appeared, deadline=deadline, poll=self.context.poll, timed_out=missing
+        )
+        return conversation
+
+    def _follow_start_task(self, task: StartTask, *, deadline: float) -> Op[StartTask]:
+        """Poll a start task until READY; ERROR raises ConversationStartError with the server's
+        detail; running out of time raises WaitTimeoutError (the start may still complete)."""
+        latest = [task]
+
+        def look() -> Op[StartTask | None]:
+            fresh = yield from get_start_task(task.id)
+            if fresh is None:
+                raise not_found(task.id, "GET", f"{v1.CONVERSATIONS}/start-tasks?ids={task.id}")
+            latest[0] = fresh
+            return ready_or_none(fresh)
+
+        def timed_out(error: OpenHandsError | None) -> OpenHandsError:
+            return WaitTimeoutError(
+                f"Start task {task.id} is still {latest[0].status} after the start timeout; it may "
+                "still complete: wait for it again, or look it up later",
+                conversation_id=task.id,
+                timeout=self.context.start_timeout,
+            )
+
+        if ready_or_none(task) is not None:
+            return task
+        ready = yield from until(
+            look,
+            deadline=deadline,
+            poll=self.context.poll,
+            timed_out=timed_out,
+            first_delay=self.context.poll.interval,
+        )
+        return ready
+
+    def _find_started(self, conversation_id: str) -> Op[tuple[StartTask | None, AppConversation | None]]:
+        """After a lost create: the conversation with our id, or the start task that asked for it.
+
+        Looked for ``_ABSENT_LOOKS`` times a poll interval apart, because the server may still
+        be writing the start task down when the answer was lost. A look that fails does not
+        count as "absent"; when no look has been answered for ``SILENT_LOOKUP_LIMIT`` seconds,
+        CreateUndecided."""
+        poll = self.context.poll
+        started = yield Now()
+        answered_at = started
+        absent = 0
+        interval = poll.interval
+        while True:
+            now = yield Now()
+            try:
+                conversation = yield from get_conversation(conversation_id)
+                if conversation is not None:
+                    return None, conversation
+                page = yield v1.search_start_tasks(limit=20)
+            except TRANSIENT_ERRORS:
+                if now - answered_at >= SILENT_LOOKUP_LIMIT:
+                    raise CreateUndecided("the server does not answer the lookup") from None
+            else:
+                answered_at = now
+                for task in page.items:
+                    requested = (task.request or {}).get("conversation_id")
+                    if isinstance(requested, str) and requested.replace("-", "").lower() == conversation_id:
+                        return task, None
+                absent += 1
+                if absent >= _ABSENT_LOOKS:
+                    return None, None
+            yield Sleep(interval)
+            interval = poll.next(interval)
+
+    # ------------------------------------------------------------------ reading
+
+    def observe(self, conversation_id: str) -> Op[ConversationResult]:
+        """A conversation id or a start-task id → its outcome now."""
+        base_url = self.context.base_url
+        task: StartTask | None = None
+        conversation = yield from get_conversation(conversation_id)
+        if conversation is None:
+            task = yield from get_start_task(conversation_id)
+            verdict = classify_start_task(task)
+            if verdict is None and task is not None and task.app_conversation_id:
+                conversation = yield from existing_conversation(task.app_conversation_id)
+            else:
+                if task is None:
+                    raise not_found(conversation_id, "GET", conversation_lookup_path(conversation_id))
+                return without_conversation(task, conversation_id, base_url, verdict or classify_v1(None))
+        now = yield Now()
+        assessment = yield from assess(conversation, SettleTracker(), now)
+        final = None
+        if assessment.outcome.succeeded:
+            final, answered_with = yield from final_answer(conversation.id)
+            assessment = with_answer(assessment, answered_with, has_answer=final is not None, ended_for=None)
+        return to_result(
+            conversation, assessment, base_url=base_url, start_task_id=task.id if task else None, final=final
+        )
+
+    def result(self, conversation_id: str) -> Op[ConversationResult]:
+        result = yield from self.observe(conversation_id)
+        return result
+
+    def wait(
+        self, conversation_id: str, *, timeout: float, after: SentMessage | None, poll: PollPolicy
+    ) -> Op[ConversationResult]:
+        """Poll a V1 conversation (or its start task) until the outcome is terminal.
+
+        Each poll is one batch GET (plus a start-task GET while starting, and an events read
+        only when :mod:`.lifecycle` needs one). Transient failures are ridden out."""
+        validate_id(conversation_id)
+        settle = (
+            SettleTracker.after_message(after.execution_status, after.previous_message_id)
+            if after is not None
+            else SettleTracker()
+        )
+        watch = _Watch(conversation_id, settle, self.context.base_url)
+
+        def timed_out(error: OpenHandsError | None) -> OpenHandsError:
+            return wait_timed_out(watch.conversation_id or conversation_id, timeout, watch.last, error)
+
+        started = yield Now()
+        result = yield from until(watch.poll_once, deadline=started + timeout, poll=poll, timed_out=timed_out)
+        return result
+
+    def iter_conversations(self, *, page_size: int, filters: dict[str, Any]) -> Op[None]:
+        base_url = self.context.base_url
+        yield from map_emitted(
+            iter_v1_conversations(page_size=page_size, **filters),
+            lambda item: v1.to_conversation(item, base_url=base_url),
+        )
+
+    def iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
+        """An unknown conversation's event search answers an empty page, not 404: an empty
+        first page is checked against the conversation itself."""
+        emitted = yield from map_emitted(
+            counted(iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size)), v1.to_event
+        )
+        if emitted == 0:
+            yield from existing_conversation(conversation_id)
+
+    # ------------------------------------------------------------------ messages
+
+    def send_message(self, conversation_id: str, message: str, *, resume: bool) -> Op[SentMessage]:
+        sent = yield from send_message_resuming(
+            conversation_id,
+            message,
+            resume=resume,
+            start_timeout=self.context.start_timeout,
+            poll=self.context.poll,
+        )
+        return sent
+
+    # ------------------------------------------------------------------ managing
+
+    def _sandbox_of(self, conversation_id: str) -> Op[str]:
+        conversation = yield from existing_conversation(conversation_id)
+        if not conversation.sandbox_id:
+            raise GoneError(
+                f"Conversation {conversation_id} has no sandbox",
+                status_code=410,
+                method="GET",
+                path=conversation_lookup_path(conversation_id),
+            )
+        return conversation.sandbox_id
+
+    def stop(self, conversation_id: str) -> Op[None]:
+        """V1 has no stop route: the sandbox is paused (CONTRACT §5.4)."""
+        sandbox_id = yield from self._sandbox_of(conversation_id)
+        yield v1.pause_sandbox(sandbox_id)
+
+    def resume(self, conversation_id: str) -> Op[None]:
+        sandbox_id = yield from self._sandbox_of(conversation_id)
+        yield v1.resume_sandbox(sandbox_id)
+
+    def delete(self, conversation_id: str) -> Op[bool]:
+        """Delete; False if there was no such conversation (as V0's DELETE answers)."""
+        try:
+            yield from route_required(
+                v1.delete_conversation(conversation_id), "DELETE /app-conversations/{id}"
+            )
+        except NotFoundError:
+            return False
+        return True
+
+    def set_title(self, conversation_id: str, title: str) -> Op[None]:
+        yield v1.update_conversation(conversation_id, title=title)
+
+    def download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
+        """The server's zip (``meta.json`` + one file per event), streamed to disk."""
+        yield v1.download_conversation(conversation_id, destination)
+        return destination
