@@ -1,15 +1,15 @@
-"""AsyncOpenHandsAPI: the asyncio client. It drives the very same protocol operations as the
-synchronous client, over httpx.AsyncClient.
+"""AsyncOpenHandsAPI, AsyncV0Routes and AsyncV1Routes: the OpenHands client over httpx.AsyncClient.
 
 This module moves bytes, sleeps and reads the clock; every decision (routes, retries, "is it
 done?") comes from ``protocol/`` through the shared :class:`ClientCore`.
 """
 
+# client.py is generated from aio.py by scripts/unasync.py: edit aio.py, then run the script.
+# What renaming cannot turn into the sync client lives in _pairs.py, as async/sync twins.
+
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
 import os
 import tempfile
 import time
@@ -21,6 +21,7 @@ import httpx
 
 from . import errors
 from ._core import ApiVersion, ClientCore, ProgressCallback, one_of, tls_verification, write_file_atomically
+from ._pairs import ASYNC_CLIENT_DOC, async_report_progress, async_sleep
 from .models import (
     AppConversation,
     AppConversationPage,
@@ -50,30 +51,8 @@ __all__ = ["AsyncOpenHandsAPI", "AsyncV0Routes", "AsyncV1Routes"]
 T = TypeVar("T")
 
 
-async def report_progress(callback: ProgressCallback, snapshot: Any) -> None:
-    """Call a progress callback; await it when it is a coroutine function."""
-    outcome = callback(snapshot)
-    if inspect.isawaitable(outcome):
-        await outcome
-
-
 class AsyncOpenHandsAPI(ClientCore):
-    """Asynchronous client for the OpenHands REST API (same methods as OpenHandsAPI, awaited).
-
-    >>> async with AsyncOpenHandsAPI(base_url="http://localhost:3000") as api:  # doctest: +SKIP
-    ...     conversation = await api.create_conversation("Fix the flaky test")
-    ...     result = await api.wait(conversation.id, timeout=1800)
-    ...     print(result.outcome, result.final_message)
-
-    Settings come from the arguments, else the environment (``OPENHANDS_API_KEY``,
-    ``OPENHANDS_BASE_URL``, ``OPENHANDS_SESSION_API_KEY``), else the OpenHands CLI's key file;
-    ``profile=`` uses a stored profile (``openhands-api auth login --profile NAME``) instead of
-    the environment.
-    ``start_timeout`` bounds starting compute (a V1 start task, a V0 restart; default 300 s).
-    ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
-    come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
-    Raw V0 routes are under :attr:`v0`.
-    """
+    __doc__ = ASYNC_CLIENT_DOC
 
     def __init__(
         self,
@@ -155,8 +134,8 @@ class AsyncOpenHandsAPI(ClientCore):
                     written += len(chunk)
             os.replace(tmp, destination)
         except BaseException:
-            # Local disk work stays synchronous, like the chunk writes above: it is brief,
-            # and a thread hop per chunk would cost more than it saves.
+            # Local disk work stays synchronous even in the async client, like the chunk writes
+            # above: it is brief, and a thread hop per chunk would cost more than it saves.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
@@ -176,7 +155,7 @@ class AsyncOpenHandsAPI(ClientCore):
                 delay = self._delay_after_response(attempt, request, response)
                 if delay is None:
                     return self._finish(call, response)  # type: ignore[no-any-return]
-            await asyncio.sleep(delay)
+            await async_sleep(delay)
             attempt += 1
 
     async def _perform(self, step: Step) -> tuple[Any, errors.OpenHandsError | None]:
@@ -186,7 +165,7 @@ class AsyncOpenHandsAPI(ClientCore):
             except errors.OpenHandsError as exc:
                 return None, exc
         if isinstance(step, Sleep):
-            await asyncio.sleep(max(0.0, step.seconds))
+            await async_sleep(max(0.0, step.seconds))
             return None, None
         if isinstance(step, Now):
             return (time.time() if step.wall else time.monotonic()), None
@@ -208,7 +187,7 @@ class AsyncOpenHandsAPI(ClientCore):
             if isinstance(step, Progress):
                 value, error = None, None
                 if on_progress is not None:
-                    await report_progress(on_progress, step.item)
+                    await async_report_progress(on_progress, step.item)
                 continue
             value, error = await self._perform(step)
 

@@ -1,11 +1,18 @@
-"""OpenHandsAPI: the synchronous client. It drives the protocol operations over httpx.Client.
+# GENERATED FILE, DO NOT EDIT BY HAND: written from src/openhands_api/aio.py by
+# scripts/unasync.py. Edit aio.py, then run `python scripts/unasync.py`.
+
+"""OpenHandsAPI, V0Routes and V1Routes: the OpenHands client over httpx.Client.
 
 This module moves bytes, sleeps and reads the clock; every decision (routes, retries, "is it
 done?") comes from ``protocol/`` through the shared :class:`ClientCore`.
 """
 
+# client.py is generated from aio.py by scripts/unasync.py: edit aio.py, then run the script.
+# What renaming cannot turn into the sync client lives in _pairs.py, as async/sync twins.
+
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -17,6 +24,7 @@ import httpx
 
 from . import errors
 from ._core import ApiVersion, ClientCore, ProgressCallback, one_of, tls_verification, write_file_atomically
+from ._pairs import CLIENT_DOC, report_progress, sleep
 from .models import (
     AppConversation,
     AppConversationPage,
@@ -47,22 +55,7 @@ T = TypeVar("T")
 
 
 class OpenHandsAPI(ClientCore):
-    """Synchronous client for the OpenHands REST API.
-
-    >>> with OpenHandsAPI(base_url="http://localhost:3000") as api:     # doctest: +SKIP
-    ...     conversation = api.create_conversation("Fix the flaky test in tests/test_x.py")
-    ...     result = api.wait(conversation.id, timeout=1800)
-    ...     print(result.outcome, result.final_message)
-
-    Settings come from the arguments, else the environment (``OPENHANDS_API_KEY``,
-    ``OPENHANDS_BASE_URL``, ``OPENHANDS_SESSION_API_KEY``), else the OpenHands CLI's key file;
-    ``profile=`` uses a stored profile (``openhands-api auth login --profile NAME``) instead of
-    the environment.
-    ``start_timeout`` bounds starting compute (a V1 start task, a V0 restart; default 300 s).
-    ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
-    come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
-    Raw V0 routes are under :attr:`v0`.
-    """
+    __doc__ = CLIENT_DOC
 
     def __init__(
         self,
@@ -144,7 +137,10 @@ class OpenHandsAPI(ClientCore):
                     written += len(chunk)
             os.replace(tmp, destination)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            # Local disk work stays synchronous even in the async client, like the chunk writes
+            # above: it is brief, and a thread hop per chunk would cost more than it saves.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
         return written
 
@@ -162,7 +158,7 @@ class OpenHandsAPI(ClientCore):
                 delay = self._delay_after_response(attempt, request, response)
                 if delay is None:
                     return self._finish(call, response)  # type: ignore[no-any-return]
-            time.sleep(delay)
+            sleep(delay)
             attempt += 1
 
     def _perform(self, step: Step) -> tuple[Any, errors.OpenHandsError | None]:
@@ -172,7 +168,7 @@ class OpenHandsAPI(ClientCore):
             except errors.OpenHandsError as exc:
                 return None, exc
         if isinstance(step, Sleep):
-            time.sleep(max(0.0, step.seconds))
+            sleep(max(0.0, step.seconds))
             return None, None
         if isinstance(step, Now):
             return (time.time() if step.wall else time.monotonic()), None
@@ -194,7 +190,7 @@ class OpenHandsAPI(ClientCore):
             if isinstance(step, Progress):
                 value, error = None, None
                 if on_progress is not None:
-                    on_progress(step.item)
+                    report_progress(on_progress, step.item)
                 continue
             value, error = self._perform(step)
 

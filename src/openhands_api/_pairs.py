@@ -1,0 +1,73 @@
+"""Where the async and the sync client really differ, as explicit pairs.
+
+aio.py is the one hand-written client; scripts/unasync.py generates client.py from it by
+renaming (``async def`` → ``def``, ``AsyncX`` → ``X``, ``async_x`` → ``x``, ``ASYNC_X`` → ``X``
+…). What renaming cannot express lives here, each async name next to its sync twin: aio.py
+uses the ``async_*`` / ``ASYNC_*`` member, client.py the plain one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any
+
+from ._core import ProgressCallback
+
+ASYNC_CLIENT_DOC = """Asynchronous client for the OpenHands REST API (same methods as OpenHandsAPI, awaited).
+
+    >>> async with AsyncOpenHandsAPI(base_url="http://localhost:3000") as api:  # doctest: +SKIP
+    ...     conversation = await api.create_conversation("Fix the flaky test")
+    ...     result = await api.wait(conversation.id, timeout=1800)
+    ...     print(result.outcome, result.final_message)
+
+    Settings come from the arguments, else the environment (``OPENHANDS_API_KEY``,
+    ``OPENHANDS_BASE_URL``, ``OPENHANDS_SESSION_API_KEY``), else the OpenHands CLI's key file;
+    ``profile=`` uses a stored profile (``openhands-api auth login --profile NAME``) instead of
+    the environment.
+    ``start_timeout`` bounds starting compute (a V1 start task, a V0 restart; default 300 s).
+    ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
+    come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
+    Raw V0 routes are under :attr:`v0`.
+    """
+
+CLIENT_DOC = """Synchronous client for the OpenHands REST API.
+
+    >>> with OpenHandsAPI(base_url="http://localhost:3000") as api:     # doctest: +SKIP
+    ...     conversation = api.create_conversation("Fix the flaky test in tests/test_x.py")
+    ...     result = api.wait(conversation.id, timeout=1800)
+    ...     print(result.outcome, result.final_message)
+
+    Settings come from the arguments, else the environment (``OPENHANDS_API_KEY``,
+    ``OPENHANDS_BASE_URL``, ``OPENHANDS_SESSION_API_KEY``), else the OpenHands CLI's key file;
+    ``profile=`` uses a stored profile (``openhands-api auth login --profile NAME``) instead of
+    the environment.
+    ``start_timeout`` bounds starting compute (a V1 start task, a V0 restart; default 300 s).
+    ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
+    come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
+    Raw V0 routes are under :attr:`v0`.
+    """
+
+
+async def async_report_progress(callback: ProgressCallback, snapshot: Any) -> None:
+    """Call a progress callback; await it when it is a coroutine function."""
+    outcome = callback(snapshot)
+    if inspect.isawaitable(outcome):
+        await outcome
+
+
+def report_progress(callback: ProgressCallback, snapshot: Any) -> None:
+    """Call a progress callback (its result, if any, is ignored)."""
+    callback(snapshot)
+
+
+async def async_sleep(seconds: float) -> None:
+    # Imported here, not at the top, so that the sync client never loads asyncio; under a
+    # running event loop asyncio is already in sys.modules and this costs a dict look-up.
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
