@@ -449,21 +449,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-_BEARER_RE = re.compile(r"(?i)(bearer\s+)[^\s'\"]+")
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """A copy of request headers that is safe to log."""
-    safe: dict[str, str] = {}
-    for name, value in headers.items():
-        lowered = name.lower()
-        if lowered in ("authorization", "x-session-api-key", "x-access-token", "cookie"):
-            safe[name] = _BEARER_RE.sub(r"\1***", value) if lowered == "authorization" else "***"
-        else:
-            safe[name] = value
-    return safe
-
-
 _USERINFO_RE = re.compile(r"//[^/@]*@")
 
 
