@@ -12,7 +12,7 @@ import inspect
 import time
 from typing import Any
 
-from ._core import ProgressCallback
+from ._base_client import ProgressCallback
 
 ASYNC_CLIENT_DOC = """Asynchronous client for the OpenHands REST API (same methods as OpenHandsAPI, awaited).
 

@@ -1,7 +1,7 @@
 """AsyncOpenHandsAPI, AsyncV0Routes and AsyncV1Routes: the OpenHands client over httpx.AsyncClient.
 
 This module moves bytes, sleeps and reads the clock; every decision (routes, retries, "is it
-done?") comes from ``protocol/`` through the shared :class:`ClientCore`.
+done?") comes from ``protocol/`` through the shared :class:`BaseClient`.
 """
 
 # client.py is generated from aio.py by scripts/unasync.py: edit aio.py, then run the script.
@@ -20,7 +20,14 @@ from typing import Any, TypeVar
 import httpx
 
 from . import errors
-from ._core import ApiVersion, ClientCore, ProgressCallback, one_of, tls_verification, write_file_atomically
+from ._base_client import (
+    ApiVersion,
+    BaseClient,
+    ProgressCallback,
+    one_of,
+    tls_verification,
+    write_file_atomically,
+)
 from ._pairs import ASYNC_CLIENT_DOC, async_report_progress, async_sleep
 from .models import (
     AppConversation,
@@ -51,7 +58,7 @@ __all__ = ["AsyncOpenHandsAPI", "AsyncV0Routes", "AsyncV1Routes"]
 T = TypeVar("T")
 
 
-class AsyncOpenHandsAPI(ClientCore):
+class AsyncOpenHandsAPI(BaseClient):
     __doc__ = ASYNC_CLIENT_DOC
 
     def __init__(

@@ -4,7 +4,7 @@
 """OpenHandsAPI, V0Routes and V1Routes: the OpenHands client over httpx.Client.
 
 This module moves bytes, sleeps and reads the clock; every decision (routes, retries, "is it
-done?") comes from ``protocol/`` through the shared :class:`ClientCore`.
+done?") comes from ``protocol/`` through the shared :class:`BaseClient`.
 """
 
 # client.py is generated from aio.py by scripts/unasync.py: edit aio.py, then run the script.
@@ -23,7 +23,14 @@ from typing import Any, TypeVar
 import httpx
 
 from . import errors
-from ._core import ApiVersion, ClientCore, ProgressCallback, one_of, tls_verification, write_file_atomically
+from ._base_client import (
+    ApiVersion,
+    BaseClient,
+    ProgressCallback,
+    one_of,
+    tls_verification,
+    write_file_atomically,
+)
 from ._pairs import CLIENT_DOC, report_progress, sleep
 from .models import (
     AppConversation,
@@ -54,7 +61,7 @@ __all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
 T = TypeVar("T")
 
 
-class OpenHandsAPI(ClientCore):
+class OpenHandsAPI(BaseClient):
     __doc__ = CLIENT_DOC
 
     def __init__(

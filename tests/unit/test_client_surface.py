@@ -87,7 +87,7 @@ def test_the_same_signature_docstring_and_colour(
     assert not inspect.iscoroutinefunction(sync_attr)
     assert not inspect.isasyncgenfunction(sync_attr)
     if sync_attr is async_attr or sync_name == "__init__":
-        return  # shared (inherited from ClientCore) or a constructor: plain on both sides
+        return  # shared (inherited from BaseClient) or a constructor: plain on both sides
     returns = inspect.signature(async_attr).return_annotation
     if inspect.iscoroutinefunction(async_attr):
         assert not str(returns).startswith("AsyncIterator[")

@@ -24,7 +24,7 @@ from . import exit_codes
 from .prompt import InputProblem, resolve_prompt
 
 if TYPE_CHECKING:
-    from .._core import ApiVersion
+    from .._base_client import ApiVersion
     from ..client import OpenHandsAPI
     from ..models import ConversationResult
 

@@ -84,7 +84,7 @@ _FAILURE_TEXT = {
 }
 
 
-class ClientCore:
+class BaseClient:
     """Configuration and decisions shared by :class:`OpenHandsAPI` and :class:`AsyncOpenHandsAPI`."""
 
     def __init__(
