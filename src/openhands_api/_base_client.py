@@ -20,11 +20,12 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from . import errors
-from .config import Settings, check_transport_security, redact, resolve_settings
+from ._redaction import guard_logs, redact, scrub
+from .config import Settings, check_transport_security, resolve_settings
 from .models import Conversation, ConversationResult, SentMessage
 from .protocol.detect import detect_version
 from .protocol.generation import Generation, GenerationContext, NewConversation, OwnedByOtherGeneration
-from .protocol.http import Call, Op, Request, Response
+from .protocol.http import Call, Op, Request, Response, Step
 from .protocol.parsing import is_concurrency_limit
 from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, PollPolicy
 from .protocol.retry import FailureKind, RetryPolicy
@@ -108,6 +109,7 @@ class BaseClient:
             api_key=api_key, base_url=base_url, session_api_key=session_api_key, profile=profile
         )
         check_transport_security(self._settings, allow_insecure_http=allow_insecure_http)
+        guard_logs(self._settings.secrets())
         if self._settings.is_cloud and self._settings.api_key is None:
             raise errors.MissingAPIKeyError(
                 "No API key for OpenHands Cloud: set OPENHANDS_API_KEY (or pass api_key= / --api-key) "
@@ -213,8 +215,7 @@ class BaseClient:
         kwargs["timeout"] = timeout
         return kwargs
 
-    @staticmethod
-    def _response(raw: httpx.Response, content: bytes, downloaded: int | None = None) -> Response:
+    def _response(self, raw: httpx.Response, content: bytes, downloaded: int | None = None) -> Response:
         headers = {k.lower(): v for k, v in raw.headers.items()}
         return Response(
             status_code=raw.status_code,
@@ -222,6 +223,7 @@ class BaseClient:
             content=content,
             downloaded=downloaded,
             received_at=time.time(),
+            secrets=tuple(self._settings.secrets()),
         )
 
     @staticmethod
@@ -293,10 +295,21 @@ class BaseClient:
             self._scrub(exc)
             raise
 
+    def _advance(self, op: Op[Any], value: Any, error: errors.OpenHandsError | None) -> Step:
+        """The operation's next step (StopIteration at its end), after sending it ``value`` or
+        throwing ``error`` into it. An error the operation raises leaves without the keys."""
+        try:
+            return op.throw(error) if error is not None else op.send(value)
+        except errors.OpenHandsError as exc:
+            self._scrub(exc)
+            raise
+
     def _scrub(self, exc: errors.OpenHandsError) -> None:
+        """Every attribute of the error (message, detail, body, headers, …) without the keys."""
         secrets = self._settings.secrets()
         if secrets:
-            exc.message = redact(exc.message, secrets)
+            for name, value in vars(exc).items():
+                setattr(exc, name, scrub(value, secrets))
             exc.args = (exc.message,)
 
     # ------------------------------------------------------------------ operations

@@ -186,7 +186,7 @@ class AsyncOpenHandsAPI(BaseClient):
         error: errors.OpenHandsError | None = None
         while True:
             try:
-                step = op.throw(error) if error is not None else op.send(value)
+                step = self._advance(op, value, error)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(step, Emit):
@@ -203,7 +203,7 @@ class AsyncOpenHandsAPI(BaseClient):
         error: errors.OpenHandsError | None = None
         while True:
             try:
-                step = op.throw(error) if error is not None else op.send(value)
+                step = self._advance(op, value, error)
             except StopIteration:
                 return
             if isinstance(step, Emit):

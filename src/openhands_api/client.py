@@ -189,7 +189,7 @@ class OpenHandsAPI(BaseClient):
         error: errors.OpenHandsError | None = None
         while True:
             try:
-                step = op.throw(error) if error is not None else op.send(value)
+                step = self._advance(op, value, error)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(step, Emit):
@@ -206,7 +206,7 @@ class OpenHandsAPI(BaseClient):
         error: errors.OpenHandsError | None = None
         while True:
             try:
-                step = op.throw(error) if error is not None else op.send(value)
+                step = self._advance(op, value, error)
             except StopIteration:
                 return
             if isinstance(step, Emit):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ._redaction import redact
 from .errors import ConfigurationError
 
 __all__ = [
@@ -440,13 +441,6 @@ def check_transport_security(settings: Settings, *, allow_insecure_http: bool) -
             f"Refusing to send an API key over plain http:// to {parts.hostname}; use https://, "
             "or pass allow_insecure_http=True (CLI: --allow-insecure-http) if this network is trusted"
         )
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each secret (longest first) with ``***``."""
-    for value in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
 
 
 _USERINFO_RE = re.compile(r"//[^/@]*@")

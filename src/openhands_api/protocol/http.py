@@ -11,9 +11,11 @@ Nothing here performs I/O, reads a clock or knows about httpx.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+
+from .._redaction import preview
 
 T = TypeVar("T")
 
@@ -58,7 +60,9 @@ class Response:
 
     For a streamed download the body went to ``request.stream_to`` and ``content`` is empty;
     ``downloaded`` then holds the number of bytes written. ``received_at`` is the driver's
-    wall clock (epoch seconds) when the answer came, for hints given as dates (``Retry-After``).
+    wall clock (epoch seconds) when the answer came, for hints given as dates (``Retry-After``);
+    ``secrets`` are the keys the request was sent with (the driver's), masked in every text
+    made from the answer.
     """
 
     status_code: int
@@ -66,6 +70,8 @@ class Response:
     content: bytes
     downloaded: int | None = None
     received_at: float | None = None
+    # The client's own keys, so that previews and errors made from this answer never show them.
+    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def content_type(self) -> str:
@@ -77,8 +83,9 @@ class Response:
         return ctype == "application/json" or ctype.endswith("+json")
 
     def text_preview(self, limit: int = 200) -> str:
-        text = self.content[:limit].decode("utf-8", errors="replace")
-        return " ".join(text.split())
+        """At most ``limit`` characters of the body on one line, the client's secrets masked
+        before it is cut (so no cut leaves part of a key behind)."""
+        return preview(self.content, self.secrets, limit)
 
 
 @dataclass(frozen=True)

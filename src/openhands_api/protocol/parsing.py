@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .. import errors
+from .._redaction import redact, scrub
 from ..errors import ProtocolError
 from .http import Call, Request, Response
 from .retry import parse_retry_after
@@ -112,7 +113,7 @@ def detail_of(body: Any, response: Response) -> str:
             value = body.get(key)
             if isinstance(value, str) and value:
                 return value
-    return json.dumps(body)[:300]
+    return redact(json.dumps(body), response.secrets)[:300]
 
 
 def _validation_item(item: Any) -> str:
@@ -130,15 +131,16 @@ def error_from_response(request: Request, response: Response) -> errors.APIStatu
     detail = detail_of(body, response)
     cls = _CLASS_BY_STATUS.get(status, errors.ServerError if status >= 500 else errors.APIStatusError)
     headers = dict(response.headers)
+    secrets = response.secrets
     common: dict[str, Any] = {
         "status_code": status,
         "method": request.method,
         "path": request.path,
-        "body": body,
-        "detail": detail,
-        "headers": headers,
+        "body": scrub(body, secrets),
+        "detail": redact(detail, secrets),
+        "headers": scrub(headers, secrets),
     }
-    prefix = f"{request.describe()} failed with HTTP {status}: {detail}"
+    prefix = f"{request.describe()} failed with HTTP {status}: {common['detail']}"
     if status == 429:
         concurrency = _concurrency_limit(body)
         if concurrency is not None:
