@@ -45,6 +45,7 @@ RULES: list[tuple[str, str]] = [
     (r"\baclose\b", "close"),
     (r"\baread\b", "read"),
     (r"\baiter_bytes\b", "iter_bytes"),
+    (r"\baiter_raw\b", "iter_raw"),
     # names: AsyncOpenHandsAPI, AsyncV0Routes, httpx.AsyncClient, AsyncIterator … lose "Async";
     # the _pairs.py twins lose "async_" / "ASYNC_"
     (r"\bAsync(?=[A-Z])", ""),

@@ -20,12 +20,13 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from . import errors
+from ._body import ACCEPT_ENCODING, BodyReader
 from ._redaction import guard_logs, redact, scrub
 from .config import Settings, check_transport_security, resolve_settings
 from .models import Conversation, ConversationResult, SentMessage
 from .protocol.detect import detect_version
 from .protocol.generation import Generation, GenerationContext, NewConversation, OwnedByOtherGeneration
-from .protocol.http import Call, Op, Request, Response, Step
+from .protocol.http import BULK_FACTOR, Call, Op, Request, Response, Step
 from .protocol.parsing import is_concurrency_limit
 from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, PollPolicy
 from .protocol.retry import FailureKind, RetryPolicy
@@ -44,6 +45,9 @@ GENERATIONS: dict[str, type[Generation]] = {"v0": V0Generation, "v1": V1Generati
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_WAIT_TIMEOUT = 30 * 60.0
 DEFAULT_START_TIMEOUT = 300.0
+# Far above any real answer (a page of 100 events with long command output is a few MB), far
+# below what would hurt: what a broken or hostile server can make the client hold.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 USER_AGENT = "openhands-api-python"
 
 
@@ -102,6 +106,7 @@ class BaseClient:
         max_poll_interval: float | None,
         start_timeout: float | None = None,
         profile: str | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         if api_version not in ("auto", "v0", "v1"):
             raise errors.ConfigurationError(f"api_version must be 'auto', 'v0' or 'v1', got {api_version!r}")
@@ -136,6 +141,13 @@ class BaseClient:
         self._start_timeout = DEFAULT_START_TIMEOUT if start_timeout is None else float(start_timeout)
         if not self._start_timeout > 0:
             raise errors.ConfigurationError("start_timeout must be a positive number of seconds")
+        self._max_response_bytes = (
+            DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
+        )
+        if isinstance(self._max_response_bytes, bool) or not (
+            isinstance(self._max_response_bytes, int) and self._max_response_bytes > 0
+        ):
+            raise errors.ConfigurationError("max_response_bytes must be a positive number of bytes")
         self._context = GenerationContext(
             base_url=self._settings.base_url,
             poll=self._poll,
@@ -201,8 +213,7 @@ class BaseClient:
         kwargs: dict[str, Any] = {"params": list(request.params) or None}
         if request.has_body:
             kwargs["json"] = request.json
-        if request.headers:
-            kwargs["headers"] = dict(request.headers)
+        kwargs["headers"] = {**self._headers(), "Accept-Encoding": ACCEPT_ENCODING, **dict(request.headers)}
         timeout = self._timeout
         if request.deadline is not None:
             remaining = max(0.001, request.deadline - time.monotonic())
@@ -225,6 +236,33 @@ class BaseClient:
             received_at=time.time(),
             secrets=tuple(self._settings.secrets()),
         )
+
+    def _attempt_deadline(self, request: Request) -> float | None:
+        """When this attempt must have its whole answer (monotonic): the request timeout from
+        now, or the operation's deadline if that comes first. httpx's timeouts are per read,
+        which a server sending one byte at a time never trips."""
+        budget = self._timeout.read
+        ends = [d for d in (request.deadline, None if budget is None else time.monotonic() + budget) if d]
+        return min(ends) if ends else None
+
+    def _check_attempt_time(self, request: Request, deadline: float | None) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise httpx.ReadTimeout(f"{request.describe()}: the whole answer did not arrive in time")
+
+    def _body_reader(self, request: Request, raw: httpx.Response) -> BodyReader:
+        limit = self._max_response_bytes * (BULK_FACTOR if request.bulk else 1)
+        return BodyReader(request, raw.status_code, raw.headers.get("content-encoding", ""), limit)
+
+    def _answer_error(self, request: Request, exc: httpx.HTTPError) -> errors.ProtocolError:
+        """Any other failure of an answer (httpx's decoding or stream errors): a garbled answer,
+        which for a create means "look it up before sending it again"."""
+        error = errors.ProtocolError(
+            f"{request.describe()} got an answer that could not be read ({type(exc).__name__}: "
+            f"{redact(str(exc), self._settings.secrets())})",
+            method=request.method,
+            path=request.path,
+        )
+        return error
 
     @staticmethod
     def _should_stream(raw: httpx.Response) -> bool:

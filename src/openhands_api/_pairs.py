@@ -26,6 +26,8 @@ ASYNC_CLIENT_DOC = """Asynchronous client for the OpenHands REST API (same metho
     ``profile=`` uses a stored profile (``openhands-api auth login --profile NAME``) instead of
     the environment.
     ``start_timeout`` bounds starting compute (a V1 start task, a V0 restart; default 300 s).
+    ``max_response_bytes`` caps an answer (default 32 MiB; the V0 trajectory 16 times that;
+    downloads to a file have no cap), enforced while reading and decompressing.
     ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
     come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
     Raw V0 routes are under :attr:`v0`.
@@ -43,6 +45,8 @@ CLIENT_DOC = """Synchronous client for the OpenHands REST API.
     ``profile=`` uses a stored profile (``openhands-api auth login --profile NAME``) instead of
     the environment.
     ``start_timeout`` bounds starting compute (a V1 start task, a V0 restart; default 300 s).
+    ``max_response_bytes`` caps an answer (default 32 MiB; the V0 trajectory 16 times that;
+    downloads to a file have no cap), enforced while reading and decompressing.
     ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
     come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
     Raw V0 routes are under :attr:`v0`.

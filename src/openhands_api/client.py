@@ -78,6 +78,7 @@ class OpenHandsAPI(BaseClient):
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
         start_timeout: float | None = None,
+        max_response_bytes: int | None = None,
         verify: bool | str = True,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -94,6 +95,7 @@ class OpenHandsAPI(BaseClient):
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
             start_timeout=start_timeout,
+            max_response_bytes=max_response_bytes,
         )
         self._owns_http = http_client is None
         # TLS verification is on unless the caller says otherwise; ``verify`` may name a CA
@@ -119,16 +121,19 @@ class OpenHandsAPI(BaseClient):
     # ------------------------------------------------------------------ driver
 
     def _transmit(self, request: Request) -> Response:
+        """One attempt: send, then read the whole body within the attempt's deadline and the
+        answer's size cap (a trickling server or a decompression bomb cannot get past them)."""
         url = self.base_url + request.path
         kwargs = self._request_kwargs(request)
-        kwargs["headers"] = {**self._headers(), **kwargs.get("headers", {})}
-        if request.stream_to is None:
-            raw = self._http.request(request.method, url, **kwargs)
-            return self._response(raw, raw.content)
+        deadline = self._attempt_deadline(request)
         with self._http.stream(request.method, url, **kwargs) as raw:
-            if not self._should_stream(raw):
-                return self._response(raw, raw.read())
-            return self._response(raw, b"", self._save(raw, request.stream_to))
+            if request.stream_to is not None and self._should_stream(raw):
+                return self._response(raw, b"", self._save(raw, request.stream_to))
+            body = self._body_reader(request, raw)
+            for chunk in raw.iter_raw():
+                body.feed(chunk)
+                self._check_attempt_time(request, deadline)
+            return self._response(raw, body.finish())
 
     @staticmethod
     def _save(raw: httpx.Response, destination: Path) -> int:
@@ -161,6 +166,11 @@ class OpenHandsAPI(BaseClient):
                 delay = self._delay_after_failure(attempt, request, exc)
                 if delay is None:
                     raise self._transport_error(request, exc, attempt + 1) from None
+            except httpx.HTTPError as exc:
+                raise self._answer_error(request, exc) from None
+            except errors.OpenHandsError as exc:
+                self._scrub(exc)
+                raise
             else:
                 delay = self._delay_after_response(attempt, request, response)
                 if delay is None:

@@ -28,13 +28,20 @@ class _NoBody:
 NO_BODY: Any = _NoBody()
 
 
+# How much larger than an ordinary answer a ``bulk`` one may be.
+BULK_FACTOR = 16
+
+
 @dataclass(frozen=True)
 class Request:
     """One HTTP request, described without sending it.
 
     ``idempotent`` says whether sending it twice is harmless; the retry policy only resends
     a non-idempotent request (a create, a message) when it provably never reached the
-    server. ``deadline`` (monotonic seconds) bounds the request and its retries.
+    server. ``deadline`` (monotonic seconds) bounds the request and its retries. ``bulk``
+    marks an answer that is a whole history (the V0 trajectory): it may be larger than the
+    client's cap on ordinary answers (``BULK_FACTOR`` times it). ``stream_to`` answers go to a
+    file and have no cap.
     """
 
     method: str
@@ -45,6 +52,7 @@ class Request:
     stream_to: Path | None = None
     deadline: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    bulk: bool = False
 
     @property
     def has_body(self) -> bool:

@@ -177,7 +177,7 @@ def get_events(
 
 def get_trajectory(conversation_id: str) -> Call[list[V0Event]]:
     """``GET …/trajectory``: every event (hidden ones excluded) in one answer."""
-    request = Request("GET", conversation_path(conversation_id, "/trajectory"))
+    request = Request("GET", conversation_path(conversation_id, "/trajectory"), bulk=True)
     inner = model_call(request, dict[str, Any])
 
     def parse(response: Response) -> list[V0Event]:
