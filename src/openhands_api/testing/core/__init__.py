@@ -3,7 +3,8 @@
 ``state`` (``FakeState``, the one object a running fake remembers everything in), ``config``
 (``FakeServerConfig``), ``clock``, ``scheduler`` (simulated time), ``directives`` (the
 ``[fake-llm ...]`` and ``[fake-start ...]`` parsers both generations obey), ``workspace``,
-``auth``, the health routes, the ``/_fake/`` control routes and Cloud's web-app fallback.
+``auth``, the plain middleware (request log, time, cache headers), the health routes, the
+``/_fake/`` control routes and Cloud's web-app fallback.
 
 Not responsible for: a generation's routes and behaviour (``v0/``, ``v1/``), faults and edge
 behaviour (``faults/``) or serving (``serving/``). Imports nothing on purpose: importing a

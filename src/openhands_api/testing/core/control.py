@@ -40,6 +40,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from ..faults.rules import Chaos, FaultRule
 from ..v1.conversation import SANDBOX_STATUSES
@@ -47,6 +48,12 @@ from .clock import ManualClock
 from .state import FakeState
 
 CONTROL_PREFIX = "/_fake"
+
+
+def is_control(scope: Scope) -> bool:
+    """Whether the request is for a ``/_fake/`` route (no faults, log or rate limit then)."""
+    path: str = scope["path"]
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
 
 
 def build_control_router(state: FakeState) -> APIRouter:

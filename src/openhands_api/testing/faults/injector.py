@@ -78,9 +78,9 @@ import httpx
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core.middleware import NO_CACHE_HEADERS
 from ..v1.routes import concurrency_limit_detail
 from .connection import connection_of, crash_answer
-from .middleware import NO_CACHE_HEADERS
 from .rules import FaultRule
 
 if TYPE_CHECKING:

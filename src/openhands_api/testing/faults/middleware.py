@@ -1,25 +1,23 @@
-"""The fake server's ASGI middleware stack, outermost first.
+"""The fake server's edge middleware: faults, the rate limiter and the crash guard.
 
-1. ``FaultHookMiddleware`` — fault injection: ``state.fault_hook`` (``create_app`` installs
-   ``faults.injector.FaultInjector``, which carries out the rules and chaos of ``state.faults``)
-   receives every HTTP request first and decides whether and how the rest of the stack runs.
-   Outermost because real faults (proxies, load balancers, dropped connections) happen in
-   front of the server: a faulted request may never reach the log, the limiter or auth.
-2. ``RequestLogMiddleware`` — records method, path and final status in ``state.requests``.
-3. ``RateLimitMiddleware`` — the real per-IP limiter (``faults/limiter.py``): outermost of the real
-   server's own middleware, so its 429s carry no cache headers. With ``flavor="cloud"``
-   Cloud's limiter instead: 429 ``{"error":"Rate limit exceeded: 10 per 1 second"}`` with
-   ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` and ``Retry-After``.
-4. ``CrashGuardMiddleware`` — turns ``ServerCrash`` into the real server's bare 500
-   ``text/plain`` ``Internal Server Error`` (no cache headers either), and closes the
-   connection after it, as uvicorn does after an unhandled exception.
-5. ``AdvanceMiddleware`` — materialises simulated time up to now before the route runs.
-6. ``CacheControlMiddleware`` — the ``Cache-Control``/``Pragma``/``Expires`` headers every
-   normal response of 1.6.0 carries.
-7. (``BearerAuthMiddleware`` from ``core/auth.py`` when ``api_key`` is configured.)
+Responsible for three layers of the stack ``serving/app.py`` assembles (the order is
+documented there):
 
-Not responsible for: routes. Everything under ``/_fake/`` bypasses faults, the log and the
-limiter.
+* ``FaultHookMiddleware`` — fault injection: ``state.fault_hook`` (``create_app`` installs
+  ``injector.FaultInjector``, which carries out the rules and chaos of ``state.faults``)
+  receives every HTTP request first and decides whether and how the rest of the stack runs.
+  Outermost because real faults (proxies, load balancers, dropped connections) happen in
+  front of the server: a faulted request may never reach the log, the limiter or auth.
+* ``RateLimitMiddleware`` — the real per-IP limiter (``limiter.py``): outermost of the real
+  server's own middleware, so its 429s carry no cache headers. With ``flavor="cloud"``
+  Cloud's limiter instead: 429 ``{"error":"Rate limit exceeded: 10 per 1 second"}`` with
+  ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` and ``Retry-After``.
+* ``CrashGuardMiddleware`` — turns ``ServerCrash`` into the real server's bare 500
+  ``text/plain`` ``Internal Server Error`` (no cache headers either), and closes the
+  connection after it, as uvicorn does after an unhandled exception.
+
+Not responsible for: routes, the request log, advancing time or the cache headers
+(``core/middleware.py``). Everything under ``/_fake/`` bypasses faults and the limiter.
 """
 
 from __future__ import annotations
@@ -29,23 +27,11 @@ import math
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..core.control import CONTROL_PREFIX
-from ..core.state import FakeState, RequestRecord
+from ..core.control import is_control
+from ..core.state import FakeState
 from .connection import crash_answer
 from .crash import ServerCrash
 from .limiter import Verdict
-
-NO_CACHE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"cache-control", b"no-cache, no-store, must-revalidate, max-age=0"),
-    (b"pragma", b"no-cache"),
-    (b"expires", b"0"),
-)
-"""What 1.6.0 puts on every answer its routes give (errors raised in routes included)."""
-
-
-def _is_control(scope: Scope) -> bool:
-    path: str = scope["path"]
-    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
 
 
 class FaultHookMiddleware:
@@ -55,35 +41,10 @@ class FaultHookMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hook = self.state.fault_hook
-        if hook is None or scope["type"] != "http" or _is_control(scope):
+        if hook is None or scope["type"] != "http" or is_control(scope):
             await self.app(scope, receive, send)
             return
         await hook(scope, receive, send, self.app)
-
-
-class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp, state: FakeState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _is_control(scope):
-            await self.app(scope, receive, send)
-            return
-        status = 0
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            query = scope.get("query_string", b"").decode("latin-1")
-            path = scope["path"] + (f"?{query}" if query else "")
-            self.state.record_request(RequestRecord(scope["method"], path, status))
 
 
 class RateLimitMiddleware:
@@ -92,7 +53,7 @@ class RateLimitMiddleware:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _is_control(scope) or scope["path"].startswith("/assets"):
+        if scope["type"] != "http" or is_control(scope) or scope["path"].startswith("/assets"):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
@@ -158,37 +119,3 @@ class CrashGuardMiddleware:
             if started:
                 raise
             await crash_answer(scope, receive, send)
-
-
-class AdvanceMiddleware:
-    def __init__(self, app: ASGIApp, state: FakeState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            self.state.advance()
-        await self.app(scope, receive, send)
-
-
-class CacheControlMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        assets = scope["path"].startswith("/assets")
-
-        async def add_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if assets:
-                    headers.append((b"cache-control", b"public, max-age=2592000, immutable"))
-                else:
-                    headers.extend(NO_CACHE_HEADERS)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, add_headers)
