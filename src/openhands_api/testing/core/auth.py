@@ -17,7 +17,8 @@ Responsible for:
 The V1 routes follow the same rules; ``GET /api/v1/web-client/config`` never needs the
 session key either (observed on 1.11.0).
 
-Not responsible for: anything under ``/_fake/`` (test control, always open).
+Not responsible for: the refusals' bodies (``error_bodies.py``) or anything under ``/_fake/``
+(test control, always open).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends
 from fastapi.security import APIKeyHeader
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import error_bodies as bodies
 from .config import FakeServerConfig
 
 _SESSION_HEADER = APIKeyHeader(name="X-Session-API-Key", auto_error=False)
@@ -43,7 +44,7 @@ def router_dependencies(config: FakeServerConfig) -> list[Any]:
 
     async def check_session_api_key(session_api_key: str | None = Depends(_SESSION_HEADER)) -> None:
         if session_api_key is None or not secrets.compare_digest(session_api_key.encode(), expected.encode()):
-            raise HTTPException(status_code=401)
+            raise bodies.session_key_refused()
 
     return [Depends(check_session_api_key)]
 
@@ -72,10 +73,10 @@ class BearerAuthMiddleware:
                 authorization = value.decode("latin-1")
                 break
         if not authorization.startswith("Bearer "):
-            await JSONResponse({"error": "NoCredentialsError"}, status_code=401)(scope, receive, send)
+            await bodies.bearer_missing()(scope, receive, send)
             return
         token = authorization[len("Bearer ") :]
         if not secrets.compare_digest(token.encode(), self.api_key.encode()):
-            await JSONResponse({"error": "failed to authenticate"}, status_code=401)(scope, receive, send)
+            await bodies.failed_to_authenticate()(scope, receive, send)
             return
         await self.app(scope, receive, send)

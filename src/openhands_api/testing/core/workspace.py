@@ -5,8 +5,9 @@ directories first with a trailing ``/``, each group sorted case-insensitively, e
 prefixed with the requested path), reading a file (text, binary, directory, missing), and
 zipping the workspace (paths relative to the root, no directory entries).
 
-Not responsible for: HTTP status codes and error bodies (``v0/routes.py``). The real server also
-hides entries matched by a root ``.gitignore``; the fake does not.
+Not responsible for: HTTP status codes and error bodies (``v0/routes.py``,
+``core/error_bodies.py``). The real server also hides entries matched by a root ``.gitignore``;
+the fake does not.
 """
 
 from __future__ import annotations

@@ -1,23 +1,25 @@
 """The handle to a request's TCP connection, for answers that end with the connection.
 
-Responsible for: ``CONNECTION_EXTENSION`` (the key ``serving.server`` puts the handle under in each
-request's scope), the ``ConnectionControl`` protocol, and ``crash_answer`` — the real
+Responsible for: ``CONNECTION_EXTENSION`` (the key ``serving/server.py`` puts the handle under
+in each request's scope), the ``ConnectionControl`` protocol, and ``crash_answer`` — the real
 server's answer to an unhandled exception, which ends its connection as well: Starlette's
 outermost error middleware writes the bare 500 and re-raises, and uvicorn then closes the
 transport, without a ``Connection: close`` header. A client that pooled the connection meets
 a reset or a closed socket on its next request there (seen on 1.6.0 with the DELETE sent again
 after its ``KeyError`` race).
 
-Not responsible for: deciding to fail (``faults/injector.py``, ``ServerCrash`` in ``faults/crash.py``) or
-the uvicorn protocol that implements the handle (``serving/server.py``).
+Not responsible for: deciding to fail (``injector.py``, ``ServerCrash`` in ``crash.py``), the
+500's body (``core/error_bodies.py``) or the uvicorn protocol that implements the handle
+(``serving/server.py``).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
+
+from ..core import error_bodies as bodies
 
 CONNECTION_EXTENSION = "openhands_api.fake.connection"
 """Key in ``scope["extensions"]`` of the handle to the request's TCP connection."""
@@ -46,7 +48,7 @@ async def crash_answer(
     scope: Scope, receive: Receive, send: Send, *, headers: dict[str, str] | None = None
 ) -> None:
     """500 ``text/plain`` ``Internal Server Error``, then the connection closes (uvicorn's way)."""
-    await PlainTextResponse("Internal Server Error", status_code=500, headers=headers)(scope, receive, send)
+    await bodies.internal_server_error(headers)(scope, receive, send)
     connection = connection_of(scope)
     if connection is not None:
         connection.close()

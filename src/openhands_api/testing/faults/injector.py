@@ -61,8 +61,9 @@ which ``ASGITransport`` passes on (with its default ``raise_app_exceptions=True`
 ``truncated_json`` sends the half body as a complete answer (``Content-Length`` of the half),
 which the client sees exactly as over loopback. Every other fault behaves the same in-process.
 
-Not responsible for: choosing faults (``faults/rules.py``) or refusing connections, which
-happens at the listening socket (``FakeOpenHandsServer.refuse_connections``).
+Not responsible for: choosing faults (``rules.py``), the bodies' words
+(``core/error_bodies.py``) or refusing connections, which happens at the listening socket
+(``FakeOpenHandsServer.refuse_connections``).
 """
 
 from __future__ import annotations
@@ -70,16 +71,15 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core import error_bodies as bodies
 from ..core.middleware import NO_CACHE_HEADERS
-from ..v1.routes import concurrency_limit_detail
 from .connection import connection_of, crash_answer
 from .rules import FaultRule
 
@@ -89,41 +89,9 @@ if TYPE_CHECKING:
 CLOUD_DEFAULT_CONCURRENCY_LIMIT = 3
 """Cloud's cap for a personal workspace (CONTRACT.md §1.4)."""
 
-MAINTENANCE_HTML = """<!DOCTYPE html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8" />
-    <title>System Maintenance</title>
-  </head>
-  <body>
-    <h1>System Maintenance</h1>
-    <p>OpenHands is down for maintenance. We will be back shortly.</p>
-  </body>
-</html>
-"""
-
-_GATEWAY_REASONS = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
-"""nginx's wording, which differs from the RFC's for 503 and 504."""
-
-
-def gateway_page(status: int) -> str:
-    """The error page nginx (the usual reverse proxy) serves for 502, 503 and 504."""
-    title = f"{status} {_GATEWAY_REASONS[status]}"
-    return (
-        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-    )
-
 
 def _retry_after_header(rule: FaultRule) -> dict[str, str]:
     return {} if rule.retry_after is None else {"Retry-After": rule.retry_after}
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 def _seconds_until(retry_after: str | None, now: float) -> float:
@@ -223,7 +191,7 @@ class FaultInjector:
             await send({"type": "http.response.body", "body": half, "more_body": False})
             return
         # Written past h11, which would frame the body (chunked) and so make the cut visible.
-        head = [f"HTTP/1.1 {status} {_reason(status)}\r\n".encode()]
+        head = [f"HTTP/1.1 {status} {bodies.status_phrase(status)}\r\n".encode()]
         head += [name + b": " + value + b"\r\n" for name, value in headers]
         head.append(b"connection: close\r\n\r\n")
         connection.write(b"".join(head) + half)
@@ -273,32 +241,25 @@ class FaultInjector:
         app_headers = {name.decode(): value.decode() for name, value in NO_CACHE_HEADERS}
         if rule.fault == "html":
             assert rule.status is not None
-            return HTMLResponse(MAINTENANCE_HTML, status_code=rule.status)
+            return bodies.maintenance_page(rule.status)
         if rule.fault == "concurrency_limit":
             limit = config.concurrency_limit or CLOUD_DEFAULT_CONCURRENCY_LIMIT
-            return JSONResponse(
-                {"detail": concurrency_limit_detail(limit, limit)}, status_code=429, headers=app_headers
-            )
+            return bodies.concurrency_limited(limit, limit, headers=app_headers)
         if rule.fault == "rate_limit":
             return self._rate_limited(rule)
         status = rule.status
         assert status is not None
         headers = _retry_after_header(rule)
-        if status in _GATEWAY_REASONS:
-            return HTMLResponse(gateway_page(status), status_code=status, headers=headers)
+        if status in bodies.GATEWAY_REASONS:
+            return bodies.gateway_error(status, headers)
         if status >= 500:
-            return PlainTextResponse(_reason(status), status_code=status, headers=headers)
+            return bodies.plain_status(status, headers)
         headers.update(app_headers)
-        body: dict[str, Any] = {"detail": _reason(status)}
         if status == 401 and (config.api_key is not None or config.flavor == "cloud"):
-            body = {"error": "failed to authenticate"}
-        return JSONResponse(body, status_code=status, headers=headers)
+            return bodies.failed_to_authenticate(headers)
+        return bodies.http_error(status, headers)
 
     def _rate_limited(self, rule: FaultRule) -> Response:
-        if self.state.config.flavor == "cloud":
-            body = {"error": "Rate limit exceeded: 10 per 1 second"}
-        else:
-            body = {"message": "Too many requests"}
         headers: dict[str, str] = {}
         if rule.ratelimit_headers:
             now = self.state.clock.now()
@@ -307,4 +268,6 @@ class FaultInjector:
             headers["X-RateLimit-Reset"] = str(math.ceil(now + _seconds_until(rule.retry_after, now)))
         if rule.retry_after is not None:
             headers["Retry-After"] = rule.retry_after
-        return JSONResponse(body, status_code=429, headers=headers)
+        if self.state.config.flavor == "cloud":
+            return bodies.cloud_rate_limited(bodies.CLOUD_RATE_LIMIT, headers)
+        return bodies.rate_limited(headers)

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import math
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core import error_bodies as bodies
 from ..core.control import is_control
 from ..core.state import FakeState
 from .connection import crash_answer
@@ -63,10 +63,7 @@ class RateLimitMiddleware:
             return
         verdict = self.state.limiter.check(key, self.state.clock.now())
         if verdict is Verdict.REJECT:
-            response = JSONResponse(
-                {"message": "Too many requests"}, status_code=429, headers={"Retry-After": "1"}
-            )
-            await response(scope, receive, send)
+            await bodies.rate_limited({"Retry-After": "1"})(scope, receive, send)
             return
         if verdict is Verdict.DELAY:
             await self.state.clock.sleep(self.state.config.rate_limit_delay)
@@ -84,10 +81,9 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         retry_after = max(1, math.ceil(rejection.reset - now))
-        response = JSONResponse(
-            {"error": f"Rate limit exceeded: {rejection.description}"},
-            status_code=429,
-            headers={
+        response = bodies.cloud_rate_limited(
+            rejection.description,
+            {
                 "X-RateLimit-Limit": str(rejection.limit),
                 "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset": str(math.ceil(rejection.reset)),

@@ -2,14 +2,15 @@
 
 Responsible for: HTTP in and out for every V0 route — request models (unknown keys of
 create and PATCH → 422 ``extra_forbidden``, enums listed in 422 messages), the conversation
-id check of the manage routes (> 100 characters → 400), the real server's status codes and
-bodies for each case (GET of an unknown id → 200 ``null``, DELETE → ``false``, stop of an
-unknown id → "Conversation was not running", 404 bodies that differ per route, the plain 500s),
-settings and options. Behaviour sources: captures in ``shared/real-server/captures`` and runs
-against a real 1.6.0 server; see CONTRACT.md §2.
+id check of the manage routes (> 100 characters → 400), which answer the real server gives
+in each case (GET of an unknown id → 200 ``null``, DELETE → ``false``, stop of an unknown id →
+"Conversation was not running", 404 bodies that differ per route, the plain 500s), settings
+and options. Behaviour sources: captures in ``shared/real-server/captures`` and runs against a
+real 1.6.0 server; see CONTRACT.md §2.
 
-Not responsible for: conversation behaviour (``v0/store.py``), auth (``core/auth.py``) or
-time (the middleware advances state before each request; handlers hold ``state.lock``).
+Not responsible for: the error bodies' words (``core/error_bodies.py``), conversation
+behaviour (``v0/store.py``), auth (``core/auth.py``) or time (the middleware advances state
+before each request; handlers hold ``state.lock``).
 
 "meta" routes read stored data and work for stopped conversations; "attach" routes need a
 live agent loop and answer 404 ``{"detail":"Conversation <id> not found"}`` otherwise.
@@ -28,10 +29,11 @@ import uuid
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core import error_bodies as bodies
 from ..core.auth import router_dependencies
 from ..core.state import FakeState
 from ..faults.crash import ServerCrash
@@ -121,20 +123,16 @@ class AddMessageRequest(BaseModel):
     message: str
 
 
-def _not_found(conversation_id: str) -> HTTPException:
-    return HTTPException(status_code=404, detail=f"Conversation {conversation_id} not found")
-
-
 async def valid_conversation_id(conversation_id: str) -> str:
     """``validate_conversation_id`` of the manage routes."""
     if len(conversation_id) > 100:
-        raise HTTPException(status_code=400, detail="Conversation ID is too long")
+        raise bodies.v0_bad_conversation_id(bodies.CONVERSATION_ID_TOO_LONG)
     if "\x00" in conversation_id:
-        raise HTTPException(status_code=400, detail="Conversation ID contains invalid characters")
+        raise bodies.v0_bad_conversation_id(bodies.CONVERSATION_ID_NUL)
     if ".." in conversation_id or "/" in conversation_id or "\\" in conversation_id:
-        raise HTTPException(status_code=400, detail="Conversation ID contains invalid path characters")
+        raise bodies.v0_bad_conversation_id(bodies.CONVERSATION_ID_PATH)
     if any(ord(c) < 32 for c in conversation_id):
-        raise HTTPException(status_code=400, detail="Conversation ID contains control characters")
+        raise bodies.v0_bad_conversation_id(bodies.CONVERSATION_ID_CONTROL)
     return conversation_id
 
 
@@ -202,7 +200,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
         with state.lock:
             conversation = store.get(conversation_id)
         if conversation is None:
-            raise _not_found(conversation_id)
+            raise bodies.v0_conversation_not_found(conversation_id)
         return conversation
 
     async def attached(conversation_id: str) -> V0Conversation:
@@ -210,7 +208,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
         with state.lock:
             conversation = store.get(conversation_id)
         if conversation is None or not conversation.is_running:
-            raise _not_found(conversation_id)
+            raise bodies.v0_conversation_not_found(conversation_id)
         return conversation
 
     async def attached_for_events(conversation_id: str) -> V0Conversation:
@@ -219,7 +217,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
         with state.lock:
             conversation = store.get(conversation_id)
         if conversation is None or not (conversation.is_running or config.stopped_attach_cached):
-            raise _not_found(conversation_id)
+            raise bodies.v0_conversation_not_found(conversation_id)
         return conversation
 
     # ------------------------------------------------------------- manage routes
@@ -227,14 +225,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
     async def new_conversation(data: InitSessionRequest) -> Response:
         with state.lock:
             if state.settings is None:
-                return JSONResponse(
-                    {
-                        "status": "error",
-                        "message": "Settings not found",
-                        "msg_id": "CONFIGURATION$SETTINGS_NOT_FOUND",
-                    },
-                    status_code=400,
-                )
+                return bodies.v0_create_without_settings()
             request = data.model_dump(mode="json")
             trigger = ConversationTrigger.GUI.value
             if data.suggested_task:
@@ -312,14 +303,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
                 return JSONResponse(True)
             conversation = store.get(conversation_id)
             if conversation is None:
-                return JSONResponse(
-                    {
-                        "status": "error",
-                        "message": "Conversation not found",
-                        "msg_id": "CONVERSATION$NOT_FOUND",
-                    },
-                    status_code=404,
-                )
+                return bodies.v0_rename_not_found()
             store.rename(conversation, data.title)
         return JSONResponse(True)
 
@@ -330,7 +314,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
         with state.lock:
             conversation = store.get(conversation_id)
             if conversation is None:
-                return JSONResponse({"status": "error", "conversation_id": conversation_id}, status_code=404)
+                return bodies.v0_start_not_found(conversation_id)
             status = store.start(conversation)
         return JSONResponse(_conversation_response(conversation_id, status))
 
@@ -339,7 +323,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
         with state.lock:
             conversation = store.get(conversation_id)
             if conversation is None or not conversation.is_running:
-                message, status = "Conversation was not running", "STOPPED"
+                message, status = bodies.V0_STOP_NOT_RUNNING, "STOPPED"
             else:
                 message, status = "Conversation stopped successfully", store.stop(conversation)
         return JSONResponse(_conversation_response(conversation_id, status, message))
@@ -354,7 +338,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
         limit: int = 20,
     ) -> Response:
         if limit < 0 or limit > 100:
-            raise HTTPException(status_code=400, detail="Invalid limit")
+            raise bodies.v0_invalid_event_limit()
         with state.lock:
             events, has_more = store.search_events(conversation, start_id, end_id, reverse, limit)
             return JSONResponse({"events": events, "has_more": has_more})
@@ -370,14 +354,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
     ) -> Response:
         with state.lock:
             if not conversation.is_running:
-                return JSONResponse(
-                    {
-                        "success": False,
-                        "error": "Error adding message to conversation: "
-                        f"no_conversation:{conversation.conversation_id}",
-                    },
-                    status_code=500,
-                )
+                return bodies.v0_message_not_running(conversation.conversation_id)
             store.send_message(conversation, data.message, None)
         return JSONResponse({"success": True})
 
@@ -416,12 +393,9 @@ def build_v0_router(state: FakeState) -> APIRouter:
     def runtime_unavailable(conversation: V0Conversation) -> Response | None:
         """The file routes are "meta" routes that then need the runtime themselves."""
         if conversation.status == STARTING:
-            return JSONResponse({"error": "Unable to connect to runtime"}, status_code=502)
+            return bodies.v0_runtime_starting()
         if conversation.status != RUNNING:
-            return JSONResponse(
-                {"error": f"Runtime not available for conversation {conversation.conversation_id}"},
-                status_code=404,
-            )
+            return bodies.v0_runtime_unavailable(conversation.conversation_id)
         return None
 
     @router.get("/conversations/{conversation_id}/list-files")
@@ -442,12 +416,10 @@ def build_v0_router(state: FakeState) -> APIRouter:
         if kind == "text":
             return JSONResponse({"code": text})
         if kind == "binary":
-            return JSONResponse({"error": f"Unable to open binary file: {file}"}, status_code=415)
+            return bodies.v0_binary_file(file)
         if kind == "directory":
-            reason = f"Path is a directory: {full_path}. You can only read files"
-        else:
-            reason = f"File not found: {full_path}. Your current working directory is {ev.WORKING_DIR}."
-        return JSONResponse({"error": f"Error opening file: **ErrorObservation**\n{reason}"}, status_code=500)
+            return bodies.v0_file_is_directory(full_path)
+        return bodies.v0_file_not_found(full_path, ev.WORKING_DIR)
 
     @router.get("/conversations/{conversation_id}/zip-directory")
     async def zip_directory(conversation: Annotated[V0Conversation, Depends(attached)]) -> Response:
@@ -477,7 +449,7 @@ def build_v0_router(state: FakeState) -> APIRouter:
     async def load_settings() -> Response:
         view = state.settings_view()
         if view is None:
-            return JSONResponse({"error": "Settings not found"}, status_code=404)
+            return bodies.settings_not_found()
         return JSONResponse(view)
 
     @router.post("/settings")

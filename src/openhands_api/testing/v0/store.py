@@ -10,9 +10,9 @@ stopped conversation (``loading`` → ``awaiting_user_input``), eviction of the 
 updated conversation when a 4th would run, deletion, event search and the list with its
 combined base64 page ids (reproduced from the real source, quirks included).
 
-Not responsible for: request parsing, status codes and bodies of errors (``v0/routes.py``);
-locking and advancing time (callers hold ``FakeState.lock`` and have called
-``FakeState.advance()``).
+Not responsible for: request parsing, status codes and bodies of errors (``v0/routes.py``,
+``core/error_bodies.py``); locking and advancing time (callers hold ``FakeState.lock`` and have
+called ``FakeState.advance()``).
 
 Every timed behaviour is a scheduler process (see ``core/scheduler.py``) owned by the
 conversation id and named ``"agent"`` (startup and agent turns) or ``"title"``.

@@ -11,8 +11,9 @@ streamed ``stream-start`` array, the download zip's headers, Cloud's 429
 Behaviour sources: captures in ``shared/real-server/captures`` and runs against a real 1.11.0
 server; the route code of 1.11.0 where a case was not observed.
 
-Not responsible for: V1 behaviour (``v1/store.py``), auth (``core/auth.py``) or time (the
-middleware advances state before each request; handlers hold ``state.lock``).
+Not responsible for: the error bodies' words (``core/error_bodies.py``), V1 behaviour
+(``v1/store.py``), auth (``core/auth.py``) or time (the middleware advances state before each
+request; handlers hold ``state.lock``).
 """
 
 # No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
@@ -24,9 +25,10 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from ..core import error_bodies as bodies
 from ..core.auth import router_dependencies
 from ..core.state import FakeState
 from ..faults.crash import ServerCrash
@@ -49,23 +51,6 @@ GIT_STATUS_WORDS = {"A": "ADDED", "D": "DELETED", "M": "UPDATED", "R": "MOVED", 
 """V0-style letters seeded through ``state.git_changes`` → the agent server's words."""
 
 Limit = Annotated[int, Query(gt=0, le=100)]
-
-
-def _detail(status: int, detail: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
-
-
-def concurrency_limit_detail(limit: int, current: int) -> dict[str, Any]:
-    """The ``detail`` of Cloud's 429 on a V1 create over the concurrency cap."""
-    return {
-        "error": "CONCURRENCY_LIMIT_REACHED",
-        "message": (
-            f"You have reached the maximum of {limit} concurrent conversations. "
-            "Stop or delete a running conversation to start a new one."
-        ),
-        "limit": limit,
-        "current": current,
-    }
 
 
 def _suggested_task_prompt(request: AppConversationStartRequest) -> str:
@@ -127,19 +112,19 @@ def build_v1_router(state: FakeState) -> APIRouter:
         current = store.active_sandboxes()
         if current < limit:
             return None
-        return _detail(429, concurrency_limit_detail(limit, current))
+        return bodies.concurrency_limited(limit, current)
 
     def agent_context_error(conversation_id: UUID) -> tuple[int, str] | None:
         """``_get_agent_server_context``: None when the agent server is reachable or the
         sandbox is PAUSED (callers check that), else the status and message it frames."""
         conversation = conversation_or_none(conversation_id)
         if conversation is None:
-            return 404, f"Conversation {conversation_id} not found"
+            return 404, bodies.v1_conversation_not_found_text(conversation_id)
         sandbox = store.sandboxes.get(conversation.sandbox_id)
         if sandbox is None:
-            return 404, f"Sandbox not found for conversation {conversation_id}"
+            return 404, bodies.v1_sandbox_not_found_text(conversation_id)
         if sandbox.status not in (SANDBOX_PAUSED, SANDBOX_RUNNING):
-            return 404, f"Sandbox not ready for conversation {conversation_id}"
+            return 404, bodies.v1_sandbox_not_ready_text(conversation_id)
         return None
 
     def is_paused(conversation_id: UUID) -> bool:
@@ -194,7 +179,7 @@ def build_v1_router(state: FakeState) -> APIRouter:
     @router.get("/app-conversations")
     async def batch_get_app_conversations(ids: Annotated[list[str], Query()]) -> Response:
         if len(ids) >= 100:
-            return _detail(400, "Too many ids requested. Maximum is 99.")
+            return bodies.v1_too_many_conversation_ids()
         parsed: list[UUID] = []
         invalid: list[str] = []
         for text in ids:
@@ -203,7 +188,7 @@ def build_v1_router(state: FakeState) -> APIRouter:
             except ValueError:
                 invalid.append(text)
         if invalid:
-            return _detail(400, f"Invalid UUID format for ids: {invalid}")
+            return bodies.v1_invalid_uuids(invalid)
         with state.lock:
             return JSONResponse([store.wire(c) if (c := conversation_or_none(u)) else None for u in parsed])
 
@@ -277,7 +262,7 @@ def build_v1_router(state: FakeState) -> APIRouter:
     @router.get("/app-conversations/start-tasks")
     async def batch_get_start_tasks(ids: Annotated[list[UUID], Query()]) -> Response:
         if len(ids) > 100:
-            return _detail(400, f"Cannot request more than 100 start tasks at once, got {len(ids)}")
+            return bodies.v1_too_many("start tasks", len(ids))
         with state.lock:
             return JSONResponse([t.wire() if (t := store.tasks.get(u.hex)) else None for u in ids])
 
@@ -293,7 +278,7 @@ def build_v1_router(state: FakeState) -> APIRouter:
         with state.lock:
             conversation = conversation_or_none(parsed)
             if conversation is None:
-                return _detail(404, "unknown_app_conversation")
+                return bodies.v1_update_not_found()
             fields = {name: getattr(update_request, name) for name in update_request.model_fields_set}
             if "git_provider" in fields and fields["git_provider"] is not None:
                 fields["git_provider"] = fields["git_provider"].value
@@ -307,10 +292,10 @@ def build_v1_router(state: FakeState) -> APIRouter:
             try:
                 parsed = UUID(conversation_id)
             except ValueError:
-                return _detail(400, "Invalid conversation ID format")
+                return bodies.v1_delete_invalid_id()
             with state.lock:
                 if not store.delete_conversation(parsed.hex):
-                    return _detail(404, "Conversation not found")
+                    return bodies.v1_delete_not_found()
             return JSONResponse({"success": True})
 
         @router.post("/app-conversations/{conversation_id}/send-message")
@@ -318,20 +303,16 @@ def build_v1_router(state: FakeState) -> APIRouter:
             with state.lock:
                 conversation = conversation_or_none(conversation_id)
                 if conversation is None:
-                    return _detail(404, f"Conversation {conversation_id} not found")
+                    return bodies.detail(404, bodies.v1_conversation_not_found_text(conversation_id))
                 sandbox = store.sandboxes.get(conversation.sandbox_id)
                 if sandbox is None:
-                    return _detail(404, f"Sandbox not found for conversation {conversation_id}")
+                    return bodies.detail(404, bodies.v1_sandbox_not_found_text(conversation_id))
                 if sandbox.status == SANDBOX_MISSING:
-                    return _detail(410, "Conversation is archived. The sandbox no longer exists.")
+                    return bodies.v1_send_message_sandbox_missing()
                 if sandbox.status == SANDBOX_ERROR:
-                    return _detail(503, "Sandbox is in an error state and cannot accept messages.")
+                    return bodies.v1_send_message_sandbox_error()
                 if sandbox.status != SANDBOX_RUNNING:
-                    return _detail(
-                        409,
-                        f"Sandbox is {sandbox.status}. Use POST /api/v1/sandboxes/{sandbox.sandbox_id}"
-                        "/resume to resume it first.",
-                    )
+                    return bodies.v1_send_message_sandbox_not_running(sandbox.status, sandbox.sandbox_id)
                 store.send_message(
                     conversation, content_dump(request.content), content_text(request.content), request.run
                 )
@@ -359,9 +340,9 @@ def build_v1_router(state: FakeState) -> APIRouter:
         async def git_call(conversation_id: UUID) -> Response | None:
             error = agent_context_error(conversation_id)
             if error is not None:
-                return _detail(error[0], f"Conversation {conversation_id} is not reachable")
+                return bodies.v1_not_reachable(error[0], conversation_id)
             if is_paused(conversation_id):
-                return _detail(409, "Sandbox is paused; resume it before reading git state.")
+                return bodies.v1_git_paused()
             return None
 
         @router.get("/app-conversations/{conversation_id}/git/changes")
@@ -387,14 +368,14 @@ def build_v1_router(state: FakeState) -> APIRouter:
                     return refusal
                 diff = state.git_diffs.get(path)
             if diff is None:
-                return _detail(502, "Agent server error: 400")
+                return bodies.v1_git_diff_failed()
             return JSONResponse({"modified": diff.get("modified"), "original": diff.get("original")})
 
     async def listing_of(conversation_id: UUID, key: str) -> Response:
         with state.lock:
             error = agent_context_error(conversation_id)
         if error is not None:
-            return JSONResponse({"error": error[1]}, status_code=error[0])
+            return bodies.error(error[0], error[1])
         return JSONResponse({key: []})
 
     @router.get("/app-conversations/{conversation_id}/skills")
@@ -410,7 +391,7 @@ def build_v1_router(state: FakeState) -> APIRouter:
         with state.lock:
             conversation = conversation_or_none(conversation_id)
             if conversation is None:
-                return _detail(404, f"Conversation not found: {conversation_id}")
+                return bodies.v1_download_not_found(conversation_id)
             data = store.download(conversation)
         return Response(
             data,
@@ -462,7 +443,7 @@ def build_v1_router(state: FakeState) -> APIRouter:
     @router.get("/conversation/{conversation_id}/events")
     async def batch_get_events(conversation_id: str, id: Annotated[list[str], Query()]) -> Response:
         if len(id) > 100:
-            return _detail(400, f"Cannot request more than 100 events at once, got {len(id)}")
+            return bodies.v1_too_many("events", len(id))
         key = event_conversation(conversation_id)
         try:
             for event_id in id:
@@ -481,7 +462,7 @@ def build_v1_router(state: FakeState) -> APIRouter:
     @router.get("/sandboxes")
     async def batch_get_sandboxes(id: Annotated[list[str], Query()]) -> Response:
         if len(id) > 100:
-            return _detail(400, f"Cannot request more than 100 sandboxes at once, got {len(id)}")
+            return bodies.v1_too_many("sandboxes", len(id))
         with state.lock:
             return JSONResponse([s.wire() if (s := store.sandboxes.get(i)) else None for i in id])
 
@@ -494,14 +475,14 @@ def build_v1_router(state: FakeState) -> APIRouter:
     async def pause_sandbox(sandbox_id: str) -> Response:
         with state.lock:
             if not store.pause_sandbox(sandbox_id):
-                raise HTTPException(404)
+                raise bodies.not_found()
         return JSONResponse({"success": True})
 
     @router.post("/sandboxes/{sandbox_id}/resume")
     async def resume_sandbox(sandbox_id: str) -> Response:
         with state.lock:
             if not store.resume_sandbox(sandbox_id):
-                raise HTTPException(404)
+                raise bodies.not_found()
         return JSONResponse({"success": True})
 
     @router.delete("/sandboxes/{id}")
@@ -510,7 +491,7 @@ def build_v1_router(state: FakeState) -> APIRouter:
         # FastAPI then reads ``sandbox_id`` from the query and the path segment is ignored.
         with state.lock:
             if not store.delete_sandbox(sandbox_id):
-                raise HTTPException(404)
+                raise bodies.not_found()
         return JSONResponse({"success": True})
 
     # ------------------------------------------------------------- user and settings
@@ -525,20 +506,14 @@ def build_v1_router(state: FakeState) -> APIRouter:
         async def load_settings() -> Response:
             with state.lock:
                 if state.settings is None:
-                    return JSONResponse({"error": "Settings not found"}, status_code=404)
+                    return bodies.settings_not_found()
                 return JSONResponse(settings_bodies.settings_view(state.settings))
 
         @router.post("/settings")
         async def store_settings(payload: Annotated[dict[str, Any], Body()]) -> Response:
             legacy_keys = sorted(k for k in ("agent_settings", "conversation_settings") if k in payload)
             if legacy_keys:
-                return JSONResponse(
-                    {
-                        "error": "Use *_diff nested settings payloads instead of legacy keys",
-                        "keys": legacy_keys,
-                    },
-                    status_code=422,
-                )
+                return bodies.v1_settings_legacy_keys(legacy_keys)
             with state.lock:
                 state.settings = settings_bodies.merge_settings(state.settings, payload)
             return JSONResponse({"message": "Settings stored"})

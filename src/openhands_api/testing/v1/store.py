@@ -28,8 +28,9 @@ the HTTP layer (CONTRACT.md §5, §6):
 * Queries: batch gets, searches with filters and offset page ids, counts, the V0 list's V1
   half (``generations="both"``), the download zip.
 
-Not responsible for: request parsing, status codes and error bodies (``v1/routes.py``); locking
-and advancing time (callers hold ``FakeState.lock`` and have called ``FakeState.advance()``).
+Not responsible for: request parsing, status codes and error bodies (``v1/routes.py``,
+``core/error_bodies.py``); locking and advancing time (callers hold ``FakeState.lock`` and have
+called ``FakeState.advance()``).
 
 Scheduler owners: a start task's id (process ``"start"``), a conversation's id (``"agent"``,
 ``"message"``, ``"title"``, ``"webhook"``) and a sandbox's id (``"resume"``).
