@@ -62,6 +62,20 @@ Command line: ``python -m openhands_api.testing serve --port 8000 [--generations
 ``fake_openhands`` and ``fake_openhands_factory`` (plugin ``openhands_api.testing.pytest_plugin``).
 Routes under ``/_fake/`` are test controls, not part of OpenHands.
 
+Layout (everything below is implementation; the names above are the public API):
+
+    core/      shared pieces: state, config, clock, scheduler, directives, workspace, auth,
+               plain middleware, health and ``/_fake/`` control routes, Cloud's web-app
+               fallback, and ``error_bodies.py``, every error body in the real stack's words
+    v0/        V0 (1.6.0): routes, store, conversation, scripted agent, events
+    v1/        V1 (1.11.0 / 1.6.0): routes, request models, store, conversation, events, settings
+    faults/    edge behaviour: fault rules and injector, fault/rate-limit/crash middleware,
+               rate limiters, the TCP connection handle and the crash answer
+    serving/   app factory, uvicorn runner, ``serve`` command line, pytest fixtures
+    __main__.py, pytest_plugin.py   entry points delegating to ``serving/``
+
+Nothing here imports ``openhands_api`` outside this package (``tests/fake_server/test_independence.py``).
+
 Requires the ``testing`` extra (FastAPI, uvicorn); nothing outside this subpackage imports them.
 """
 
