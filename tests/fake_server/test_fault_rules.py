@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from openhands_api.testing import Chaos, FakeServerConfig, FaultRule, ManualClock
-from openhands_api.testing.__main__ import _parser, config_from_args, main
-from openhands_api.testing._fault_rules import FaultSet
+from openhands_api.testing.faults.rules import FaultSet
+from openhands_api.testing.serving.cli import _parser, config_from_args, main
 
 from .conftest import MakeClient
 from .helpers import create

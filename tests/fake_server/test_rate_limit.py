@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from openhands_api.testing import FakeOpenHandsServer, SystemClock, create_app
-from openhands_api.testing._limiter import RateLimiter, Verdict
+from openhands_api.testing.faults.limiter import RateLimiter, Verdict
 
 DELAY = 0.3
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from openhands_api.testing import FakeServerConfig, ManualClock
-from openhands_api.testing._scheduler import Process, Scheduler
-from openhands_api.testing._v0_agent import Directives, error_outcome, parse_directives, plan_outcome
-from openhands_api.testing._workspace import Workspace, normalise
+from openhands_api.testing.core.scheduler import Process, Scheduler
+from openhands_api.testing.core.workspace import Workspace, normalise
+from openhands_api.testing.v0.agent import Directives, error_outcome, parse_directives, plan_outcome
 
 DEFAULTS = Directives()
 

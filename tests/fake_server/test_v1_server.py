@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from openhands_api.testing import FakeOpenHandsServer, FakeServerConfig, ManualClock
-from openhands_api.testing._directives import StartDirectives, parse_start_directives
-from openhands_api.testing._scheduler import Process, Scheduler
+from openhands_api.testing.core.directives import StartDirectives, parse_start_directives
+from openhands_api.testing.core.scheduler import Process, Scheduler
 
 from .conftest import MakeClient
 from .test_server import _src_env, free_port

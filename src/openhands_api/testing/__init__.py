@@ -34,7 +34,7 @@ Faults — ``FakeServerConfig(faults=[FaultRule(...)], fault_seed=0, chaos=None)
 ``state.faults.add(rule) -> id``, ``.remove(id)``, ``.clear()``, ``.rules``, ``.fired``,
 ``.chaos = Chaos(...)`` / ``None``, or over HTTP ``/_fake/faults``. ``path`` is an ``fnmatch``
 glob on the path without query (``"/api/conversations/*/events"``, ``"/api/v1/*"``); routes
-under ``/_fake/`` are never faulted. The kinds (details in ``_faults.py``):
+under ``/_fake/`` are never faulted. The kinds (details in ``faults/injector.py``):
 
 * ``reset_before`` — connection reset (TCP RST) after the request is sent; nothing happens.
 * ``reset_after`` — the request is processed completely (a create creates), then the reset.
@@ -62,6 +62,20 @@ Command line: ``python -m openhands_api.testing serve --port 8000 [--generations
 ``fake_openhands`` and ``fake_openhands_factory`` (plugin ``openhands_api.testing.pytest_plugin``).
 Routes under ``/_fake/`` are test controls, not part of OpenHands.
 
+Layout (everything below is implementation; the names above are the public API):
+
+    core/      shared pieces: state, config, clock, scheduler, directives, workspace, auth,
+               plain middleware, health and ``/_fake/`` control routes, Cloud's web-app
+               fallback, and ``error_bodies.py``, every error body in the real stack's words
+    v0/        V0 (1.6.0): routes, store, conversation, scripted agent, events
+    v1/        V1 (1.11.0 / 1.6.0): routes, request models, store, conversation, events, settings
+    faults/    edge behaviour: fault rules and injector, fault/rate-limit/crash middleware,
+               rate limiters, the TCP connection handle and the crash answer
+    serving/   app factory, uvicorn runner, ``serve`` command line, pytest fixtures
+    __main__.py, pytest_plugin.py   entry points delegating to ``serving/``
+
+Nothing here imports ``openhands_api`` outside this package (``tests/fake_server/test_independence.py``).
+
 Requires the ``testing`` extra (FastAPI, uvicorn); nothing outside this subpackage imports them.
 """
 
@@ -71,34 +85,34 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._app import FakeOpenHandsApp, create_app
-    from ._clock import Clock, ManualClock, SystemClock
-    from ._config import FakeServerConfig
-    from ._fault_rules import Chaos, FaultRecord, FaultRule
-    from ._server import FakeOpenHandsServer
-    from ._state import FakeState, RequestRecord
-    from ._v0_conversation import V0Conversation
-    from ._v1_conversation import V1Conversation, V1Sandbox, V1StartTask
+    from .core.clock import Clock, ManualClock, SystemClock
+    from .core.config import FakeServerConfig
+    from .core.state import FakeState, RequestRecord
+    from .faults.rules import Chaos, FaultRecord, FaultRule
+    from .serving.app import FakeOpenHandsApp, create_app
+    from .serving.server import FakeOpenHandsServer
+    from .v0.conversation import V0Conversation
+    from .v1.conversation import V1Conversation, V1Sandbox, V1StartTask
 
 # Exports load on first use: the pytest plugin lives in this package and is imported by
 # every pytest run where openhands-api is installed, with or without FastAPI.
 _EXPORTS = {
-    "Chaos": "._fault_rules",
-    "Clock": "._clock",
-    "FakeOpenHandsApp": "._app",
-    "FakeOpenHandsServer": "._server",
-    "FakeServerConfig": "._config",
-    "FakeState": "._state",
-    "FaultRecord": "._fault_rules",
-    "FaultRule": "._fault_rules",
-    "ManualClock": "._clock",
-    "RequestRecord": "._state",
-    "SystemClock": "._clock",
-    "V0Conversation": "._v0_conversation",
-    "V1Conversation": "._v1_conversation",
-    "V1Sandbox": "._v1_conversation",
-    "V1StartTask": "._v1_conversation",
-    "create_app": "._app",
+    "Chaos": ".faults.rules",
+    "Clock": ".core.clock",
+    "FakeOpenHandsApp": ".serving.app",
+    "FakeOpenHandsServer": ".serving.server",
+    "FakeServerConfig": ".core.config",
+    "FakeState": ".core.state",
+    "FaultRecord": ".faults.rules",
+    "FaultRule": ".faults.rules",
+    "ManualClock": ".core.clock",
+    "RequestRecord": ".core.state",
+    "SystemClock": ".core.clock",
+    "V0Conversation": ".v0.conversation",
+    "V1Conversation": ".v1.conversation",
+    "V1Sandbox": ".v1.conversation",
+    "V1StartTask": ".v1.conversation",
+    "create_app": ".serving.app",
 }
 
 __all__ = [

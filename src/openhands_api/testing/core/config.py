@@ -1,0 +1,226 @@
+"""Configuration of the fake OpenHands server: every knob in one dataclass.
+
+Responsible for: the names, defaults and validation of the knobs, and the scaling of
+simulated durations by ``speed``.
+
+Not responsible for: acting on them (the app, the scheduler, the scripted agents and the
+middleware read this object). Defaults mirror a self-hosted ``openhands-ai`` server (1.6.0
+for V0 and ``"both"``, 1.11.0 for ``generations="v1"``) with LLM settings stored and no
+authentication, except that simulated durations are short so test suites stay fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..faults.rules import Chaos, FaultRule
+from .clock import Clock, SystemClock
+from .directives import START_STATUSES
+
+GENERATIONS = ("v0", "v1", "both")
+"""Values accepted for ``FakeServerConfig.generations``."""
+
+FLAVORS = ("selfhosted", "cloud")
+"""Values accepted for ``FakeServerConfig.flavor``."""
+
+
+@dataclass
+class FakeServerConfig:
+    """All knobs of the fake server.
+
+    Durations are in seconds of simulated time and are divided by ``speed`` (``speed=10``
+    runs every simulated delay ten times faster). The rate limiter is not scaled: it
+    mirrors a fixed property of the real server.
+    """
+
+    generations: str = "v0"
+    """Which API generations to serve, like which server:
+
+    * ``"v0"`` — the V0 routes of ``openhands-ai`` 1.6.0 (``/api/conversations`` …) only.
+    * ``"v1"`` — ``openhands-ai`` 1.11.0: V1 only (``/api/v1/…``); V0 paths answer 404.
+    * ``"both"`` — ``openhands-ai`` 1.6.0 as it is: V0 and its V1 surface in one process. That
+      V1 surface lacks ``send-message``, ``DELETE /app-conversations/{id}``, ``git/*`` and
+      ``/api/v1/settings``, and the V0 list also lists V1 conversations.
+    """
+    flavor: str = "selfhosted"
+    """``"cloud"`` behaves like OpenHands Cloud where it differs visibly: the web app's HTML
+    (200) for ``GET /api/v1/app-conversations/{id}`` and unknown GET paths, ``app_mode``
+    ``"saas"``, Cloud's rate limiter (fixed windows per key, ``X-RateLimit-*`` headers) instead
+    of the self-hosted one. Requires ``generations="v1"`` (Cloud has no V0); combine with
+    ``api_key`` for Cloud's Bearer authentication and ``concurrency_limit`` for its 429s."""
+
+    # --- authentication (at most one of the two) -------------------------------------
+    session_api_key: str | None = None
+    """Self-hosted ``SESSION_API_KEY``: every ``/api/*`` route wants ``X-Session-API-Key``."""
+    api_key: str | None = None
+    """Cloud-style key: every ``/api/*`` route wants ``Authorization: Bearer <key>``."""
+
+    # --- rate limiter (openhands/server/middleware.py; Cloud's with flavor="cloud") ------
+    rate_limit: bool = True
+    rate_limit_requests: int = 10
+    """Requests per window and client IP served at once; as many again are delayed."""
+    rate_limit_window: float = 1.0
+    rate_limit_delay: float = 1.0
+    """How long requests 11–20 of a window are held before being served."""
+
+    # --- simulated time ---------------------------------------------------------------
+    speed: float = 1.0
+    startup_delay: float = 0.5
+    """STARTING → RUNNING (the real server needs ~15–40 s to start a runtime)."""
+    step_delay: float = 0.05
+    """Duration of one agent step (LLM call); its events appear together at its end
+    (real: ~0.06 s with the kit's fake LLM)."""
+    title_delay: float = 0.1
+    """Time from the first user message to the ``Fake title`` replacing the default title."""
+    delete_starting_delay: float = 0.2
+    """``DELETE`` of a STARTING conversation fails with a 500 after this (real: ~5–10 s)."""
+
+    # --- V1 simulated time --------------------------------------------------------------
+    start_task_delay: float = 0.5
+    """V1 ``POST /app-conversations`` → start task ``READY``; ``WORKING`` takes 60 % of it,
+    the six statuses after it share the rest (real 1.11.0: 6–25 s, mostly ``WORKING``)."""
+    run_start_delay: float = 0.05
+    """V1 ``execution_status`` ``idle`` → ``running`` after ``READY`` or a message with
+    ``run: true`` (real: 20–400 ms)."""
+    send_message_delay: float = 0.1
+    """V1 ``send-message`` → the message reaches the agent. Until then the previous
+    ``execution_status`` (typically the last run's ``finished``) is still what the server
+    reports: the stale state a client must not take for the new run's result."""
+    sandbox_resume_delay: float = 0.0
+    """``POST /sandboxes/{id}/resume`` → ``RUNNING``; the sandbox is ``STARTING`` meanwhile
+    (the kit's process sandboxes: instantly; Docker and Cloud runtimes: seconds)."""
+    webhook_flush_delay: float | None = None
+    """The lag of the V1 app server's event list behind the agent. ``None``: none, every event
+    is listed at once. A number: as on the real server, the agent server posts events in
+    batches of ``webhook_batch_size`` and a partial batch this many seconds after its first
+    event (upstream default 30 s, the kit's ``--webhook-flush-delay``). ``execution_status``
+    is live either way."""
+    webhook_batch_size: int = 5
+
+    # --- scripted agent: server-wide defaults of the ``[fake-llm ...]`` directives ------
+    llm_steps: int = 0
+    llm_error: int | None = None
+    llm_delay: float = 0.0
+    llm_ask: bool = False
+
+    # --- V1 faults -------------------------------------------------------------------------
+    start_error: bool = False
+    """Every V1 start task ends in ``ERROR`` (as with ``[fake-start error]`` in the message)."""
+    start_stuck: str | None = None
+    """Every V1 start task stays in this status forever (as ``[fake-start stuck=STATUS]``)."""
+    concurrency_limit: int | None = None
+    """Cloud's cap on running sandboxes: a V1 create while this many sandboxes are starting
+    or running answers 429 ``CONCURRENCY_LIMIT_REACHED``. None: no cap (self-hosted)."""
+
+    # --- fault injection (``faults/injector.py``; change at run time through ``state.faults``) ------
+    faults: list[FaultRule] = field(default_factory=list)
+    """Fault rules active from the start (``state.reset()`` restores them)."""
+    fault_seed: int = 0
+    """Seed of the draws for rules with ``probability < 1``, and of chaos without its own seed."""
+    chaos: Chaos | None = None
+    """Random faults from the start, e.g. ``Chaos(0.1, seed=7)``. None: no chaos."""
+
+    # --- server behaviour ---------------------------------------------------------------
+    max_concurrent_conversations: int = 3
+    conversation_max_age_seconds: float = 864000.0
+    """Older conversations are left out of the list (self-hosted default: 10 days)."""
+    settings_stored: bool = True
+    """False: like a fresh server, ``GET /api/settings`` → 404 and create → 400."""
+    git_provider_token_configured: bool = True
+    """False: creating with a ``repository`` fails with 500 text/plain, as on a real
+    self-hosted server without a git provider token."""
+    stopped_attach_cached: bool = True
+    """How a STOPPED conversation answers ``/message`` and ``POST /events``.
+
+    The real server caches a conversation it attached to for up to 15 s; while that cache is
+    warm, ``/message`` gives 500 ``no_conversation:<id>`` (and ``POST /events`` a plain 500),
+    afterwards both give 404. True models the warm cache (CONTRACT §2.3), False the cold one.
+    """
+
+    clock: Clock = field(default_factory=SystemClock)
+    """Injectable clock; use ``ManualClock`` to drive time by hand."""
+
+    def __post_init__(self) -> None:
+        if self.generations not in GENERATIONS:
+            raise ValueError(f"generations must be one of {GENERATIONS}, not {self.generations!r}")
+        if self.flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {FLAVORS}, not {self.flavor!r}")
+        if self.flavor == "cloud" and self.generations != "v1":
+            raise ValueError('flavor="cloud" needs generations="v1": Cloud serves no V0 routes')
+        if self.start_stuck is not None and self.start_stuck not in START_STATUSES:
+            raise ValueError(f"start_stuck must be one of {START_STATUSES} or None")
+        if self.session_api_key is not None and self.api_key is not None:
+            raise ValueError("configure either session_api_key or api_key, not both")
+        if self.speed <= 0:
+            raise ValueError("speed must be > 0")
+        for name in (
+            "startup_delay",
+            "step_delay",
+            "title_delay",
+            "delete_starting_delay",
+            "start_task_delay",
+            "run_start_delay",
+            "send_message_delay",
+            "sandbox_resume_delay",
+            "llm_delay",
+            "rate_limit_window",
+            "rate_limit_delay",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.rate_limit_requests < 1:
+            raise ValueError("rate_limit_requests must be >= 1")
+        if self.max_concurrent_conversations < 1:
+            raise ValueError("max_concurrent_conversations must be >= 1")
+        if self.webhook_flush_delay is not None and self.webhook_flush_delay < 0:
+            raise ValueError("webhook_flush_delay must be >= 0 or None")
+        if self.webhook_batch_size < 1:
+            raise ValueError("webhook_batch_size must be >= 1")
+        if self.concurrency_limit is not None and self.concurrency_limit < 1:
+            raise ValueError("concurrency_limit must be >= 1 or None")
+        self.faults = list(self.faults)
+        if not all(isinstance(rule, FaultRule) for rule in self.faults):
+            raise ValueError("faults must be FaultRule objects")
+        if isinstance(self.fault_seed, bool) or not isinstance(self.fault_seed, int):
+            raise ValueError("fault_seed must be an integer")
+        if self.chaos is not None and not isinstance(self.chaos, Chaos):
+            raise ValueError("chaos must be a Chaos or None")
+
+    @property
+    def serves_v0(self) -> bool:
+        return self.generations in ("v0", "both")
+
+    @property
+    def serves_v1(self) -> bool:
+        return self.generations in ("v1", "both")
+
+    @property
+    def imitated_version(self) -> str:
+        """The ``openhands-ai`` release whose routes are served (``/openapi.json`` reports it)."""
+        return "1.11.0" if self.generations == "v1" else "1.6.0"
+
+    def scaled(self, seconds: float) -> float:
+        """A simulated duration in seconds of the injected clock."""
+        return seconds / self.speed
+
+    def with_overrides(self, **overrides: Any) -> FakeServerConfig:
+        """A copy with some knobs changed (unknown names raise ``TypeError``)."""
+        return dataclasses.replace(self, **overrides)
+
+    def summary(self) -> dict[str, Any]:
+        """The knobs as JSON-friendly values, secrets masked (for ``GET /_fake/state``)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("session_api_key", "api_key"):
+                value = None if value is None else "***"
+            elif f.name == "clock":
+                value = type(value).__name__
+            elif f.name == "faults":
+                value = [rule.to_json() for rule in value]
+            elif f.name == "chaos":
+                value = None if value is None else value.to_json()
+            out[f.name] = value
+        return out

@@ -1,0 +1,86 @@
+"""The fake server's plain middleware: the request log, simulated time and cache headers.
+
+Responsible for three layers of the stack ``serving/app.py`` assembles (the order is
+documented there):
+
+* ``RequestLogMiddleware`` — records method, path and final status in ``state.requests``.
+* ``AdvanceMiddleware`` — materialises simulated time up to now before the route runs.
+* ``CacheControlMiddleware`` — the ``Cache-Control``/``Pragma``/``Expires`` headers every
+  normal response of 1.6.0 carries (``NO_CACHE_HEADERS``; ``/assets`` get a long-lived one).
+
+Not responsible for: faults, the rate limiter or crashes (``faults/middleware.py``), routes.
+Everything under ``/_fake/`` stays out of the request log.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .control import is_control
+from .state import FakeState, RequestRecord
+
+NO_CACHE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-cache, no-store, must-revalidate, max-age=0"),
+    (b"pragma", b"no-cache"),
+    (b"expires", b"0"),
+)
+"""What 1.6.0 puts on every answer its routes give (errors raised in routes included)."""
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp, state: FakeState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_control(scope):
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            query = scope.get("query_string", b"").decode("latin-1")
+            path = scope["path"] + (f"?{query}" if query else "")
+            self.state.record_request(RequestRecord(scope["method"], path, status))
+
+
+class AdvanceMiddleware:
+    def __init__(self, app: ASGIApp, state: FakeState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.state.advance()
+        await self.app(scope, receive, send)
+
+
+class CacheControlMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        assets = scope["path"].startswith("/assets")
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if assets:
+                    headers.append((b"cache-control", b"public, max-age=2592000, immutable"))
+                else:
+                    headers.extend(NO_CACHE_HEADERS)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
