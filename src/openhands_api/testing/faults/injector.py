@@ -41,6 +41,17 @@ fault                  processed?  what the client gets
 ``concurrency_limit``  no          V1's 429 ``{"detail":{"error":"CONCURRENCY_LIMIT_REACHED",
                                    "message":…,"limit":N,"current":N}}``, N = the configured
                                    ``concurrency_limit`` or Cloud's default 3.
+``trickle``            yes         the real answer, one byte every ``delay`` seconds (default 0.5, the
+                                   server's clock): each read is quick, the whole never comes in
+                                   time. Stops when the client hangs up.
+``corrupt_gzip``       yes         the real status and headers with ``Content-Encoding: gzip`` and
+                                   a gzip body of the answer whose deflate stream is damaged in
+                                   the middle (httpx raises ``DecodingError`` on reading it).
+``oversize``           yes         200 ``application/json``: a valid JSON object of ``size`` bytes
+                                   (default 50 MB), streamed.
+``gzip_bomb``          yes         200 ``application/json``, ``Content-Encoding: gzip``: a small
+                                   body (about 1/1000 of ``size``) that inflates to ``size`` bytes
+                                   (default 512 MiB) of a JSON string, streamed as compressed.
 =====================  ==========  ==============================================================
 
 Why ``truncated_json`` looks so: a proxy that relays an answer of unknown length (HTTP/1.0
@@ -69,8 +80,10 @@ Not responsible for: choosing faults (``rules.py``), the bodies' words
 from __future__ import annotations
 
 import email.utils
+import gzip
 import json
 import math
+import zlib
 from typing import TYPE_CHECKING
 
 import anyio
@@ -128,6 +141,35 @@ async def _captured(app: ASGIApp, scope: Scope, receive: Receive) -> list[Messag
     return messages
 
 
+async def _huge(rule: FaultRule, send: Send) -> None:
+    """``oversize``: a JSON object of ``size`` bytes; ``gzip_bomb``: one that small gzip bytes
+    inflate to. Both streamed in 1 MiB pieces, so the fake itself holds little of it."""
+    assert rule.size is not None  # validated by FaultRule
+    size = rule.size
+    bomb = rule.fault == "gzip_bomb"
+    headers = [(b"content-type", b"application/json")]
+    if bomb:
+        headers.append((b"content-encoding", b"gzip"))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS) if bomb else None
+    head, tail = b'{"padding": "', b'"}'
+    left = max(0, size - len(head) - len(tail))
+    pieces = [head]
+    while True:
+        step = min(left, 1 << 20)
+        left -= step
+        pieces.append(b"x" * step)
+        if left == 0:
+            pieces.append(tail)
+        data = b"".join(pieces)
+        pieces = []
+        if packer is not None:
+            data = packer.compress(data) + (packer.flush() if left == 0 else b"")
+        await send({"type": "http.response.body", "body": data, "more_body": left > 0})
+        if left == 0:
+            return
+
+
 def _start_and_body(messages: list[Message]) -> tuple[Message, bytes]:
     start = next(m for m in messages if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
@@ -159,6 +201,13 @@ class FaultInjector:
             await self._truncated(scope, receive, send, app)
         elif fault == "wrong_shape":
             await self._wrong_shape(rule, scope, receive, send, app)
+        elif fault == "trickle":
+            await self._trickle(rule, scope, receive, send, app)
+        elif fault == "corrupt_gzip":
+            await self._corrupt_gzip(scope, receive, send, app)
+        elif fault in ("oversize", "gzip_bomb"):
+            await _captured(app, scope, receive)
+            await _huge(rule, send)
         elif fault == "status" and rule.status == 500:
             await crash_answer(scope, receive, send, headers=_retry_after_header(rule))
         else:
@@ -234,6 +283,47 @@ class FaultInjector:
         headers += [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _trickle(
+        self, rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+    ) -> None:
+        start, body = _start_and_body(await _captured(app, scope, receive))
+        assert rule.delay is not None  # validated by FaultRule
+        delay = rule.delay
+        await send(start)
+        async with anyio.create_task_group() as tasks:
+
+            async def drip() -> None:
+                for index in range(len(body)):
+                    await send(
+                        {"type": "http.response.body", "body": body[index : index + 1], "more_body": True}
+                    )
+                    await self.state.clock.sleep(delay)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                tasks.cancel_scope.cancel()
+
+            async def watch() -> None:
+                await _until_disconnected(receive)
+                tasks.cancel_scope.cancel()
+
+            tasks.start_soon(drip)
+            tasks.start_soon(watch)
+
+    async def _corrupt_gzip(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+        start, body = _start_and_body(await _captured(app, scope, receive))
+        packed = bytearray(gzip.compress(body or b"{}"))
+        # Damage the deflate stream past the 10-byte gzip header, so decoding fails midway.
+        middle = 10 + max(1, (len(packed) - 18) // 2)
+        for offset in range(middle, min(middle + 8, len(packed) - 8)):
+            packed[offset] ^= 0xFF
+        headers = [
+            (name, value)
+            for name, value in start.get("headers", [])
+            if name.lower() not in (b"content-length", b"content-encoding")
+        ]
+        headers += [(b"content-length", str(len(packed)).encode()), (b"content-encoding", b"gzip")]
+        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": bytes(packed), "more_body": False})
 
     # ------------------------------------------------------------------ answers instead of the app
     def _answer(self, rule: FaultRule) -> Response:

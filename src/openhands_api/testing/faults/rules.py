@@ -40,6 +40,10 @@ FAULT_KINDS: tuple[str, ...] = (
     "wrong_shape",
     "rate_limit",
     "concurrency_limit",
+    "trickle",
+    "corrupt_gzip",
+    "oversize",
+    "gzip_bomb",
 )
 """Every ``fault`` a ``FaultRule`` or ``Chaos`` accepts (documented in ``faults/injector.py``)."""
 
@@ -52,8 +56,9 @@ CHAOS_FAULTS: tuple[str, ...] = (
     "rate_limit",
 )
 """``Chaos``'s default kinds: the transient failures a robust client rides out. Left out:
-``slow`` (stalls the suite), ``wrong_shape`` and ``concurrency_limit`` (not transient: a client
-is right to give up on them)."""
+``slow`` and ``trickle`` (stall the suite), ``wrong_shape``, ``concurrency_limit``, ``oversize``
+and ``gzip_bomb`` (not transient: a client is right to give up on them), ``corrupt_gzip``
+(a garbled answer like ``truncated_json``, left out to keep the default mix as it was)."""
 
 
 def _check_retry_after(value: str | int | None) -> str | None:
@@ -99,7 +104,11 @@ class FaultRule:
     status: int | None = None
     """``status``: the code (default 500); ``html``: 500 (default), 200 or another 5xx."""
     delay: float | None = None
-    """``slow``: seconds the answer is held (required)."""
+    """``slow``: seconds the answer is held (required); ``trickle``: seconds between two bytes
+    of the answer (default 0.5)."""
+    size: int | None = None
+    """``oversize``: bytes of the JSON answer sent (default 50 MB); ``gzip_bomb``: bytes the
+    gzip body inflates to (default 512 MiB)."""
     retry_after: str | None = None
     """``rate_limit`` (and ``status``): the ``Retry-After`` header, seconds (``"2"``) or an
     HTTP-date; None sends none. An int is taken as seconds."""
@@ -149,12 +158,24 @@ class FaultRule:
             raise ValueError('status applies to "status" and "html" faults only')
         object.__setattr__(self, "status", status)
 
-        if fault == "slow":
-            if isinstance(self.delay, bool) or not isinstance(self.delay, (int, float)) or self.delay <= 0:
-                raise ValueError('a "slow" fault needs delay=SECONDS > 0')
-            object.__setattr__(self, "delay", float(self.delay))
-        elif self.delay is not None:
-            raise ValueError('delay applies to "slow" faults only')
+        delay = 0.5 if fault == "trickle" and self.delay is None else self.delay
+        if fault in ("slow", "trickle"):
+            if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay <= 0:
+                raise ValueError(f'a "{fault}" fault needs delay=SECONDS > 0')
+            object.__setattr__(self, "delay", float(delay))
+        elif delay is not None:
+            raise ValueError('delay applies to "slow" and "trickle" faults only')
+        size = (
+            {"oversize": 50_000_000, "gzip_bomb": 512 * 1024 * 1024}.get(fault)
+            if self.size is None
+            else self.size
+        )
+        if fault in ("oversize", "gzip_bomb"):
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f'a "{fault}" fault needs size=BYTES >= 1')
+        elif size is not None:
+            raise ValueError('size applies to "oversize" and "gzip_bomb" faults only')
+        object.__setattr__(self, "size", size)
 
         if self.retry_after is not None and fault not in ("rate_limit", "status"):
             raise ValueError('retry_after applies to "rate_limit" and "status" faults only')
