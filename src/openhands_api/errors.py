@@ -8,8 +8,8 @@ branch they can act on::
     │   └── MissingAPIKeyError      no API key where one is required (OpenHands Cloud)
     ├── InvalidInputError           refused before anything was sent (also a ValueError)
     ├── TransportError              no usable HTTP response
-    │   ├── APIConnectionError      could not connect, or the connection broke
-    │   └── APITimeoutError         a request timed out
+    │   └── APIConnectionError      could not connect, or the connection broke
+    │       └── APITimeoutError     a request timed out (connecting, sending or reading)
     ├── APIStatusError              the server answered with an error status
     │   ├── BadRequestError         400
     │   ├── AuthenticationError     401
@@ -102,8 +102,11 @@ class APIConnectionError(TransportError):
     """The server could not be reached, or the connection broke before a full response."""
 
 
-class APITimeoutError(TransportError):
-    """A single HTTP request timed out (see WaitTimeoutError for a conversation wait)."""
+class APITimeoutError(APIConnectionError):
+    """A single HTTP request timed out (see WaitTimeoutError for a conversation wait).
+
+    A kind of connection failure, as in the openai and anthropic SDKs: ``except
+    APIConnectionError`` catches timeouts too; catch this class first to treat them apart."""
 
 
 class APIStatusError(OpenHandsError):

@@ -13,17 +13,19 @@ STOPPED = 4  # stopped before the turn ended, or the conversation is gone
 TIMED_OUT = 5  # the wait ran out of time; the conversation may still be running
 AUTH = 6  # missing, wrong or expired API key / session key; not allowed
 API_ERROR = 7  # the server could not be reached, or answered with an error
+IN_PROGRESS = 8  # the turn has no outcome yet (result on a running conversation)
 INTERNAL = 70  # a bug in openhands-api (please report it; --debug shows the traceback)
 INTERRUPTED = 130  # Ctrl-C
 
 EPILOG = """\
 \b
 Exit codes:
-  0  finished, or waiting for your reply      4  stopped before the turn ended, or gone
-  1  failed (agent, runtime or start)         5  wait timed out (may still be running)
-  2  usage: bad arguments or input            6  authentication: missing/wrong key
-  3  blocked: needs confirmation, or paused   7  server unreachable or API error
- 70  internal error (a bug)                  130  interrupted
+  0  finished, or waiting for your reply      5  wait timed out (may still be running)
+  1  failed (agent, runtime or start)         6  authentication: missing/wrong key
+  2  usage: bad arguments or input            7  server unreachable or API error
+  3  blocked: needs confirmation, or paused   8  no outcome yet (result while running)
+  4  stopped before the turn ended, or gone  70  internal error (a bug)
+                                            130  interrupted
 """
 
 BY_OUTCOME = {
@@ -33,4 +35,5 @@ BY_OUTCOME = {
     "blocked": BLOCKED,
     "stopped": STOPPED,
     "gone": STOPPED,
+    "in_progress": IN_PROGRESS,
 }
