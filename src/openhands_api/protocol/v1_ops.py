@@ -351,6 +351,8 @@ class _Watch:
                     if verdict.outcome.is_terminal:
                         return without_conversation(task, self.ref, self.base_url, verdict)
                     self.task_id = task.id if task else None
+                    self.last = without_conversation(task, self.ref, self.base_url, verdict)
+                    yield Progress(self.last)
                     return None  # still starting
                 if task is not None and task.app_conversation_id:
                     self.task_id = task.id
