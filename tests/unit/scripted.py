@@ -428,6 +428,9 @@ class V1Server(_Faults):
                 else:
                     self.resuming -= 1
             return json_response([self._conversation(v) for _, v in p])
+        if (method, path) == ("POST", V1_CONVERSATIONS):
+            self.task = start_task("WORKING", request=request.json)
+            return json_response(self.task)
         if (method, path) == ("GET", f"{V1_CONVERSATIONS}/start-tasks"):
             if self.task_reads < len(self.task_timeline) and (step := self.task_timeline[self.task_reads]):
                 step(self)
@@ -497,3 +500,11 @@ class V1Server(_Faults):
             assert request.stream_to is not None
             return Response(200, {"content-type": "application/zip"}, b"", downloaded=1234)
         raise AssertionError(f"unexpected {method} {request.path}")
+
+
+def task_ready(server: V1Server) -> None:
+    """Timeline step: the start task is READY and its conversation exists (the agent runs)."""
+    assert server.task is not None
+    server.task.update(status="READY", app_conversation_id=V1_CID)
+    if server.conversation is None:
+        server.conversation = app_conversation("RUNNING", "running")
