@@ -667,6 +667,14 @@ def test_iter_events_stops_when_has_more_is_false_on_a_full_page() -> None:
     assert len(driver.requests) == 2
 
 
+def test_iter_events_of_a_single_page_makes_one_request() -> None:
+    _, driver = run(
+        V0Server("RUNNING", v0_first_turn()), generation().iter_events(V0_CID, reverse=False, page_size=20)
+    )
+    assert [e.seq for e in driver.emitted] == list(range(9))
+    assert len(driver.requests) == 1
+
+
 def test_iter_events_with_a_page_size_above_the_server_limit_pages_at_the_limit() -> None:
     server = V0Server("RUNNING", [v0_run(i) for i in range(250)])
     _, driver = run(server, generation().iter_events(V0_CID, reverse=False, page_size=500))

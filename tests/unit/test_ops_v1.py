@@ -490,6 +490,14 @@ def test_send_answered_409_resumes_the_sandbox_waits_and_sends_again() -> None:
     assert receipt.execution_status == "finished"
 
 
+def test_send_answered_409_whose_sandbox_runs_again_on_the_next_read_just_sends_again() -> None:
+    server = V1Server("RUNNING", "finished", v1_turn(1))
+    server.fail("POST", SEND, error(409, "Sandbox is STARTING."))
+    _, driver = run(server, generation().send_message(V1_CID, "More.", resume=True))
+    assert driver.count("POST", SEND) == 2
+    assert driver.count("POST", RESUME) == 0
+
+
 def test_send_to_a_paused_sandbox_without_resume_is_a_conflict() -> None:
     server = V1Server("RUNNING", "finished")
     server.pause()
@@ -750,6 +758,29 @@ def test_create_whose_start_task_fails_is_a_start_error() -> None:
 def test_create_whose_start_task_never_gets_ready_times_out() -> None:
     with pytest.raises(WaitTimeoutError, match="still WORKING"):
         _create(V1Server(None), start_timeout=5)
+
+
+def test_create_whose_start_task_is_ready_in_the_answer_is_not_polled() -> None:
+    server = V1Server("RUNNING", "running")
+    server.fail("POST", V1_CONVERSATIONS, json_response(start_task("READY")))
+    conversation, driver = _create(server)
+    assert conversation.id == V1_CID
+    assert driver.calls() == [f"POST {V1_CONVERSATIONS}", f"GET {V1_CONVERSATIONS}"]
+    assert driver.now == 0
+
+
+def test_create_whose_start_task_vanishes_is_not_found() -> None:
+    server = V1Server(None)
+    server.task_timeline = [lambda s: setattr(s, "task", None)]
+    with pytest.raises(NotFoundError):
+        _create(server)
+
+
+def test_create_whose_ready_task_has_no_conversation_is_a_protocol_error_at_the_start_timeout() -> None:
+    server = V1Server(None)
+    server.task_timeline = [lambda s: s.task.update(status="READY", app_conversation_id=V1_CID)]
+    with pytest.raises(ProtocolError, match="is READY but conversation"):
+        _create(server, start_timeout=5)
 
 
 def test_create_against_a_server_answering_only_web_pages_gives_up_after_the_silent_lookup_limit() -> None:
