@@ -403,10 +403,9 @@ class V0Generation(Generation):
         )
 
     def iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
+        page_size = min(page_size, v0.MAX_EVENTS_LIMIT)  # every page, not just the first
         try:
-            first = yield v0.get_events(
-                conversation_id, reverse=reverse, limit=min(page_size, v0.MAX_EVENTS_LIMIT)
-            )
+            first = yield v0.get_events(conversation_id, reverse=reverse, limit=page_size)
         except NotFoundError:
             # A V1 conversation seen through 1.x's V0 routes has no V0 events: hand it over.
             yield from self._existing(conversation_id)

@@ -164,7 +164,9 @@ def send_message_resuming(
     except ConflictError:
         if not resume:
             raise
-        before = yield from running_sandbox(before, timeout=start_timeout, poll=poll)
+        # The sandbox stopped running after it was read: read it again, so that it is resumed.
+        current = yield from existing_conversation(conversation_id)
+        before = yield from running_sandbox(current, timeout=start_timeout, poll=poll)
         yield call
     return SentMessage(
         conversation_id=before.id,
@@ -349,6 +351,8 @@ class _Watch:
                     if verdict.outcome.is_terminal:
                         return without_conversation(task, self.ref, self.base_url, verdict)
                     self.task_id = task.id if task else None
+                    self.last = without_conversation(task, self.ref, self.base_url, verdict)
+                    yield Progress(self.last)
                     return None  # still starting
                 if task is not None and task.app_conversation_id:
                     self.task_id = task.id
