@@ -25,10 +25,16 @@ from ._redaction import guard_logs, redact, scrub
 from .config import Settings, check_transport_security, resolve_settings
 from .models import Conversation, ConversationResult, SentMessage
 from .protocol.detect import detect_version
-from .protocol.generation import Generation, GenerationContext, NewConversation, OwnedByOtherGeneration
-from .protocol.http import BULK_FACTOR, Call, Op, Request, Response, Step
+from .protocol.generation import (
+    Generation,
+    GenerationContext,
+    NewConversation,
+    OwnedByOtherGeneration,
+    wait_timed_out,
+)
+from .protocol.http import BULK_FACTOR, Call, Now, Op, Request, Response, Step
 from .protocol.parsing import is_concurrency_limit
-from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, PollPolicy
+from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy, bounded
 from .protocol.retry import FailureKind, RetryPolicy
 from .protocol.v0_ops import V0Generation
 from .protocol.v1_ops import V1Generation
@@ -422,9 +428,21 @@ class BaseClient:
         validate_id(conversation_id)
         wait_timeout = self._wait_timeout(timeout)
         poll = self._poll_policy(poll_interval, max_poll_interval, self._poll)
-        return self._on_owner(
-            lambda generation: generation.wait(conversation_id, timeout=wait_timeout, after=after, poll=poll)
+        started = yield Now()
+        try:
+            # Detecting the version is part of the wait, inside its timeout like its polls.
+            yield from bounded(self._op_generation(), started + wait_timeout)
+        except TRANSIENT_ERRORS as exc:
+            now = yield Now()
+            if now < started + wait_timeout:
+                raise
+            raise wait_timed_out(conversation_id, wait_timeout, None, exc) from None
+        result = yield from self._on_owner(
+            lambda generation: generation.wait(
+                conversation_id, timeout=wait_timeout, after=after, poll=poll, started=started
+            )
         )
+        return result
 
     def _op_send_message(self, conversation_id: str, message: str, *, resume: bool = True) -> Op[SentMessage]:
         return self._on_owner(

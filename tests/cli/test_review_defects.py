@@ -1,9 +1,7 @@
 """Defects a review found, pinned through the ``openhands-api`` command against the fake server.
 
-One behaviour per test, named after it. A test marked ``xfail(strict=True, reason="defect N:
-...")`` fails on today's code for the reason given; once the defect is fixed the strict mark
-turns the pass into a failure (XPASS) and must be removed. Defect 1 (no exit code for
-``in_progress``) is fixed, so its tests have no mark.
+One behaviour per test, named after it. Each test of a defect failed before its fix (they were
+written first, marked ``xfail(strict=True)``, and the marks went with the fixes).
 """
 
 from __future__ import annotations
@@ -75,19 +73,9 @@ WAYS_TO_LOOK = re.compile(r"\b(list|get)", re.IGNORECASE)
     [
         pytest.param(
             "v0",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="defect 5: the V0 lookup after the lost create rides out HTML answers "
-                "for the whole start timeout (300 s), silently",
-            ),
         ),
         pytest.param(
             "v1",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="defect 5: the V1 lookup after the lost create takes ~45 s, and its "
-                "message does not say how to look",
-            ),
         ),
     ],
 )
@@ -107,11 +95,6 @@ def test_new_conversation_on_a_server_answering_html_pages_exits_7_within_second
 # ---------------------------------------------------------------------------- defect 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect 6: on a server speaking both generations, auto asks V0 about a V1 "
-    "conversation, whose V0 events answer 404: 'does not exist'",
-)
 def test_get_of_a_listed_v1_conversation_on_a_server_with_both_generations_exits_0(
     fake_openhands_factory: Factory,
 ) -> None:
@@ -130,14 +113,7 @@ def test_get_of_a_listed_v1_conversation_on_a_server_with_both_generations_exits
 
 # ---------------------------------------------------------------------------- defect 7
 
-_EVENTS_UNCHECKED = pytest.mark.xfail(
-    strict=True,
-    reason="defect 7: V1 events never check that the conversation exists: exit 0, with nothing "
-    "for an unknown id and the old events of a deleted one",
-)
 
-
-@_EVENTS_UNCHECKED
 def test_events_of_an_unknown_v1_conversation_exit_4(fake_openhands_factory: Factory) -> None:
     server = fake_openhands_factory(**FAST, generations="v1")
     code, out, err = _run(server, "events", UNKNOWN)
@@ -145,7 +121,6 @@ def test_events_of_an_unknown_v1_conversation_exit_4(fake_openhands_factory: Fac
     assert err.startswith("error:")
 
 
-@_EVENTS_UNCHECKED
 def test_events_of_a_deleted_v1_conversation_exit_4(fake_openhands_factory: Factory) -> None:
     server = fake_openhands_factory(**FAST, generations="v1")
     conversation_id = _finished_then_deleted(server)
@@ -163,10 +138,6 @@ def test_events_of_an_unknown_v0_conversation_exit_4(cli_server: FakeOpenHandsSe
 # ---------------------------------------------------------------------------- defect 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect 8: V0 stop of a deleted conversation prints 'stopped' and exits 0",
-)
 def test_stop_of_a_deleted_v0_conversation_exits_4(cli_server: FakeOpenHandsServer) -> None:
     conversation_id = _finished_then_deleted(cli_server)
     code, out, err = _run(cli_server, "stop", conversation_id)

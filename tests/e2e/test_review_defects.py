@@ -1,12 +1,8 @@
 """Defects a review found, pinned through the public library against the fake server.
 
-One behaviour per test, named after the behaviour it demands. A test marked
-``xfail(strict=True, reason="defect N: ...")`` fails on today's code for the reason given; once
-the defect is fixed it passes, the strict mark turns that into a failure (XPASS), and the mark
-must go. Tests without the mark are regression tests and controls that already pass.
-
-The fixes for these defects belong in ``protocol/ops.py`` and ``_core.py`` (being rewritten
-elsewhere); defect 10 (the error tree) is fixed and has no mark.
+One behaviour per test, named after the behaviour it demands. Each test of a defect failed
+before its fix (they were written first, marked ``xfail(strict=True)``, and the marks went with
+the fixes); the others are regression tests and controls.
 """
 
 from __future__ import annotations
@@ -84,11 +80,6 @@ def test_v0_wait_gives_up_at_its_timeout_when_the_server_stops_answering(
 
 
 @pytest.mark.timeout(15)
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect 2: V1 reads do not carry the wait's deadline, so one read may take the "
-    "client's whole request timeout (60 s) and its retries",
-)
 def test_v1_wait_gives_up_at_its_timeout_when_the_server_stops_answering(
     fake_openhands_factory: Factory, make_api: MakeApi
 ) -> None:
@@ -98,19 +89,15 @@ def test_v1_wait_gives_up_at_its_timeout_when_the_server_stops_answering(
 
 # ---------------------------------------------------------------------------- defect 3
 
-_NAMES_V0_PATH = pytest.mark.xfail(
-    strict=True, reason="defect 3: V1 not-found errors name the V0 path /api/conversations/{id}"
-)
-
 
 @pytest.mark.parametrize(
     "operation",
     [
-        pytest.param(lambda api: api.get_conversation(UNKNOWN), id="get_conversation", marks=_NAMES_V0_PATH),
-        pytest.param(lambda api: api.result(UNKNOWN), id="result", marks=_NAMES_V0_PATH),
-        pytest.param(lambda api: api.stop(UNKNOWN), id="stop", marks=_NAMES_V0_PATH),
-        pytest.param(lambda api: api.resume(UNKNOWN), id="resume", marks=_NAMES_V0_PATH),
-        pytest.param(lambda api: api.send_message(UNKNOWN, "Hi."), id="send_message", marks=_NAMES_V0_PATH),
+        pytest.param(lambda api: api.get_conversation(UNKNOWN), id="get_conversation"),
+        pytest.param(lambda api: api.result(UNKNOWN), id="result"),
+        pytest.param(lambda api: api.stop(UNKNOWN), id="stop"),
+        pytest.param(lambda api: api.resume(UNKNOWN), id="resume"),
+        pytest.param(lambda api: api.send_message(UNKNOWN, "Hi."), id="send_message"),
         pytest.param(lambda api: api.set_title(UNKNOWN, "T"), id="set_title"),
     ],
 )
@@ -128,17 +115,11 @@ def test_v1_not_found_errors_name_the_v1_path_that_was_asked(
 
 # The run of the initial message starts 30 simulated seconds after the start task is READY
 # (6 s at speed 5): longer than the 5 s a wait keeps looking for the answer of a finished-looking
-# turn (ops.ANSWER_GRACE), which is what hides a short pre-run ``idle`` today.
+# turn (lifecycle.ANSWER_GRACE), which alone hid a short pre-run ``idle`` before the fix
+# (lifecycle.with_answer: ``idle`` with no answer in the turn is the moment before the run).
 SLOW_RUN_START = {**FAST, "generations": "v1", "run_start_delay": 30.0}
 
-_PRE_RUN_IDLE = pytest.mark.xfail(
-    strict=True,
-    reason="defect 4: wait() after create uses a plain SettleTracker, not SettleTracker.after_create, "
-    "so the idle before the initial message's run counts as waiting_for_user",
-)
 
-
-@_PRE_RUN_IDLE
 def test_v1_wait_right_after_create_is_not_fooled_by_the_idle_before_the_run(
     fake_openhands_factory: Factory, make_api: MakeApi
 ) -> None:
@@ -149,7 +130,6 @@ def test_v1_wait_right_after_create_is_not_fooled_by_the_idle_before_the_run(
     assert result.final_message
 
 
-@_PRE_RUN_IDLE
 def test_v1_wait_on_the_start_task_is_not_fooled_by_the_idle_before_the_run(
     fake_openhands_factory: Factory, make_api: MakeApi
 ) -> None:
@@ -161,11 +141,6 @@ def test_v1_wait_on_the_start_task_is_not_fooled_by_the_idle_before_the_run(
     assert result.final_message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect 4: result() (no settle rule, no answer grace) calls the idle before the initial "
-    "message's run waiting_for_user",
-)
 def test_v1_result_right_after_create_is_in_progress_before_the_run_starts(
     fake_openhands_factory: Factory, make_api: MakeApi
 ) -> None:
@@ -206,19 +181,9 @@ def test_a_create_answered_with_an_html_page_fails_within_seconds(
     [
         pytest.param(
             "v0",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="defect 5: the V0 lookup after the lost create rides out HTML answers "
-                "for the whole start_timeout (300 s) before saying anything",
-            ),
         ),
         pytest.param(
             "v1",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="defect 5: the V1 lookup after the lost create takes ~45 s with the default "
-                "poll pace, and its message does not say how to look",
-            ),
         ),
     ],
 )
@@ -241,12 +206,6 @@ def test_a_create_on_a_server_answering_html_pages_fails_within_seconds_saying_h
 
 # ---------------------------------------------------------------------------- defect 6
 
-_ASKED_THROUGH_V0 = pytest.mark.xfail(
-    strict=True,
-    reason="defect 6: on a server speaking both generations, auto uses V0 for every id, and the "
-    "V0 routes do not know a V1 conversation's events (404), so it 'does not exist'",
-)
-
 
 @pytest.fixture
 def both_server(fake_openhands_factory: Factory) -> FakeOpenHandsServer:
@@ -264,7 +223,6 @@ def listed_v1_conversation(both_server: FakeOpenHandsServer, make_api: MakeApi) 
     return conversation.id
 
 
-@_ASKED_THROUGH_V0
 def test_a_listed_v1_conversation_is_found_by_get_on_a_server_with_both_generations(
     both_server: FakeOpenHandsServer, make_api: MakeApi, listed_v1_conversation: str
 ) -> None:
@@ -273,7 +231,6 @@ def test_a_listed_v1_conversation_is_found_by_get_on_a_server_with_both_generati
     assert conversation.outcome is Outcome.FINISHED
 
 
-@_ASKED_THROUGH_V0
 def test_a_listed_v1_conversation_is_waited_for_on_a_server_with_both_generations(
     both_server: FakeOpenHandsServer, make_api: MakeApi, listed_v1_conversation: str
 ) -> None:
@@ -281,7 +238,6 @@ def test_a_listed_v1_conversation_is_waited_for_on_a_server_with_both_generation
     assert result.outcome is Outcome.FINISHED
 
 
-@_ASKED_THROUGH_V0
 def test_a_listed_v1_conversation_has_a_result_on_a_server_with_both_generations(
     both_server: FakeOpenHandsServer, make_api: MakeApi, listed_v1_conversation: str
 ) -> None:
@@ -292,25 +248,17 @@ def test_a_listed_v1_conversation_has_a_result_on_a_server_with_both_generations
 
 # ---------------------------------------------------------------------------- defect 7
 
-_EVENTS_UNCHECKED = pytest.mark.xfail(
-    strict=True,
-    reason="defect 7: V1 events never check that the conversation exists: the server's events "
-    "search answers an empty page for an unknown id, and still lists a deleted one's events",
-)
-
 
 @pytest.fixture
 def v1_api(fake_openhands_factory: Factory, make_api: MakeApi) -> OpenHandsAPI:
     return make_api(fake_openhands_factory(**FAST, generations="v1"))
 
 
-@_EVENTS_UNCHECKED
 def test_v1_events_of_an_unknown_conversation_raise_not_found(v1_api: OpenHandsAPI) -> None:
     with pytest.raises(NotFoundError):
         list(v1_api.iter_events(UNKNOWN))
 
 
-@_EVENTS_UNCHECKED
 def test_v1_events_of_a_deleted_conversation_raise_not_found(v1_api: OpenHandsAPI) -> None:
     conversation = v1_api.create_conversation("Hello.")
     v1_api.wait(conversation.id, timeout=30)
@@ -330,11 +278,6 @@ def test_v0_events_of_a_deleted_conversation_raise_not_found(api: OpenHandsAPI) 
 # ---------------------------------------------------------------------------- defect 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect 8: V0 stop of a deleted conversation reports success (the server answers 200 "
-    "'Conversation was not running' for any id)",
-)
 def test_v0_stop_of_a_deleted_conversation_raises_not_found(api: OpenHandsAPI) -> None:
     conversation = api.create_conversation("Hello.")
     api.wait(conversation.id, timeout=30)
@@ -346,11 +289,6 @@ def test_v0_stop_of_a_deleted_conversation_raises_not_found(api: OpenHandsAPI) -
 # ---------------------------------------------------------------------------- defect 9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect 9: a V1 create sends the title in the start request, which the server ignores, "
-    "and does not set it afterwards as V0 does",
-)
 def test_v1_create_with_a_title_gives_the_conversation_that_title(
     fake_openhands_factory: Factory, make_api: MakeApi
 ) -> None:

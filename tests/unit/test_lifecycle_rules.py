@@ -56,7 +56,7 @@ def test_every_restart_progress_value_has_a_vector() -> None:
 
 @cases("with_answer")
 def test_with_answer(case: dict[str, Any]) -> None:
-    assessment = Assessment(Outcome(case["outcome"]), detail="before")
+    assessment = Assessment(Outcome(case["outcome"]), detail="before", agent_state=case.get("agent_state"))
     judged = with_answer(
         assessment, case["answered_with"], has_answer=case["has_answer"], ended_for=case["ended_for"]
     )
@@ -123,8 +123,6 @@ def test_error_detail(case: dict[str, Any]) -> None:
 def tracker_of(spec: dict[str, Any]) -> SettleTracker:
     if spec["kind"] == "plain":
         return SettleTracker()
-    if spec["kind"] == "after_create":
-        return SettleTracker.after_create(window=spec["window"])
     assert spec["kind"] == "after_message"
     return SettleTracker.after_message(spec["before"], spec["before_message_id"], window=spec["window"])
 
@@ -144,7 +142,7 @@ def test_settle_sequence(case: dict[str, Any]) -> None:
 
 def test_settle_vectors_use_every_tracker_kind_and_the_default_window() -> None:
     specs = [case["tracker"] for case in DATA["settle"]]
-    assert {spec["kind"] for spec in specs} == {"plain", "after_create", "after_message"}
+    assert {spec["kind"] for spec in specs} == {"plain", "after_message"}
     assert SettleTracker().window in {spec.get("window") for spec in specs}
 
 

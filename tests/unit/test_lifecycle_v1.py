@@ -62,12 +62,12 @@ def test_plain_wait_trusts_every_status() -> None:
     assert _run(SettleTracker(), ["finished", "idle"]) == [True, True]
 
 
-def test_new_conversation_finished_counts_at_once() -> None:
-    assert _run(SettleTracker.after_create(), ["finished"]) == [True]
+def test_finished_after_a_message_to_an_idle_conversation_counts_at_once() -> None:
+    assert _run(SettleTracker.after_message("idle"), ["finished"]) == [True]
 
 
-def test_new_conversation_idle_before_the_run_does_not_count() -> None:
-    assert _run(SettleTracker.after_create(), ["idle", "idle", "running", "finished"]) == [
+def test_the_idle_before_the_run_of_a_message_to_an_idle_conversation_does_not_count() -> None:
+    assert _run(SettleTracker.after_message("idle"), ["idle", "idle", "running", "finished"]) == [
         False,
         False,
         True,

@@ -13,7 +13,6 @@ from openhands_api.protocol.http import Call, Emit, Now, Op, Request, Response, 
 from openhands_api.protocol.polling import (
     PollPolicy,
     bounded,
-    counted,
     cursor_pages,
     map_emitted,
     unique_pages,
@@ -233,7 +232,7 @@ def test_cursor_pages_ends_at_an_empty_page_even_with_a_next_page_id() -> None:
     assert (driver.emitted, len(driver.requests)) == (["a"], 2)
 
 
-# ---------------------------------------------------------------------------- map_emitted, counted
+# ---------------------------------------------------------------------------- map_emitted
 
 
 def _emitting() -> Op[str]:
@@ -255,16 +254,3 @@ def test_map_emitted_converts_items_and_passes_results_and_errors_through() -> N
     driver = Driver(_answer)
     assert driver.run(map_emitted(_emitting(), lambda item: item * 10)) == "got v"
     assert driver.emitted == [10, 20, 30]
-
-
-def test_counted_returns_how_many_items_were_emitted_and_passes_errors_through() -> None:
-    driver = Driver(_answer)
-    assert driver.run(counted(_emitting())) == 3
-    assert driver.emitted == [1, 2, 3]
-
-
-def test_counted_of_an_operation_that_emits_nothing_is_zero() -> None:
-    def empty() -> Op[None]:
-        yield get("/v")
-
-    assert Driver(_answer).run(counted(empty())) == 0

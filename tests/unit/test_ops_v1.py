@@ -578,14 +578,15 @@ def test_iter_events_pages_through_the_search() -> None:
     server = V1Server("RUNNING", "finished", v1_turn(1))
     _, driver = run(server, generation().iter_events(V1_CID, reverse=False, page_size=2))
     assert [e.id for e in driver.emitted] == [event_id(1), event_id(2), event_id(3), event_id(4)]
-    assert [params(r) for r in driver.requests] == [{"limit": "2"}, {"page_id": "2", "limit": "2"}]
+    assert driver.calls()[0] == f"GET {V1_CONVERSATIONS}"  # the conversation is asked first
+    assert [params(r) for r in driver.requests[1:]] == [{"limit": "2"}, {"page_id": "2", "limit": "2"}]
 
 
 def test_iter_events_in_reverse_asks_for_newest_first() -> None:
     server = V1Server("RUNNING", "finished", v1_turn(1, "Done."))
     _, driver = run(server, generation().iter_events(V1_CID, reverse=True, page_size=100))
     assert [e.id for e in driver.emitted] == [event_id(4), event_id(3), event_id(2), event_id(1)]
-    assert params(driver.requests[0]) == {"sort_order": "TIMESTAMP_DESC", "limit": "100"}
+    assert params(driver.requests[1]) == {"sort_order": "TIMESTAMP_DESC", "limit": "100"}
     assert (driver.emitted[1].kind, driver.emitted[1].text) == ("ActionEvent", "Done.")
 
 
@@ -593,7 +594,7 @@ def test_iter_events_of_an_unknown_conversation_is_not_found() -> None:
     driver = Driver(V1Server(None).answer)
     with pytest.raises(NotFoundError):
         driver.run(generation().iter_events(V1_CID, reverse=False, page_size=100))
-    assert driver.calls() == [f"GET {V1_EVENTS}", f"GET {V1_CONVERSATIONS}"]
+    assert driver.calls() == [f"GET {V1_CONVERSATIONS}"]
 
 
 def test_iter_events_of_a_conversation_without_events_emits_nothing() -> None:
@@ -601,7 +602,7 @@ def test_iter_events_of_a_conversation_without_events_emits_nothing() -> None:
         V1Server("RUNNING", "idle"), generation().iter_events(V1_CID, reverse=False, page_size=100)
     )
     assert driver.emitted == []
-    assert driver.calls() == [f"GET {V1_EVENTS}", f"GET {V1_CONVERSATIONS}"]
+    assert driver.calls() == [f"GET {V1_CONVERSATIONS}", f"GET {V1_EVENTS}"]
 
 
 def test_iter_conversations_dedupes_and_follows_next_page_id() -> None:
@@ -786,7 +787,8 @@ def test_create_whose_ready_task_has_no_conversation_is_a_protocol_error_at_the_
 def test_create_against_a_server_answering_only_web_pages_gives_up_after_the_silent_lookup_limit() -> None:
     driver = Driver(lambda request: html())
     request = NewConversation("Fix it.", options={"conversation_id": V1_CID})
-    with pytest.raises(ProtocolError, match=f"may have been created: look up conversation {V1_CID}"):
+    expected = f"may have been created: look for it \\(openhands-api get {V1_CID}"
+    with pytest.raises(ProtocolError, match=expected):
         driver.run(generation(start_timeout=300).create(request))
     assert driver.count("POST", V1_CONVERSATIONS) == 1
     assert SILENT_LOOKUP_LIMIT <= driver.now < SILENT_LOOKUP_LIMIT + 2

@@ -97,9 +97,16 @@ class Generation(ABC):
 
     @abstractmethod
     def wait(
-        self, conversation_id: str, *, timeout: float, after: SentMessage | None, poll: PollPolicy
+        self,
+        conversation_id: str,
+        *,
+        timeout: float,
+        after: SentMessage | None,
+        poll: PollPolicy,
+        started: float | None = None,
     ) -> Op[ConversationResult]:
-        """Poll until the turn (the one ``after`` started, if given) has an outcome."""
+        """Poll until the turn (the one ``after`` started, if given) has an outcome, for
+        ``timeout`` seconds from ``started`` (monotonic; None: now)."""
 
     @abstractmethod
     def send_message(self, conversation_id: str, message: str, *, resume: bool) -> Op[SentMessage]:

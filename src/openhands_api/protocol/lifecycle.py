@@ -534,14 +534,27 @@ def with_answer(
     assessment: Assessment, answered_with: str | None, *, has_answer: bool, ended_for: float | None
 ) -> Assessment:
     """A successful end, judged with its answer: ``answered_with`` is ``"finish"``,
-    ``"message"`` or None (no answer among the newest events).
+    ``"message"`` or None (no answer among the newest events, after the newest user message).
 
-    A plain-text answer makes ``finished`` a question (:func:`refine_v1_finished`). A wait
-    that has seen the end for ``ended_for`` seconds (None: a single look, no grace) and has
-    no answer yet keeps the turn in progress for ``ANSWER_GRACE``: the answer is on its way.
+    - A plain-text answer makes ``finished`` a question (:func:`refine_v1_finished`).
+    - ``idle`` with no answer in the current turn is the moment before the run: the start task
+      turns READY once the initial message's run is *scheduled*, and the agent server moves
+      idle → running only after initialising the agent (openhands-ai 1.11.0:
+      ``live_status_app_conversation_service`` sets READY after the agent server's create
+      returned; ``event_service.run`` starts the run as a task; ``LocalConversation.run``
+      turns RUNNING after ``_ensure_agent_ready``). It waits for nobody yet: in progress.
+      A run that has ended reports ``finished`` (1.11.0 does for a text answer too), so an
+      idle conversation waiting for a reply has one.
+    - A wait that has seen ``finished`` for ``ended_for`` seconds (None: a single look, no
+      grace) and has no answer yet keeps the turn in progress for ``ANSWER_GRACE``: the
+      answer is on its way (the app server's copy of the events lags the live status).
     """
     refined = refine_v1_finished(assessment, answered_with)
-    if not has_answer and ended_for is not None and ended_for < ANSWER_GRACE:
+    if has_answer:
+        return refined
+    if assessment.agent_state == "idle" and assessment.outcome is Outcome.WAITING_FOR_USER:
+        return replace(refined, outcome=Outcome.IN_PROGRESS, detail="the agent has not started the run yet")
+    if ended_for is not None and ended_for < ANSWER_GRACE:
         return replace(refined, outcome=Outcome.IN_PROGRESS)
     return refined
 
@@ -600,8 +613,9 @@ class SettleTracker:
     - ``s`` has not changed for ``window`` seconds (the run was too quick to observe);
     - the events prove it (:meth:`confirm`): a status update newer than the caller's message.
 
-    ``before`` is the execution status just before the action; a new conversation starts
-    from ``idle``. Without an action (a plain wait) everything counts at once.
+    ``before`` is the execution status just before the action. Without an action (a plain
+    wait, or a wait right after a create) everything counts at once: a new conversation's
+    ``idle`` before its first run is told apart by :func:`with_answer` (no answer yet).
     """
 
     acted: bool = False
@@ -613,10 +627,6 @@ class SettleTracker:
     confirmed: bool = False
     _current: str | None = None
     _current_since: float = 0.0
-
-    @classmethod
-    def after_create(cls, window: float = 10.0) -> SettleTracker:
-        return cls(acted=True, before="idle", window=window)
 
     @classmethod
     def after_message(

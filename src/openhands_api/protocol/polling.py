@@ -7,8 +7,7 @@
 - :func:`bounded`: an operation whose every request is bounded by a deadline, so that a
   server that stops answering cannot hold a wait past its timeout.
 - :func:`unique_pages` and :func:`cursor_pages`: cursor-paged listings, each item once.
-- :func:`map_emitted`, :func:`counted`: an iterator operation with its items converted, or
-  counted.
+- :func:`map_emitted`: an iterator operation with its items converted.
 
 No I/O: time comes from the driver (``Now``), sleeping is a ``Sleep`` step.
 """
@@ -173,25 +172,6 @@ def map_emitted(op: Op[T], convert: Callable[[Any], Any]) -> Op[T]:
         if isinstance(step, Emit):
             yield Emit(convert(step.item))
             continue
-        try:
-            value = yield step
-        except OpenHandsError as exc:
-            error = exc
-
-
-def counted(op: Op[None]) -> Op[int]:
-    """An iterator operation that returns how many items it emitted."""
-    count = 0
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = op.throw(error) if error is not None else op.send(value)
-        except StopIteration:
-            return count
-        value, error = None, None
-        if isinstance(step, Emit):
-            count += 1
         try:
             value = yield step
         except OpenHandsError as exc:

@@ -363,7 +363,13 @@ class V0Generation(Generation):
         return result
 
     def wait(
-        self, conversation_id: str, *, timeout: float, after: SentMessage | None, poll: PollPolicy
+        self,
+        conversation_id: str,
+        *,
+        timeout: float,
+        after: SentMessage | None,
+        poll: PollPolicy,
+        started: float | None = None,
     ) -> Op[ConversationResult]:
         """Poll until the outcome is terminal; WaitTimeoutError when ``timeout`` runs out.
 
@@ -384,7 +390,8 @@ class V0Generation(Generation):
             yield Progress(result)
             return None
 
-        started = yield Now()
+        if started is None:
+            started = yield Now()
         result = yield from until(
             poll_once,
             deadline=started + timeout,

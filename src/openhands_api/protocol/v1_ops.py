@@ -57,7 +57,7 @@ from .lifecycle import (
     needs_last_known,
     with_answer,
 )
-from .polling import TRANSIENT_ERRORS, PollPolicy, counted, cursor_pages, map_emitted, unique_pages, until
+from .polling import TRANSIENT_ERRORS, PollPolicy, cursor_pages, map_emitted, unique_pages, until
 from .validation import validate_id, validate_title
 
 # How many times a lookup after a lost create must find nothing before "absent" is believed.
@@ -434,7 +434,8 @@ class V1Generation(Generation):
                 try:
                     found_task, found = yield from self._find_started(conversation_id)
                 except CreateUndecided:
-                    raise undecided(exc, f"look up conversation {conversation_id}") from None
+                    how = f"look for it (openhands-api get {conversation_id}, or get_conversation())"
+                    raise undecided(exc, how) from None
                 if found is not None:
                     return found_task, found
                 if found_task is None:
@@ -569,7 +570,13 @@ class V1Generation(Generation):
         return result
 
     def wait(
-        self, conversation_id: str, *, timeout: float, after: SentMessage | None, poll: PollPolicy
+        self,
+        conversation_id: str,
+        *,
+        timeout: float,
+        after: SentMessage | None,
+        poll: PollPolicy,
+        started: float | None = None,
     ) -> Op[ConversationResult]:
         """Poll a V1 conversation (or its start task) until the outcome is terminal.
 
@@ -586,7 +593,8 @@ class V1Generation(Generation):
         def timed_out(error: OpenHandsError | None) -> OpenHandsError:
             return wait_timed_out(watch.conversation_id or conversation_id, timeout, watch.last, error)
 
-        started = yield Now()
+        if started is None:
+            started = yield Now()
         result = yield from until(watch.poll_once, deadline=started + timeout, poll=poll, timed_out=timed_out)
         return result
 
@@ -598,13 +606,12 @@ class V1Generation(Generation):
         )
 
     def iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
-        """An unknown conversation's event search answers an empty page, not 404: an empty
-        first page is checked against the conversation itself."""
-        emitted = yield from map_emitted(
-            counted(iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size)), v1.to_event
+        """The event search answers an empty page for an unknown id, and keeps a deleted
+        conversation's events: the conversation itself is asked first."""
+        yield from existing_conversation(conversation_id)
+        yield from map_emitted(
+            iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size), v1.to_event
         )
-        if emitted == 0:
-            yield from existing_conversation(conversation_id)
 
     # ------------------------------------------------------------------ messages
 
