@@ -92,8 +92,10 @@ def test_search_count_and_events(api: OpenHandsAPI, finished: object) -> None:
         if e.model_extra.get("tool_name") == "think"
     ]
     assert len(thinks) == 2
-    assert api.v1.count_events(UNKNOWN) == 0
-    assert list(api.iter_events(UNKNOWN)) == []
+    assert api.v1.count_events(UNKNOWN) == 0  # the raw routes answer an unknown id with nothing …
+    assert list(api.v1.iter_events(UNKNOWN)) == []
+    with pytest.raises(NotFoundError):  # … and the unified view says it does not exist
+        list(api.iter_events(UNKNOWN))
 
 
 def test_update_read_file_and_download(api: OpenHandsAPI, finished: object, tmp_path: Path) -> None:
