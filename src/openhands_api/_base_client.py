@@ -159,6 +159,7 @@ class BaseClient:
             poll=self._poll,
             start_timeout=self._start_timeout,
             max_resends=self._retry.max_retries,
+            request_timeout=self._timeout.read or DEFAULT_TIMEOUT.read or 30.0,
         )
         self._generations: dict[str, Generation] = {}
 

@@ -14,7 +14,7 @@ from openhands_api.errors import (
     ServerError,
     UnprocessableEntityError,
 )
-from openhands_api.protocol.generation import GenerationContext, NewConversation, is_ambiguous
+from openhands_api.protocol.generation import ABSENCE_SETTLE, GenerationContext, NewConversation, is_ambiguous
 from openhands_api.protocol.http import Request, Response
 from openhands_api.protocol.polling import PollPolicy
 from openhands_api.protocol.v0_ops import V0Generation
@@ -27,6 +27,9 @@ OTHER = "b" * 32
 POLL = PollPolicy(interval=1.0, max_interval=1.0)
 
 
+REQUEST_TIMEOUT = 2.0
+
+
 def _context(known: set[str] | None = None, timeout: float = 60.0) -> GenerationContext:
     return GenerationContext(
         base_url="http://oh.test",
@@ -34,6 +37,7 @@ def _context(known: set[str] | None = None, timeout: float = 60.0) -> Generation
         start_timeout=timeout,
         max_resends=3,
         created=known if known is not None else set(),
+        request_timeout=REQUEST_TIMEOUT,
     )
 
 
@@ -77,7 +81,11 @@ class Server:
         self.conversations: list[dict[str, Any]] = []
         self.messages: dict[str, str | None] = {}
         self.message_appears_after_lookups = 0
+        self.arrives_after_lookups = 0  # a "lost-before-create" request the server gets late
+        self.extra_fields: dict[str, Any] = {}  # stored with each created conversation
+        self.after_create: Any = None  # called once the server made a conversation
         self.lookups = 0
+        self.post_times: list[float] = []
 
     def answer(self, request: Request) -> Response:
         if request.method == "POST" and request.path == "/api/conversations":
@@ -86,11 +94,13 @@ class Server:
                 return Response(500, {"content-type": "text/plain"}, b"Internal Server Error")
             if outcome in ("ok", "lost-after-create"):
                 cid = f"{len(self.conversations) + 10:032x}"
-                self.conversations.insert(0, _info(cid, status="STARTING"))
+                self.conversations.insert(0, {**_info(cid, status="STARTING"), **self.extra_fields})
                 self.messages[cid] = (
                     None if self.message_appears_after_lookups else request.json["initial_user_msg"]
                 )
                 self._pending = (cid, request.json["initial_user_msg"])
+                if self.after_create is not None:
+                    self.after_create()
                 if outcome == "ok":
                     return json_response(
                         {"status": "ok", "conversation_id": cid, "conversation_status": "STARTING"}
@@ -98,6 +108,10 @@ class Server:
             raise _lost(request)
         if request.method == "GET" and request.path == "/api/conversations":
             self.lookups += 1
+            if self.arrives_after_lookups and self.lookups == self.arrives_after_lookups:
+                cid = f"{len(self.conversations) + 10:032x}"  # the held first request arrives
+                self.conversations.insert(0, _info(cid))
+                self.messages[cid] = MESSAGE
             if self.message_appears_after_lookups and self.lookups > self.message_appears_after_lookups:
                 cid, text = self._pending
                 self.messages[cid] = text
@@ -166,11 +180,23 @@ def test_undecided_within_the_lookup_time_raises_instead_of_risking_a_duplicate(
     assert server.created == 1
 
 
-def test_a_server_error_is_looked_up_then_sent_again() -> None:
+def test_a_server_error_is_looked_up_then_sent_again_after_the_absence_settles() -> None:
     server = Server(["500", "ok"])
     cid, driver = _create(server)
-    assert server.lookups == 1
+    # One look a second (POLL) until ABSENCE_SETTLE (5 s, above the 2 s request timeout) has
+    # passed since the failure: a request that timed out may still reach the server.
+    assert server.lookups == int(ABSENCE_SETTLE) + 1
     assert driver.count("POST", "/api/conversations") == 2
+    assert server.created == 1
+    assert cid == server.conversations[0]["conversation_id"]
+
+
+def test_a_first_request_that_reaches_the_server_late_is_found_not_sent_again() -> None:
+    # Held by a proxy past its read timeout, then delivered: the lookup is still looking.
+    server = Server(["lost-before-create", "ok"])
+    server.arrives_after_lookups = 4
+    cid, driver = _create(server)
+    assert driver.count("POST", "/api/conversations") == 1
     assert server.created == 1
     assert cid == server.conversations[0]["conversation_id"]
 
@@ -205,6 +231,55 @@ def test_what_counts_as_may_have_happened() -> None:
     assert not is_ambiguous(UnprocessableEntityError("x", status_code=422, method="POST", path="/"))
 
 
+def test_a_candidate_the_server_evicted_before_its_first_message_is_undecided_never_absent() -> None:
+    # 1.6.0 runs 3 conversations: one evicted before its runtime came up is STOPPED and never
+    # records its first message, so it could be ours for good.
+    server = Server(["lost-before-create", "ok"])
+    evicted = "e" * 32
+    server.conversations.append(_info(evicted, status="STOPPED", age=0.0))
+    server.messages[evicted] = None
+    with pytest.raises(APITimeoutError, match="may have been created"):
+        _create(server, timeout=20.0)
+    assert server.create_outcomes == ["ok"]  # never sent again
+
+
+def test_the_lookup_matches_the_repository_and_returns_what_the_server_keeps() -> None:
+    # Same prompt, another repository: not ours, even though it is newer.
+    server = Server(["lost-after-create"])
+    other = "d" * 32
+    driver = Driver(server.answer)
+    generation = V0Generation(_context())
+    op = generation.create(NewConversation(MESSAGE, repository="o/ours", branch="main"))
+    server.extra_fields = {"selected_repository": "o/ours", "selected_branch": "main"}
+    server.after_create = lambda: (
+        server.conversations.insert(0, {**_info(other, age=0.0), "selected_repository": "o/other"}),
+        server.messages.__setitem__(other, MESSAGE),
+    )
+    conversation = driver.run(op)
+    assert conversation.id != other
+    assert conversation.id == server.conversations[1]["conversation_id"]
+    assert (conversation.repository, conversation.branch) == ("o/ours", "main")
+
+
+def test_a_match_another_create_of_this_client_may_own_is_not_taken() -> None:
+    # Two creates alike in every field the server keeps: while the other is in flight, the
+    # one match may be the other's.
+    server = Server(["lost-after-create"])
+    context = _context(timeout=10.0)
+    generation = V0Generation(context)
+    rival = _claim_like(MESSAGE)
+    context.in_flight.append(rival)
+    with pytest.raises(APITimeoutError, match="may have been created"):
+        Driver(server.answer).run(generation.create(NewConversation(MESSAGE)))
+    assert server.created == 1
+
+
+def _claim_like(message: str) -> Any:
+    from openhands_api.protocol.v0_ops import _Claim, fingerprint
+
+    return _Claim(fingerprint({"initial_user_msg": message}))
+
+
 # ---------------------------------------------------------------------------- V1
 
 CONV = "c" * 32
@@ -217,6 +292,7 @@ class V1Server:
         self.outcomes = outcomes  # "ok", "lost-after-create", "lost-before-create"
         self.tasks: dict[str, dict[str, Any]] = {}
         self.conversations: dict[str, dict[str, Any]] = {}
+        self.others_after_create = 0  # other clients' start tasks that arrive right after ours
 
     def _task(self, tid: str) -> dict[str, Any]:
         task = self.tasks[tid]
@@ -235,13 +311,25 @@ class V1Server:
             if outcome in ("ok", "lost-after-create"):
                 tid = f"{len(self.tasks) + 1:032x}"
                 self.tasks[tid] = {"id": tid, "status": "WORKING", "request": request.json}
+                for n in range(self.others_after_create):
+                    other = f"{n + 1000:032x}"
+                    self.tasks[other] = {
+                        "id": other,
+                        "status": "WORKING",
+                        "request": {"conversation_id": other},
+                    }
                 if outcome == "ok":
                     return json_response(self.tasks[tid])
             raise _lost(request)
         if path == "/api/v1/app-conversations/start-tasks":
             return json_response([self._task(v) if v in self.tasks else None for _, v in request.params])
         if path == "/api/v1/app-conversations/start-tasks/search":
-            return json_response({"items": list(reversed(self.tasks.values())), "next_page_id": None})
+            params = dict(request.params)
+            newest_first = list(reversed(self.tasks.values()))
+            offset, limit = int(params.get("page_id", 0)), int(params.get("limit", 100))
+            page = newest_first[offset : offset + limit]
+            more = offset + limit < len(newest_first)
+            return json_response({"items": page, "next_page_id": str(offset + limit) if more else None})
         if path == "/api/v1/app-conversations":
             return json_response([self.conversations.get(v) for _, v in request.params])
         raise AssertionError(path)
@@ -278,3 +366,15 @@ def test_v1_create_lost_before_the_server_took_it_is_sent_again_with_the_same_id
     assert posts[0].json["conversation_id"] == posts[1].json["conversation_id"] == CONV
     assert conversation.id == CONV
     assert len(server.tasks) == 1
+
+
+def test_v1_lookup_pages_back_past_the_newest_start_tasks() -> None:
+    # 150 other creates started just after ours: ours is on the second page of the search.
+    server = V1Server(["lost-after-create"])
+    server.others_after_create = 150
+    conversation, driver = _create_v1(server)
+    assert conversation.id == CONV
+    assert driver.count("POST", "/api/v1/app-conversations") == 1
+    searches = [dict(r.params) for r in driver.requests if r.path.endswith("/start-tasks/search")]
+    assert any("page_id" in params for params in searches)
+    assert all("created_at__gte" in params for params in searches)

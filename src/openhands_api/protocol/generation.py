@@ -46,6 +46,11 @@ class GenerationContext:
     # Conversations this client created: a lookup after a lost create must not mistake one
     # of them for the conversation it is looking for.
     created: set[str] = field(default_factory=set)
+    # The whole-answer budget of one request (seconds): how long a request whose answer was
+    # lost may still be on its way.
+    request_timeout: float = 30.0
+    # The creates of this client now in flight: a lookup must not claim what another may own.
+    in_flight: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,10 @@ class Generation(ABC):
 # How far back a lookup looks for a conversation made by a request whose answer was lost;
 # generous, because the server's clock and ours may differ.
 LOOKUP_WINDOW = 600.0
+
+# A lost create is believed absent only after the lookup has looked this long (or one request
+# timeout, if longer): a request whose answer timed out may still reach the server.
+ABSENCE_SETTLE = 5.0
 
 # A lookup whose own reads have all failed for this long stops: the server is not answering
 # as the API (a web page for every route, say), and the caller is better told now than after

@@ -33,6 +33,7 @@ from ..errors import (
 from ..models import Conversation, ConversationInfo, ConversationResult, Outcome, SentMessage, V0Event
 from . import v0
 from .generation import (
+    ABSENCE_SETTLE,
     LOOKUP_WINDOW,
     SILENT_LOOKUP_LIMIT,
     CreateUndecided,
@@ -211,6 +212,36 @@ def trajectory_json(events: Sequence[V0Event]) -> bytes:
     return json.dumps({"trajectory": items}, indent=1).encode("utf-8")
 
 
+# ---------------------------------------------------------------------------- exactly-once helpers
+
+
+def fingerprint(body: dict[str, Any]) -> tuple[Any, ...]:
+    """What the server keeps of a create: two creates alike in these cannot be told apart."""
+    return (
+        body["initial_user_msg"],
+        body.get("repository"),
+        body.get("selected_branch"),
+        body.get("git_provider"),
+    )
+
+
+def could_be(info: ConversationInfo, body: dict[str, Any]) -> bool:
+    """Whether the conversation's stored fields allow it to be the one ``body`` created."""
+    if info.selected_repository != body.get("repository"):
+        return False
+    if info.selected_branch != body.get("selected_branch"):
+        return False
+    wanted = body.get("git_provider")
+    return wanted is None or info.git_provider in (None, wanted)
+
+
+@dataclass(eq=False)
+class _Claim:
+    """One create of this client in flight (compared by identity)."""
+
+    fingerprint: tuple[Any, ...]
+
+
 # ---------------------------------------------------------------------------- the generation
 
 
@@ -231,10 +262,15 @@ class V0Generation(Generation):
             conversation_instructions=request.conversation_instructions,
             **request.options,
         )
-        conversation_id = yield from self._create_exactly_once(body)
+        conversation_id, found = yield from self._create_exactly_once(body)
         if request.title is not None:
             # V0 create has no title field: rename right after (the nearest equivalent).
             yield v0.update_title(conversation_id, request.title)
+        if found is not None:
+            # Found by the lookup: what the server keeps, not what was asked.
+            return v0.to_conversation(found, base_url=self.context.base_url).model_copy(
+                update={"title": request.title or found.title, "outcome": Outcome.IN_PROGRESS}
+            )
         return Conversation(
             id=conversation_id,
             api_version="v0",
@@ -248,80 +284,102 @@ class V0Generation(Generation):
             raw={"conversation_id": conversation_id},
         )
 
-    def _create_exactly_once(self, body: dict[str, Any]) -> Op[str]:
-        """``POST /api/conversations`` exactly once; the new conversation's id.
+    def _create_exactly_once(self, body: dict[str, Any]) -> Op[tuple[str, ConversationInfo | None]]:
+        """``POST /api/conversations`` exactly once: the new conversation's id, and its info
+        when a lookup found it.
 
         When the answer is lost after the request may have arrived, the request is not simply
         sent again: :meth:`_find_created` searches for it. Found: that is the answer. Provably
-        absent: send again (at most ``max_resends`` times). Undecidable (a candidate still
-        starting, its message not recorded yet; or a server that does not answer the lookup):
-        raise the original error, which says the conversation may exist — never risk a
-        second one.
+        absent: send again (at most ``max_resends`` times). Undecidable (a candidate that could
+        be ours has not shown its first message; another create of this client with the same
+        fields is still in flight; the server does not answer the lookup): raise the original
+        error, which says the conversation may exist — never risk a second one.
         """
-        known = self.context.created
-        tries = 0
-        while True:
-            sent_at = yield Now(wall=True)
-            try:
-                response = yield v0.create_conversation(body)
-            except OpenHandsError as exc:
-                if not is_ambiguous(exc):
-                    raise
-                tries += 1
+        claim = _Claim(fingerprint(body))
+        self.context.in_flight.append(claim)
+        try:
+            tries = 0
+            while True:
+                sent_at = yield Now(wall=True)
                 try:
-                    found = yield from self._find_created(
-                        body["initial_user_msg"], since=sent_at - LOOKUP_WINDOW
-                    )
-                except CreateUndecided:
-                    raise undecided(exc, _HOW_TO_LOOK) from None
-                if found is not None:
-                    known.add(found)
-                    return found
-                if tries > self.context.max_resends:
-                    raise
-                continue
-            known.add(response.conversation_id)
-            return str(response.conversation_id)
+                    response = yield v0.create_conversation(body)
+                except OpenHandsError as exc:
+                    if not is_ambiguous(exc):
+                        raise
+                    tries += 1
+                    try:
+                        found = yield from self._find_created(body, claim, since=sent_at - LOOKUP_WINDOW)
+                    except CreateUndecided:
+                        raise undecided(exc, _HOW_TO_LOOK) from None
+                    if found is not None:
+                        self.context.created.add(found.conversation_id)
+                        return str(found.conversation_id), found
+                    if tries > self.context.max_resends:
+                        raise
+                    continue
+                self.context.created.add(response.conversation_id)
+                return str(response.conversation_id), None
+        finally:
+            self.context.in_flight.remove(claim)
 
-    def _find_created(self, message: str, *, since: float) -> Op[str | None]:
-        """The id of a recent conversation, unknown to this client, whose first user message is
-        ``message``; None when provably there is none; CreateUndecided when it cannot tell
-        within the start timeout, or when the server has not answered the lookup for
-        ``SILENT_LOOKUP_LIMIT`` seconds. The lookup's own reads may hit the same trouble that
-        lost the create's answer: transient failures are ridden out until then."""
+    def _find_created(
+        self, body: dict[str, Any], claim: _Claim, *, since: float
+    ) -> Op[ConversationInfo | None]:
+        """The recent conversation, unknown to this client, that the lost create made: None when
+        provably there is none; CreateUndecided when it cannot tell within the start timeout,
+        or when the server has not answered the lookup for ``SILENT_LOOKUP_LIMIT`` seconds.
+
+        "Provably none" needs two things: no candidate that could be ours is left undecided,
+        and the lookup has looked for ``absence_settle`` seconds since the failure — a request
+        whose answer timed out may still be on its way to the server (held by a proxy, queued
+        behind a busy worker). The residual risk: a request held back longer than that, then
+        delivered, makes a second conversation when the resend arrives too; V0 has no
+        idempotency key to prevent it. The lookup's own reads may hit the same trouble that
+        lost the create's answer: transient failures are ridden out."""
         poll = self.context.poll
+        settle = max(self.context.request_timeout, ABSENCE_SETTLE)
         started = yield Now()
         answered_at = started
         interval = poll.interval
         while True:
             now = yield Now()
             try:
-                found, pending = yield from self._look_for_created(message, since=since)
+                found, pending = yield from self._look_for_created(body, claim, since=since)
             except TRANSIENT_ERRORS:
                 if now - answered_at >= SILENT_LOOKUP_LIMIT:
                     raise CreateUndecided("the server does not answer the lookup") from None
                 found, pending = None, True
             else:
                 answered_at = now
-            if found is not None or not pending:
+            if found is not None:
                 return found
+            if not pending and now - started >= settle:
+                return None
             if now - started >= self.context.start_timeout:
-                raise CreateUndecided("a conversation that may be ours is still starting")
+                raise CreateUndecided("a conversation that may be ours is still undecided")
             yield Sleep(interval)
             interval = poll.next(interval)
 
-    def _look_for_created(self, message: str, *, since: float) -> Op[tuple[str | None, bool]]:
-        """One look: (the matching id or None, whether some candidate could not be checked yet).
+    def _look_for_created(
+        self, body: dict[str, Any], claim: _Claim, *, since: float
+    ) -> Op[tuple[ConversationInfo | None, bool]]:
+        """One look: (ours, or None; whether something could not be decided yet).
 
-        Pages through every conversation created since ``since`` — not just the first page: many
-        creates in flight at once can push ours past it."""
+        Pages through every conversation created since ``since`` — not just the first page:
+        many creates in flight at once can push ours past it. A candidate is one this client
+        does not know, whose repository, branch and provider are ours; it is ours when its
+        first user message is ours. One without a first message yet could be ours whatever
+        its status (one the server evicted before its runtime came up stays so for good): it
+        leaves the look undecided. So does a match while another create of this client with
+        the same fields is in flight (the match may be that one's), or more than one match."""
         known = self.context.created
         pending = False
+        matches: list[ConversationInfo] = []
         page_id: str | None = None
         while True:
             page = yield v0.list_conversations(page_id=page_id, limit=100)
             for info in page.results:
-                if info.conversation_id in known:
+                if info.conversation_id in known or not could_be(info, body):
                     continue
                 if info.created_at is not None and info.created_at.timestamp() < since:
                     continue
@@ -329,10 +387,9 @@ class V0Generation(Generation):
                 first = next((e for e in events.events if e.source == "user" and e.action == "message"), None)
                 if first is None:
                     # The first message is recorded once the runtime is up; until then, undecided.
-                    pending = pending or info.status in ("STARTING", "RUNNING")
-                    continue
-                if first.args.get("content") == message:
-                    return str(info.conversation_id), False
+                    pending = True
+                elif first.args.get("content") == body["initial_user_msg"]:
+                    matches.append(info)
             oldest = min(
                 (i.created_at.timestamp() for i in page.results if i.created_at is not None), default=None
             )
@@ -341,8 +398,12 @@ class V0Generation(Generation):
                 or page.next_page_id == page_id
                 or (oldest is not None and oldest < since)
             ):
-                return None, pending
+                break
             page_id = page.next_page_id
+        rivals = [c for c in self.context.in_flight if c is not claim and c.fingerprint == claim.fingerprint]
+        if len(matches) == 1 and not rivals:
+            return matches[0], False
+        return None, pending or bool(matches)
 
     # ------------------------------------------------------------------ reading
 

@@ -155,10 +155,17 @@ def get_start_tasks(ids: Sequence[str]) -> Call[list[StartTask | None]]:
 
 
 def search_start_tasks(
-    *, conversation_id: str | None = None, page_id: str | None = None, limit: int = 100
+    *,
+    conversation_id: str | None = None,
+    created_at_gte: datetime | str | None = None,
+    page_id: str | None = None,
+    limit: int = 100,
 ) -> Call[StartTaskPage]:
+    """One page of start tasks, newest first. ``conversation_id`` matches the conversation a
+    task *made* (set at READY), not the id its request asked for."""
     params = query(
         conversation_id__eq=None if conversation_id is None else conversation_id_hex(conversation_id),
+        created_at__gte=_iso(created_at_gte),
         page_id=page_id,
         limit=validate_limit(limit, 1, MAX_LIMIT),
     )

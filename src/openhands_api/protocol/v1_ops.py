@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -32,9 +33,11 @@ from ..errors import (
     ProtocolError,
     WaitTimeoutError,
 )
-from ..models import AppConversation, Conversation, ConversationResult, SentMessage, StartTask
+from ..models import AppConversation, Conversation, ConversationResult, SentMessage, StartTask, StartTaskPage
 from . import v1
 from .generation import (
+    ABSENCE_SETTLE,
+    LOOKUP_WINDOW,
     SILENT_LOOKUP_LIMIT,
     CreateUndecided,
     Generation,
@@ -59,10 +62,6 @@ from .lifecycle import (
 )
 from .polling import TRANSIENT_ERRORS, PollPolicy, cursor_pages, map_emitted, unique_pages, until
 from .validation import validate_id, validate_title
-
-# How many times a lookup after a lost create must find nothing before "absent" is believed.
-_ABSENT_LOOKS = 3
-
 
 # ---------------------------------------------------------------------------- reads and paging
 
@@ -425,6 +424,7 @@ class V1Generation(Generation):
         deadline = started + self.context.start_timeout
         tries = 0
         while True:
+            sent_at = yield Now(wall=True)
             try:
                 task: StartTask = yield v1.start_conversation(body)
             except OpenHandsError as exc:
@@ -432,7 +432,9 @@ class V1Generation(Generation):
                     raise
                 tries += 1
                 try:
-                    found_task, found = yield from self._find_started(conversation_id)
+                    found_task, found = yield from self._find_started(
+                        conversation_id, since=sent_at - LOOKUP_WINDOW
+                    )
                 except CreateUndecided:
                     how = f"look for it (openhands-api get {conversation_id}, or get_conversation())"
                     raise undecided(exc, how) from None
@@ -505,14 +507,20 @@ class V1Generation(Generation):
         )
         return ready
 
-    def _find_started(self, conversation_id: str) -> Op[tuple[StartTask | None, AppConversation | None]]:
-        """After a lost create: the conversation with our id, or the start task that asked for it.
+    def _find_started(
+        self, conversation_id: str, *, since: float
+    ) -> Op[tuple[StartTask | None, AppConversation | None]]:
+        """After a lost create: the conversation with our id, or the start task that asked for
+        it, among every task created since ``since`` (wall clock, paged back to it — with many
+        creates in flight, ours can be far from the newest).
 
-        Looked for ``_ABSENT_LOOKS`` times a poll interval apart, because the server may still
-        be writing the start task down when the answer was lost. A look that fails does not
-        count as "absent"; when no look has been answered for ``SILENT_LOOKUP_LIMIT`` seconds,
-        CreateUndecided."""
+        "Absent" is believed only after the lookup has looked for ``absence_settle`` seconds
+        since the failure (a request whose answer timed out may still reach the server, which
+        would then take the resend's start over the first one's), with at least two looks.
+        A look that fails does not count; when no look has been answered for
+        ``SILENT_LOOKUP_LIMIT`` seconds, CreateUndecided."""
         poll = self.context.poll
+        settle = max(self.context.request_timeout, ABSENCE_SETTLE)
         started = yield Now()
         answered_at = started
         absent = 0
@@ -523,21 +531,37 @@ class V1Generation(Generation):
                 conversation = yield from get_conversation(conversation_id)
                 if conversation is not None:
                     return None, conversation
-                page = yield v1.search_start_tasks(limit=20)
+                task = yield from self._start_task_asking_for(conversation_id, since=since)
             except TRANSIENT_ERRORS:
                 if now - answered_at >= SILENT_LOOKUP_LIMIT:
                     raise CreateUndecided("the server does not answer the lookup") from None
             else:
                 answered_at = now
-                for task in page.items:
-                    requested = (task.request or {}).get("conversation_id")
-                    if isinstance(requested, str) and requested.replace("-", "").lower() == conversation_id:
-                        return task, None
+                if task is not None:
+                    return task, None
                 absent += 1
-                if absent >= _ABSENT_LOOKS:
+                if absent >= 2 and now - started >= settle:
                     return None, None
+            if now - started >= self.context.start_timeout:
+                raise CreateUndecided("the start could not be found or ruled out in time")
             yield Sleep(interval)
             interval = poll.next(interval)
+
+    def _start_task_asking_for(self, conversation_id: str, *, since: float) -> Op[StartTask | None]:
+        """The start task whose request names ``conversation_id``, created since ``since``."""
+        created_after = datetime.fromtimestamp(since, tz=timezone.utc)
+        page_id: str | None = None
+        while True:
+            page: StartTaskPage = yield v1.search_start_tasks(
+                created_at_gte=created_after, page_id=page_id, limit=100
+            )
+            for task in page.items:
+                requested = (task.request or {}).get("conversation_id")
+                if isinstance(requested, str) and requested.replace("-", "").lower() == conversation_id:
+                    return task
+            if page.next_page_id is None or not page.items or page.next_page_id == page_id:
+                return None
+            page_id = page.next_page_id
 
     # ------------------------------------------------------------------ reading
 
