@@ -33,6 +33,7 @@ from .protocol.generation import (
     wait_timed_out,
 )
 from .protocol.http import BULK_FACTOR, Call, Now, Op, Request, Response, Step
+from .protocol.pacing import SELF_HOSTED_BURST, SELF_HOSTED_RATE, RequestBudget
 from .protocol.parsing import is_concurrency_limit
 from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy, bounded
 from .protocol.retry import FailureKind, RetryPolicy
@@ -113,6 +114,7 @@ class BaseClient:
         start_timeout: float | None = None,
         profile: str | None = None,
         max_response_bytes: int | None = None,
+        throttle: float | bool = True,
     ) -> None:
         if api_version not in ("auto", "v0", "v1"):
             raise errors.ConfigurationError(f"api_version must be 'auto', 'v0' or 'v1', got {api_version!r}")
@@ -154,6 +156,7 @@ class BaseClient:
             isinstance(self._max_response_bytes, int) and self._max_response_bytes > 0
         ):
             raise errors.ConfigurationError("max_response_bytes must be a positive number of bytes")
+        self._budget = self._request_budget(throttle)
         self._context = GenerationContext(
             base_url=self._settings.base_url,
             poll=self._poll,
@@ -243,6 +246,22 @@ class BaseClient:
             received_at=time.time(),
             secrets=tuple(self._settings.secrets()),
         )
+
+    def _request_budget(self, throttle: float | bool) -> RequestBudget | None:
+        """The client's shared request budget: ``True`` the server kind's default (the
+        self-hosted limiter's 10 requests a second; none for Cloud, which answers 429 with a
+        Retry-After that the retries honour), ``False`` none, a number that many a second."""
+        if throttle is True:
+            return None if self._settings.is_cloud else RequestBudget(SELF_HOSTED_RATE, SELF_HOSTED_BURST)
+        if throttle is False:
+            return None
+        if isinstance(throttle, (int, float)) and throttle > 0:
+            return RequestBudget(float(throttle), burst=max(1, int(throttle)))
+        raise errors.ConfigurationError("throttle must be True, False or a number of requests per second > 0")
+
+    def _pace(self) -> float:
+        """Seconds to wait before the next attempt, so the client stays within its budget."""
+        return 0.0 if self._budget is None else self._budget.reserve(time.monotonic())
 
     def _attempt_deadline(self, request: Request) -> float | None:
         """When this attempt must have its whole answer (monotonic): the request timeout from

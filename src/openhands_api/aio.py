@@ -76,6 +76,7 @@ class AsyncOpenHandsAPI(BaseClient):
         max_poll_interval: float | None = None,
         start_timeout: float | None = None,
         max_response_bytes: int | None = None,
+        throttle: float | bool = True,
         verify: bool | str = True,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -93,6 +94,7 @@ class AsyncOpenHandsAPI(BaseClient):
             max_poll_interval=max_poll_interval,
             start_timeout=start_timeout,
             max_response_bytes=max_response_bytes,
+            throttle=throttle,
         )
         self._owns_http = http_client is None
         # TLS verification is on unless the caller says otherwise; ``verify`` may name a CA
@@ -157,6 +159,9 @@ class AsyncOpenHandsAPI(BaseClient):
         request = call.request
         attempt = 0
         while True:
+            pause = self._pace()
+            if pause > 0:
+                await async_sleep(pause)
             try:
                 response = await self._transmit(request)
             except httpx.TransportError as exc:

@@ -79,6 +79,7 @@ class OpenHandsAPI(BaseClient):
         max_poll_interval: float | None = None,
         start_timeout: float | None = None,
         max_response_bytes: int | None = None,
+        throttle: float | bool = True,
         verify: bool | str = True,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -96,6 +97,7 @@ class OpenHandsAPI(BaseClient):
             max_poll_interval=max_poll_interval,
             start_timeout=start_timeout,
             max_response_bytes=max_response_bytes,
+            throttle=throttle,
         )
         self._owns_http = http_client is None
         # TLS verification is on unless the caller says otherwise; ``verify`` may name a CA
@@ -160,6 +162,9 @@ class OpenHandsAPI(BaseClient):
         request = call.request
         attempt = 0
         while True:
+            pause = self._pace()
+            if pause > 0:
+                sleep(pause)
             try:
                 response = self._transmit(request)
             except httpx.TransportError as exc:

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -80,7 +81,15 @@ def handle_errors(func: F) -> F:
             click.echo(f"error: {_one_line(str(exc))}", err=True)
             sys.exit(exit_code_for(exc))
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            if _FOLLOWING:
+                conversation_id, again = _FOLLOWING[-1]
+                click.echo(
+                    f"interrupted: conversation {conversation_id} goes on running on the server; "
+                    f"to wait for it again: {again}",
+                    err=True,
+                )
+            else:
+                click.echo("interrupted", err=True)
             sys.exit(exit_codes.INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
@@ -187,6 +196,41 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
             stream.flush()
 
 
+# The conversation a command is waiting for, and the command that picks the wait up again: what
+# Ctrl-C says (a stack, innermost last).
+_FOLLOWING: list[tuple[str, str]] = []
+
+
+@contextlib.contextmanager
+def following(
+    conversation_id: str,
+    *,
+    base_url: str | None = None,
+    profile: str | None = None,
+    api_version: str = "auto",
+    **_other_connection_options: Any,
+) -> Iterator[None]:
+    """While a command waits for ``conversation_id``: if it is interrupted, say that the
+    conversation goes on and how to wait for it again (with the connection flags that were
+    given; never a key)."""
+    again = ["openhands-api", "wait", conversation_id]
+    if profile:
+        again += ["--profile", shlex.quote(profile)]
+    if base_url:
+        again += ["--base-url", shlex.quote(base_url)]
+    if api_version != "auto":
+        again += ["--api-version", api_version]
+    _FOLLOWING.append((conversation_id, " ".join(again)))
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise  # the entry stays for handle_errors, which reports the interruption
+    except BaseException:
+        _FOLLOWING.pop()
+        raise
+    _FOLLOWING.pop()
+
+
 def result_json(result: ConversationResult) -> dict[str, Any]:
     """The final state as printed by ``--poll``: the outcome first, then what happened.
 
@@ -291,7 +335,10 @@ def new_conversation(
             click.echo(json.dumps(conversation.model_dump(mode="json"), indent=2, default=str))
         if not poll:
             return
-        with progress_line() as on_progress:
+        with (
+            following(conversation.id, base_url=base_url, profile=profile, api_version=api_version),
+            progress_line() as on_progress,
+        ):
             result = api.wait(conversation.id, timeout=timeout_s, on_progress=on_progress)
         click.echo(json.dumps(result_json(result), indent=2, default=str))
         sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import exit_codes
-from .app import cli, connection_options, handle_errors, make_client, progress_line, result_json
+from .app import cli, connection_options, following, handle_errors, make_client, progress_line, result_json
 from .prompt import InputProblem, read_text_file
 
 if TYPE_CHECKING:
@@ -98,7 +98,11 @@ def list_command(limit: int, as_json: bool, **connection: Any) -> None:
 @handle_errors
 def wait_command(conversation_id: str, timeout_s: float, as_json: bool, **connection: Any) -> None:
     """Wait until the agent's turn has an outcome; the exit code tells which."""
-    with make_client(**connection) as api, progress_line() as on_progress:
+    with (
+        make_client(**connection) as api,
+        following(conversation_id, **connection),
+        progress_line() as on_progress,
+    ):
         result = api.wait(conversation_id, timeout=timeout_s, on_progress=on_progress)
     _render_result(result, as_json)
     _exit_for(result)
@@ -151,7 +155,7 @@ def send_command(
             if as_json:
                 _echo_json(sent.model_dump(mode="json"))
             return
-        with progress_line() as on_progress:
+        with following(conversation_id, **connection), progress_line() as on_progress:
             result = api.wait(conversation_id, timeout=timeout_s, after=sent, on_progress=on_progress)
     _render_result(result, as_json)
     _exit_for(result)
