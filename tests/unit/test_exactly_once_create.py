@@ -180,11 +180,21 @@ def test_undecided_within_the_lookup_time_raises_instead_of_risking_a_duplicate(
     assert server.created == 1
 
 
-def test_a_server_error_is_looked_up_then_sent_again_after_the_absence_settles() -> None:
+def test_a_server_error_is_looked_up_then_sent_again() -> None:
+    # The server answered: it is done with the request, and one look decides.
     server = Server(["500", "ok"])
     cid, driver = _create(server)
+    assert server.lookups == 1
+    assert driver.count("POST", "/api/conversations") == 2
+    assert server.created == 1
+    assert cid == server.conversations[0]["conversation_id"]
+
+
+def test_a_create_without_an_answer_is_sent_again_only_after_the_absence_settles() -> None:
+    server = Server(["lost-before-create", "ok"])
+    cid, driver = _create(server)
     # One look a second (POLL) until ABSENCE_SETTLE (5 s, above the 2 s request timeout) has
-    # passed since the failure: a request that timed out may still reach the server.
+    # passed since the failure: a request whose answer timed out may still reach the server.
     assert server.lookups == int(ABSENCE_SETTLE) + 1
     assert driver.count("POST", "/api/conversations") == 2
     assert server.created == 1

@@ -185,6 +185,21 @@ def is_ambiguous(exc: OpenHandsError) -> bool:
     return isinstance(exc, APIStatusError) and exc.status_code >= 500
 
 
+def absence_settle(exc: OpenHandsError, request_timeout: float) -> float:
+    """How long a lookup must have looked before it may believe a failed create absent.
+
+    When no answer came (a timeout, a reset), or a gateway answered for an upstream that may
+    still be working on it (502/503/504), the request may yet reach the server or complete
+    there: at least one request timeout, and ``ABSENCE_SETTLE``. When the server itself
+    answered (an error, or a garbled or foreign answer), it is done with the request: one
+    look decides."""
+    if isinstance(exc, TransportError) or (
+        isinstance(exc, APIStatusError) and exc.status_code in (502, 503, 504)
+    ):
+        return max(request_timeout, ABSENCE_SETTLE)
+    return 0.0
+
+
 class CreateUndecided(OpenHandsError):
     """Internal: a lookup could not tell whether a lost create happened."""
 

@@ -33,13 +33,13 @@ from ..errors import (
 from ..models import Conversation, ConversationInfo, ConversationResult, Outcome, SentMessage, V0Event
 from . import v0
 from .generation import (
-    ABSENCE_SETTLE,
     LOOKUP_WINDOW,
     SILENT_LOOKUP_LIMIT,
     CreateUndecided,
     Generation,
     NewConversation,
     OwnedByOtherGeneration,
+    absence_settle,
     is_ambiguous,
     not_found,
     undecided,
@@ -308,7 +308,12 @@ class V0Generation(Generation):
                         raise
                     tries += 1
                     try:
-                        found = yield from self._find_created(body, claim, since=sent_at - LOOKUP_WINDOW)
+                        found = yield from self._find_created(
+                            body,
+                            claim,
+                            since=sent_at - LOOKUP_WINDOW,
+                            settle=absence_settle(exc, self.context.request_timeout),
+                        )
                     except CreateUndecided:
                         raise undecided(exc, _HOW_TO_LOOK) from None
                     if found is not None:
@@ -323,21 +328,21 @@ class V0Generation(Generation):
             self.context.in_flight.remove(claim)
 
     def _find_created(
-        self, body: dict[str, Any], claim: _Claim, *, since: float
+        self, body: dict[str, Any], claim: _Claim, *, since: float, settle: float
     ) -> Op[ConversationInfo | None]:
         """The recent conversation, unknown to this client, that the lost create made: None when
         provably there is none; CreateUndecided when it cannot tell within the start timeout,
         or when the server has not answered the lookup for ``SILENT_LOOKUP_LIMIT`` seconds.
 
         "Provably none" needs two things: no candidate that could be ours is left undecided,
-        and the lookup has looked for ``absence_settle`` seconds since the failure — a request
-        whose answer timed out may still be on its way to the server (held by a proxy, queued
-        behind a busy worker). The residual risk: a request held back longer than that, then
-        delivered, makes a second conversation when the resend arrives too; V0 has no
-        idempotency key to prevent it. The lookup's own reads may hit the same trouble that
-        lost the create's answer: transient failures are ridden out."""
+        and the lookup has looked for ``settle`` seconds since the failure
+        (:func:`~.generation.absence_settle`) — a request whose answer timed out may still be
+        on its way to the server (held by a proxy, queued behind a busy worker). The residual
+        risk: a request held back longer than that, then delivered, makes a second
+        conversation when the resend arrives too; V0 has no idempotency key to prevent it. The
+        lookup's own reads may hit the same trouble that lost the create's answer: transient
+        failures are ridden out."""
         poll = self.context.poll
-        settle = max(self.context.request_timeout, ABSENCE_SETTLE)
         started = yield Now()
         answered_at = started
         interval = poll.interval

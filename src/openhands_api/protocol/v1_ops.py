@@ -36,12 +36,12 @@ from ..errors import (
 from ..models import AppConversation, Conversation, ConversationResult, SentMessage, StartTask, StartTaskPage
 from . import v1
 from .generation import (
-    ABSENCE_SETTLE,
     LOOKUP_WINDOW,
     SILENT_LOOKUP_LIMIT,
     CreateUndecided,
     Generation,
     NewConversation,
+    absence_settle,
     is_ambiguous,
     not_found,
     undecided,
@@ -433,7 +433,9 @@ class V1Generation(Generation):
                 tries += 1
                 try:
                     found_task, found = yield from self._find_started(
-                        conversation_id, since=sent_at - LOOKUP_WINDOW
+                        conversation_id,
+                        since=sent_at - LOOKUP_WINDOW,
+                        settle=absence_settle(exc, self.context.request_timeout),
                     )
                 except CreateUndecided:
                     how = f"look for it (openhands-api get {conversation_id}, or get_conversation())"
@@ -508,19 +510,19 @@ class V1Generation(Generation):
         return ready
 
     def _find_started(
-        self, conversation_id: str, *, since: float
+        self, conversation_id: str, *, since: float, settle: float
     ) -> Op[tuple[StartTask | None, AppConversation | None]]:
         """After a lost create: the conversation with our id, or the start task that asked for
         it, among every task created since ``since`` (wall clock, paged back to it — with many
         creates in flight, ours can be far from the newest).
 
-        "Absent" is believed only after the lookup has looked for ``absence_settle`` seconds
-        since the failure (a request whose answer timed out may still reach the server, which
-        would then take the resend's start over the first one's), with at least two looks.
+        "Absent" is believed only after the lookup has looked for ``settle`` seconds since the
+        failure (:func:`~.generation.absence_settle`: a request whose answer timed out may
+        still reach the server, which would then take the resend's start over the first
+        one's), with at least two looks when it must settle.
         A look that fails does not count; when no look has been answered for
         ``SILENT_LOOKUP_LIMIT`` seconds, CreateUndecided."""
         poll = self.context.poll
-        settle = max(self.context.request_timeout, ABSENCE_SETTLE)
         started = yield Now()
         answered_at = started
         absent = 0
@@ -540,7 +542,7 @@ class V1Generation(Generation):
                 if task is not None:
                     return task, None
                 absent += 1
-                if absent >= 2 and now - started >= settle:
+                if now - started >= settle and (absent >= 2 or settle == 0):
                     return None, None
             if now - started >= self.context.start_timeout:
                 raise CreateUndecided("the start could not be found or ruled out in time")
