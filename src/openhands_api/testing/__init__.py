@@ -23,7 +23,7 @@ Public API::
                                        seed_workspace(), set_sandbox_status(), reset(), ...
     ManualClock, SystemClock, Clock    injectable time
     FaultRule(fault, *, method=None, path=None, times=1, skip=0, probability=1.0, status=None,
-              delay=None, retry_after=None, ratelimit_headers=False, body=None)
+              delay=None, size=None, retry_after=None, ratelimit_headers=False, body=None)
                                        a scripted fault for the requests it matches
     Chaos(probability=0.1, *, faults=..., statuses=(502, 503, 504, 500), paths=None,
           methods=None, seed=None, delay=1.0, retry_after="1", ratelimit_headers=False)
@@ -51,6 +51,13 @@ under ``/_fake/`` are never faulted. The kinds (details in ``faults/injector.py`
 * ``rate_limit`` — 429 as the self-hosted or Cloud limiter words it, optional ``Retry-After``
   (seconds or HTTP-date) and ``X-RateLimit-*``; not processed.
 * ``concurrency_limit`` — V1's 429 ``CONCURRENCY_LIMIT_REACHED``; not processed.
+* ``trickle`` — processed; the real answer one byte every ``delay`` seconds (default 0.5):
+  every read is quick, the whole never arrives in time.
+* ``corrupt_gzip`` — processed; the real answer as ``Content-Encoding: gzip`` with a damaged
+  deflate stream.
+* ``oversize`` — processed; 200 JSON of ``size`` bytes (default 50 MB), streamed.
+* ``gzip_bomb`` — processed; 200 JSON, gzip, a small body that inflates to ``size`` bytes
+  (default 512 MiB).
 
 Refused connections come before any request, so they are not a rule:
 ``FakeOpenHandsServer.refuse_connections(seconds)`` (``ECONNREFUSED``, then the same port
