@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import gzip
 import json
 import socket
 import time
@@ -622,3 +623,62 @@ def test_a_refusing_server_stops_cleanly() -> None:
     server.stop()
     assert not server.running
     assert time.monotonic() - began < 2
+
+
+# ---------------------------------------------------------------------------- hostile-network kinds
+
+
+def test_trickle_sends_the_real_answer_a_byte_at_a_time(v0: FakeOpenHandsServer) -> None:
+    v0.state.faults.add(FaultRule("trickle", method="GET", path=CREATE, delay=0.05))
+    chunks: list[bytes] = []
+    started = time.monotonic()
+    with httpx.Client(timeout=5) as client, client.stream("GET", v0.base_url + CREATE) as response:
+        chunks.extend(response.iter_raw())
+    body = b"".join(chunks)
+    assert json.loads(body) == {"results": [], "next_page_id": None}
+    assert max(len(chunk) for chunk in chunks) == 1
+    assert time.monotonic() - started >= 0.05 * (len(body) - 1) * 0.8
+
+
+def test_corrupt_gzip_keeps_the_status_and_fails_decoding(
+    v0: FakeOpenHandsServer, http: httpx.Client
+) -> None:
+    v0.state.faults.add(FaultRule("corrupt_gzip", method="GET", path=CREATE))
+    with http.stream("GET", v0.base_url + CREATE) as response:
+        assert response.status_code == 200
+        assert response.headers["content-encoding"] == "gzip"
+        with pytest.raises(httpx.DecodingError):
+            response.read()
+
+
+def test_oversize_answers_a_valid_json_object_of_the_given_size(
+    v0: FakeOpenHandsServer, http: httpx.Client
+) -> None:
+    v0.state.faults.add(FaultRule("oversize", method="GET", path=CREATE, size=3_000_000))
+    response = http.get(v0.base_url + CREATE)
+    assert response.status_code == 200
+    assert len(response.content) == 3_000_000
+    assert set(response.json()) == {"padding"}
+
+
+def test_gzip_bomb_inflates_far_beyond_what_was_sent(v1: FakeOpenHandsServer, http: httpx.Client) -> None:
+    v1.state.faults.add(FaultRule("gzip_bomb", method="GET", path=V1_SEARCH, size=8 * 1024 * 1024))
+    with http.stream("GET", v1.base_url + V1_SEARCH) as response:
+        raw = b"".join(response.iter_raw())
+    assert response.headers["content-encoding"] == "gzip"
+    inflated = gzip.decompress(raw)
+    assert len(inflated) == 8 * 1024 * 1024
+    assert len(raw) * 100 < len(inflated)
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"fault": "trickle", "delay": 0}, "delay=SECONDS"),
+        ({"fault": "oversize", "size": 0}, "size=BYTES"),
+        ({"fault": "slow", "delay": 1, "size": 5}, "size applies"),
+    ],
+)
+def test_hostile_kinds_check_their_parameters(rule: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FaultRule.from_json(rule)
