@@ -15,7 +15,9 @@ from openhands_api import AsyncOpenHandsAPI, OpenHandsAPI
 from openhands_api.testing import FakeOpenHandsServer
 
 FAST = {"rate_limit": False, "speed": 5.0}
-POLL = {"poll_interval": 0.05, "max_poll_interval": 0.2}
+# These fakes run without their rate limiter, and the tests poll fast on purpose: no request
+# budget (it is tested with the limiter on in tests/faults/test_throttle.py).
+POLL = {"poll_interval": 0.05, "max_poll_interval": 0.2, "throttle": False}
 
 
 @pytest.fixture

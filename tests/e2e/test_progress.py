@@ -11,7 +11,9 @@ import pytest
 from openhands_api import AsyncOpenHandsAPI, ConversationResult, OpenHandsAPI, Outcome
 from openhands_api.testing import FakeOpenHandsServer
 
-POLL = {"poll_interval": 0.05, "max_poll_interval": 0.1}
+# These fakes run without their rate limiter, and the tests poll fast on purpose: no request
+# budget (it is tested with the limiter on in tests/faults/test_throttle.py).
+POLL = {"poll_interval": 0.05, "max_poll_interval": 0.1, "throttle": False}
 LONG_TASK = "Refactor the parser. [fake-llm steps=6]"
 
 

@@ -318,8 +318,22 @@ async def test_the_client_rides_out_the_real_rate_limiter(
     # next 10 delayed, the rest answered 429 with Retry-After: 1); every one must still succeed.
     caplog.set_level(logging.DEBUG, logger="openhands_api")
     async with AsyncOpenHandsAPI(
-        base_url=real_v0.base_url, session_api_key=real_v0.session_api_key, max_retries=8
+        base_url=real_v0.base_url, session_api_key=real_v0.session_api_key, max_retries=8, throttle=False
     ) as api:
         answers = await asyncio.gather(*(api.v0.get_conversation(UNKNOWN) for _ in range(40)))
     assert answers == [None] * 40
     assert any("after HTTP 429" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_request_budget_keeps_the_client_within_the_real_rate_limiter(
+    real_v0: RealServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The default budget (10 requests a second, a burst of 10) never meets the real 429.
+    caplog.set_level(logging.DEBUG, logger="openhands_api")
+    await asyncio.sleep(2.0)  # let the previous test's window pass
+    async with AsyncOpenHandsAPI(
+        base_url=real_v0.base_url, session_api_key=real_v0.session_api_key, max_retries=8
+    ) as api:
+        answers = await asyncio.gather(*(api.v0.get_conversation(UNKNOWN) for _ in range(40)))
+    assert answers == [None] * 40
+    assert not any("after HTTP 429" in r.getMessage() for r in caplog.records)

@@ -2,7 +2,9 @@
 
 Each server keeps a little state (the conversation, its events, start tasks, sandboxes) and
 answers by path with the shapes of CONTRACT.md §2–6. Tests script time with ``timeline``: the
-n-th read of the conversation first runs ``timeline[n]`` (a function of the server), so a
+n-th read of the conversation (V0: the n-th look, which reads the newest events and then the
+conversation; or a read of the conversation alone) first runs ``timeline[n]`` (a function of
+the server), so a
 status can change "between two polls". ``fail(method, path, *answers)`` makes the next
 requests to that route answer something else (a Response, or an error to raise) first.
 """
@@ -173,6 +175,12 @@ def _started(before: str) -> str:
     return "RUNNING" if before == "RUNNING" else "STARTING"
 
 
+def _opens_a_look(request: Request) -> bool:
+    """The newest-events page with which every V0 look begins (``v0_ops.read_new_events``)."""
+    params = dict(request.params)
+    return params.get("reverse") == "true" and "end_id" not in params and params.get("limit") != "1"
+
+
 class V0Server(_Faults):
     """One V0 conversation (``info`` None: unknown or deleted) and its events."""
 
@@ -182,6 +190,7 @@ class V0Server(_Faults):
         self.events: list[dict[str, Any]] = list(events or [])
         self.timeline: list[Step] = []
         self.reads = 0
+        self._look_open = False
         self.on_start: Step = None
         self.on_message: Step = None
 
@@ -205,11 +214,18 @@ class V0Server(_Faults):
             return json_response({"results": [self.info] if self.info else [], "next_page_id": None})
         assert path.startswith(V0_PATH), path
         suffix = path[len(V0_PATH) :]
-        if (method, suffix) == ("GET", ""):
-            if self.reads < len(self.timeline) and (step := self.timeline[self.reads]) is not None:
-                step(self)
-            self.reads += 1
-            return json_response(self.info)
+        opens_a_look = (method, suffix) == ("GET", "/events") and _opens_a_look(request)
+        if (method, suffix) == ("GET", "") or opens_a_look:
+            # A look (the newest events, then the conversation) is one read of the timeline.
+            if not self._look_open:
+                if self.reads < len(self.timeline) and (step := self.timeline[self.reads]) is not None:
+                    step(self)
+                self.reads += 1
+            self._look_open = opens_a_look
+            if not opens_a_look:
+                return json_response(self.info)
+        else:
+            self._look_open = False
         if self.info is None:
             if (method, suffix) == ("DELETE", ""):
                 return json_response(False)

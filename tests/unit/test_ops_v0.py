@@ -86,8 +86,9 @@ def test_wait_on_a_finished_run_reads_the_conversation_and_one_page_of_newest_ev
     result, driver = wait(V0Server("RUNNING", v0_first_turn("Hello.")))
     assert result.outcome is Outcome.FINISHED
     assert result.final_message == "Hello."
-    assert driver.calls() == [f"GET {V0_PATH}", f"GET {EVENTS}"]
-    assert params(driver.requests[1]) == {"start_id": "0", "reverse": "true", "limit": "20"}
+    # The events first, then the conversation: the status is at least as new as the events.
+    assert driver.calls() == [f"GET {EVENTS}", f"GET {V0_PATH}"]
+    assert params(driver.requests[0]) == {"start_id": "0", "reverse": "true", "limit": "20"}
     assert driver.now == 0
 
 
@@ -114,16 +115,16 @@ def test_wait_on_a_failing_runtime_status_is_failed_with_that_status() -> None:
     assert result.detail == "STATUS$ERROR_LLM_AUTHENTICATION"
 
 
-def test_wait_on_a_deleted_conversation_is_gone_without_reading_events() -> None:
+def test_wait_on_a_deleted_conversation_is_gone() -> None:
     result, driver = wait(V0Server(None))
     assert result.outcome is Outcome.GONE
     assert result.conversation.runtime == "gone"
-    assert driver.calls() == [f"GET {V0_PATH}"]
+    assert driver.calls() == [f"GET {EVENTS}", f"GET {V0_PATH}"]  # events 404, then null
 
 
 def test_wait_on_a_conversation_deleted_between_its_two_reads_is_gone() -> None:
     server = V0Server("RUNNING", v0_first_turn()[:6])
-    server.fail("GET", EVENTS, error(404, f"Conversation {V0_CID} not found"))
+    server.fail("GET", V0_PATH, json_response(None))  # the events were read; then it was deleted
     result, _ = wait(server)
     assert result.outcome is Outcome.GONE
 
@@ -226,7 +227,7 @@ def test_wait_rides_out_a_failing_events_read() -> None:
 @pytest.mark.parametrize(("status", "error_type"), [(401, AuthenticationError), (403, PermissionDeniedError)])
 def test_wait_ends_at_once_when_the_key_is_refused(status: int, error_type: type[Exception]) -> None:
     server = V0Server("RUNNING", v0_first_turn()[:6])
-    server.fail("GET", V0_PATH, error(status, "Invalid API key"))
+    server.fail("GET", EVENTS, error(status, "Invalid API key"))  # a look's first request
     driver = Driver(server.answer)
     with pytest.raises(error_type):
         driver.run(generation().wait(V0_CID, timeout=30, after=None, poll=POLL))
@@ -377,7 +378,7 @@ def test_observe_of_an_unknown_conversation_is_not_found() -> None:
     driver = Driver(V0Server(None).answer)
     with pytest.raises(NotFoundError):
         driver.run(generation().observe(V0_CID))
-    assert driver.calls() == [f"GET {V0_PATH}"]
+    assert driver.calls() == [f"GET {EVENTS}", f"GET {V0_PATH}"]
 
 
 def _finish_far_back() -> list[dict[str, Any]]:
@@ -464,10 +465,10 @@ def test_send_to_a_stopped_conversation_starts_it_and_waits_until_the_agent_is_r
         f"GET {V0_PATH}",
         f"GET {EVENTS}",
         f"POST {START}",
-        f"GET {V0_PATH}",
         f"GET {EVENTS}",
         f"GET {V0_PATH}",
         f"GET {EVENTS}",
+        f"GET {V0_PATH}",
         f"GET {EVENTS}",
         f"POST {MESSAGE}",
     ]

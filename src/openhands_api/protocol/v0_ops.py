@@ -17,6 +17,7 @@ operations that read one hand it over to the V1 generation (``OwnedByOtherGenera
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -158,14 +159,15 @@ def owned_here(conversation_id: str, info: ConversationInfo | None) -> Conversat
 
 
 def look(conversation_id: str, tracker: V0Tracker) -> Op[tuple[ConversationInfo | None, Assessment]]:
-    """Read the conversation and its newest events once; classify."""
+    """Read the newest events, then the conversation, once; classify.
+
+    Events first: the status read second is then at least as new as the events, so a runtime
+    that came up between the two reads (and announced ``awaiting_user_input``) is not shown
+    as still starting. An unknown or deleted id 404s on the events route; the conversation
+    read then says null (or that the id is a V1 conversation, which is handed over)."""
+    with contextlib.suppress(NotFoundError):
+        yield from read_new_events(conversation_id, tracker)
     info = owned_here(conversation_id, (yield v0.get_conversation(conversation_id)))
-    if info is not None:
-        try:
-            yield from read_new_events(conversation_id, tracker)
-        except NotFoundError:
-            # Deleted between the two requests: the events route 404s, GET says null.
-            info = None
     return info, classify_v0(info, tracker.agent)
 
 
