@@ -8,6 +8,7 @@
   server that stops answering cannot hold a wait past its timeout.
 - :func:`unique_pages` and :func:`cursor_pages`: cursor-paged listings, each item once.
 - :func:`map_emitted`: an iterator operation with its items converted.
+- :func:`relay`: the one loop the combinators above share.
 
 No I/O: time comes from the driver (``Now``), sleeping is a ``Sleep`` step.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
 from ..errors import OpenHandsError, ProtocolError, RateLimitError, ServerError, TransportError
-from .http import Call, Emit, Now, Op, Sleep
+from .http import Call, Emit, Now, Op, Sleep, Step
 
 T = TypeVar("T")
 
@@ -57,9 +58,9 @@ CLOUD_POLL = PollPolicy(interval=3.0, max_interval=15.0)
 SELF_HOSTED_POLL = PollPolicy(interval=1.0, max_interval=5.0)
 
 
-def bounded(op: Op[T], deadline: float) -> Op[T]:
-    """``op`` with every request it makes bounded by ``deadline`` (monotonic seconds): the
-    driver shrinks each attempt's timeout to what is left, and retries stop at it."""
+def relay(op: Op[T], change: Callable[[Step], Step]) -> Op[T]:
+    """``op`` with each step it yields passed through ``change`` on its way to the driver;
+    results and errors go back to ``op`` unchanged, and its return value is relay's."""
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -68,14 +69,22 @@ def bounded(op: Op[T], deadline: float) -> Op[T]:
         except StopIteration as stop:
             return cast(T, stop.value)
         value, error = None, None
-        if isinstance(step, Call):
-            current = step.request.deadline
-            if current is None or current > deadline:
-                step = Call(replace(step.request, deadline=deadline), step.parse)
         try:
-            value = yield step
+            value = yield change(step)
         except OpenHandsError as exc:
             error = exc
+
+
+def bounded(op: Op[T], deadline: float) -> Op[T]:
+    """``op`` with every request it makes bounded by ``deadline`` (monotonic seconds): the
+    driver shrinks each attempt's timeout to what is left, and retries stop at it."""
+
+    def bound(step: Step) -> Step:
+        if isinstance(step, Call) and (step.request.deadline is None or step.request.deadline > deadline):
+            return Call(replace(step.request, deadline=deadline), step.parse)
+        return step
+
+    return relay(op, bound)
 
 
 def until(
@@ -161,18 +170,4 @@ def cursor_pages(fetch: Callable[[str | None], Call[Any]]) -> Op[None]:
 
 def map_emitted(op: Op[T], convert: Callable[[Any], Any]) -> Op[T]:
     """The same operation with every emitted item passed through ``convert``."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = op.throw(error) if error is not None else op.send(value)
-        except StopIteration as stop:
-            return cast(T, stop.value)
-        value, error = None, None
-        if isinstance(step, Emit):
-            yield Emit(convert(step.item))
-            continue
-        try:
-            value = yield step
-        except OpenHandsError as exc:
-            error = exc
+    return relay(op, lambda step: Emit(convert(step.item)) if isinstance(step, Emit) else step)
