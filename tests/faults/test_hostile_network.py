@@ -188,3 +188,15 @@ def test_an_answer_over_the_cap_costs_at_most_the_cap(
     assert "larger than" in report["error"]
     # The cap is 32 MiB of decoded answer; what it took to find out is bounded by about that.
     assert report["grew_mib"] < 80, report
+
+
+def test_a_wait_under_gateway_errors_ends_within_its_timeout_backoff_included(
+    server: FakeOpenHandsServer, generation: str
+) -> None:
+    with OpenHandsAPI(base_url=server.base_url, max_retries=6, **POLL) as api:  # type: ignore[arg-type]
+        conversation = api.create_conversation("Behind a failing gateway. [fake-llm steps=200]")
+        server.state.faults.add(FaultRule("status", method="GET", status=503, times=None))
+        started = time.monotonic()
+        with pytest.raises(WaitTimeoutError):
+            api.wait(conversation.id, timeout=4)
+        assert time.monotonic() - started < 4.5
