@@ -49,7 +49,8 @@ ApiVersion = Literal["auto", "v0", "v1"]
 # awaits what it returns, so a coroutine function works there.
 ProgressCallback = Callable[[ConversationResult], object]
 GENERATIONS: dict[str, type[Generation]] = {"v0": V0Generation, "v1": V1Generation}
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, connect=10.0)
 DEFAULT_WAIT_TIMEOUT = 30 * 60.0
 DEFAULT_START_TIMEOUT = 300.0
 # Far above any real answer (a page of 100 events with long command output is a few MB), far
@@ -149,20 +150,18 @@ class BaseClient:
         self._start_timeout = DEFAULT_START_TIMEOUT if start_timeout is None else float(start_timeout)
         if not self._start_timeout > 0:
             raise errors.ConfigurationError("start_timeout must be a positive number of seconds")
-        self._max_response_bytes = (
-            DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
-        )
-        if isinstance(self._max_response_bytes, bool) or not (
-            isinstance(self._max_response_bytes, int) and self._max_response_bytes > 0
-        ):
+        limit = DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise errors.ConfigurationError("max_response_bytes must be a positive number of bytes")
+        self._max_response_bytes = limit
         self._budget = self._request_budget(throttle)
         self._context = GenerationContext(
             base_url=self._settings.base_url,
             poll=self._poll,
             start_timeout=self._start_timeout,
             max_resends=self._retry.max_retries,
-            request_timeout=self._timeout.read or DEFAULT_TIMEOUT.read or 30.0,
+            # Without a read timeout (timeout=httpx.Timeout(None)), the default's stands in.
+            request_timeout=self._timeout.read or DEFAULT_REQUEST_TIMEOUT,
         )
         self._generations: dict[str, Generation] = {}
 
