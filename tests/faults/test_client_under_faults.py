@@ -30,20 +30,6 @@ POLL = {"poll_interval": 0.05, "max_poll_interval": 0.2}
 CREATE_PATH = {"v0": "/api/conversations", "v1": "/api/v1/app-conversations"}
 
 
-@pytest.fixture(params=["v0", "v1"])
-def generation(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def server(
-    fake_openhands_factory: Callable[..., FakeOpenHandsServer], generation: str
-) -> FakeOpenHandsServer:
-    return fake_openhands_factory(
-        rate_limit=False, speed=5.0, generations=generation, max_concurrent_conversations=50
-    )
-
-
 @pytest.fixture
 def api(server: FakeOpenHandsServer) -> Iterator[OpenHandsAPI]:
     with OpenHandsAPI(base_url=server.base_url, timeout=2.0, **POLL) as client:  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,20 +23,6 @@ POLL = {"poll_interval": 0.05, "max_poll_interval": 0.2}
 CREATE_PATH = {"v0": "/api/conversations", "v1": "/api/v1/app-conversations"}
 READ_PATH = {"v0": "/api/conversations/*", "v1": "/api/v1/app-conversations"}
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=["v0", "v1"])
-def generation(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def server(
-    fake_openhands_factory: Callable[..., FakeOpenHandsServer], generation: str
-) -> FakeOpenHandsServer:
-    return fake_openhands_factory(
-        rate_limit=False, speed=5.0, generations=generation, max_concurrent_conversations=50
-    )
 
 
 @pytest.fixture
