@@ -16,7 +16,11 @@ from openhands_api import OpenHandsAPI, Outcome
 from openhands_api.testing import FakeOpenHandsServer
 
 
-def _interrupt_after_start(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _interrupt_once_waiting(
+    server: FakeOpenHandsServer, args: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run the command and press Ctrl-C once it polls (seen in the fake's request log)."""
+    seen = len(server.state.requests)
     process = subprocess.Popen(
         [sys.executable, "-m", "openhands_api", *args],
         env=env,
@@ -25,10 +29,24 @@ def _interrupt_after_start(args: list[str], env: dict[str, str]) -> subprocess.C
         stdin=subprocess.DEVNULL,
         text=True,
     )
-    time.sleep(2.5)  # started, and waiting
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _polled(server, seen):
+        time.sleep(0.05)
+    time.sleep(0.3)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def _polled(server: FakeOpenHandsServer, after: int) -> bool:
+    """Whether the command has polled a conversation since request ``after``: V0's newest
+    events, or V1's batch read (not the start task's, which a create follows first)."""
+    reads = [r.path for r in list(server.state.requests)[after:] if r.method == "GET"]
+    return any(
+        path.startswith("/api/v1/app-conversations?")
+        or (path.startswith("/api/conversations/") and "/events" in path)
+        for path in reads
+    )
 
 
 @pytest.mark.parametrize("generation", ["v0", "v1"])
@@ -39,7 +57,7 @@ def test_ctrl_c_during_wait_says_the_conversation_goes_on_and_how_to_wait_again(
     with OpenHandsAPI(base_url=server.base_url) as api:
         conversation = api.create_conversation("A long task. [fake-llm steps=200]")
     env = {**os.environ}
-    done = _interrupt_after_start(["wait", conversation.id, "--base-url", server.base_url], env)
+    done = _interrupt_once_waiting(server, ["wait", conversation.id, "--base-url", server.base_url], env)
     assert done.returncode == 130, done.stderr
     line = done.stderr.strip().splitlines()[-1]
     assert conversation.id in line
@@ -54,8 +72,10 @@ def test_ctrl_c_during_new_conversation_poll_names_the_new_conversation(
 ) -> None:
     server = fake_openhands_factory(speed=1.0, generations="v1")
     env = {**os.environ, "OPENHANDS_BASE_URL": server.base_url}
-    done = _interrupt_after_start(
-        ["new-conversation", "--prompt", "Long. [fake-llm steps=200]", "--poll", "--api-version", "v1"], env
+    done = _interrupt_once_waiting(
+        server,
+        ["new-conversation", "--prompt", "Long. [fake-llm steps=200]", "--poll", "--api-version", "v1"],
+        env,
     )
     assert done.returncode == 130, done.stderr
     url = done.stdout.strip().splitlines()[0]
