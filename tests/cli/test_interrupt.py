@@ -17,9 +17,10 @@ from openhands_api.testing import FakeOpenHandsServer
 
 
 def _interrupt_once_waiting(
-    server: FakeOpenHandsServer, args: list[str], env: dict[str, str]
+    server: FakeOpenHandsServer, args: list[str], env: dict[str, str], *, reads: int = 1
 ) -> subprocess.CompletedProcess[str]:
-    """Run the command and press Ctrl-C once it polls (seen in the fake's request log)."""
+    """Run the command and press Ctrl-C once it has read the conversation ``reads`` times
+    (seen in the fake's request log): then it is waiting."""
     seen = len(server.state.requests)
     process = subprocess.Popen(
         [sys.executable, "-m", "openhands_api", *args],
@@ -30,7 +31,7 @@ def _interrupt_once_waiting(
         text=True,
     )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not _polled(server, seen):
+    while time.monotonic() < deadline and _polls(server, seen) < reads:
         time.sleep(0.05)
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
@@ -38,11 +39,11 @@ def _interrupt_once_waiting(
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
-def _polled(server: FakeOpenHandsServer, after: int) -> bool:
-    """Whether the command has polled a conversation since request ``after``: V0's newest
+def _polls(server: FakeOpenHandsServer, after: int) -> int:
+    """How often the command has read a conversation since request ``after``: V0's newest
     events, or V1's batch read (not the start task's, which a create follows first)."""
     reads = [r.path for r in list(server.state.requests)[after:] if r.method == "GET"]
-    return any(
+    return sum(
         path.startswith("/api/v1/app-conversations?")
         or (path.startswith("/api/conversations/") and "/events" in path)
         for path in reads
@@ -76,6 +77,7 @@ def test_ctrl_c_during_new_conversation_poll_names_the_new_conversation(
         server,
         ["new-conversation", "--prompt", "Long. [fake-llm steps=200]", "--poll", "--api-version", "v1"],
         env,
+        reads=2,  # the create reads the new conversation once before the wait polls it
     )
     assert done.returncode == 130, done.stderr
     url = done.stdout.strip().splitlines()[0]
