@@ -36,20 +36,27 @@ class RequestLogMiddleware:
         if scope["type"] != "http" or is_control(scope):
             await self.app(scope, receive, send)
             return
-        status = 0
+        query = scope.get("query_string", b"").decode("latin-1")
+        path = scope["path"] + (f"?{query}" if query else "")
+        recorded = False
+
+        def record(status: int) -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                self.state.record_request(RequestRecord(scope["method"], path, status))
 
         async def record_status(message: Message) -> None:
-            nonlocal status
+            # Recorded when the answer starts, before its body leaves: a client that has
+            # read the whole answer always finds its request in the log.
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                record(int(message["status"]))
             await send(message)
 
         try:
             await self.app(scope, receive, record_status)
         finally:
-            query = scope.get("query_string", b"").decode("latin-1")
-            path = scope["path"] + (f"?{query}" if query else "")
-            self.state.record_request(RequestRecord(scope["method"], path, status))
+            record(0)  # the app never answered (it raised, or the client went away)
 
 
 class AdvanceMiddleware:
