@@ -366,3 +366,28 @@ def test_pytest_fixtures_start_servers_and_stop_them_at_teardown(tmp_path: Path)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+def test_serve_manual_clock_holds_time_until_advanced_over_http() -> None:
+    from openhands_api.testing.serving.cli import _parser, config_from_args
+
+    config = config_from_args(_parser().parse_args(["serve", "--manual-clock", "--no-rate-limit"]))
+    assert isinstance(config.clock, ManualClock)
+    assert not isinstance(config_from_args(_parser().parse_args(["serve"])).clock, ManualClock)
+    with FakeOpenHandsServer(config) as server:
+        conversation_id = httpx.post(
+            server.base_url + "/api/conversations", json={"initial_user_msg": "hi [fake-llm steps=100]"}
+        ).json()["conversation_id"]
+        time.sleep(config.startup_delay + 0.2)  # real time passes, simulated time does not
+        state = httpx.get(server.base_url + "/_fake/state").json()["conversations"][0]
+        assert state["status"] == "STARTING"
+        seconds = config.startup_delay + 10 * config.step_delay + 0.001
+        assert httpx.post(server.base_url + "/_fake/clock/advance", json={"seconds": seconds}).is_success
+        state = httpx.get(server.base_url + "/_fake/state").json()["conversations"][0]
+        assert state["conversation_id"] == conversation_id
+        assert state["status"] == "RUNNING"
+        # one more step's worth of simulated time: exactly one more step, two events
+        events = state["events"]
+        step = {"seconds": config.step_delay}
+        assert httpx.post(server.base_url + "/_fake/clock/advance", json=step).is_success
+        assert httpx.get(server.base_url + "/_fake/state").json()["conversations"][0]["events"] == events + 2

@@ -1,6 +1,6 @@
 """``python -m openhands_api.testing serve``: run the fake OpenHands server from a shell.
 
-Responsible for: parsing the command line (fault rules as JSON, chaos), starting
+Responsible for: parsing the command line (fault rules as JSON, chaos, a manual clock), starting
 ``FakeOpenHandsServer``, printing one
 line with the base URL (stdout, flushed — scripts wait for it), and serving until Ctrl-C or
 SIGTERM, then shutting down cleanly. Exit status 0 after a clean stop, 1 when the address
@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-rate-limit", action="store_true", help="disable the 10 requests/s limiter")
     serve.add_argument("--speed", type=float, default=1.0, help="divide every simulated delay by this")
     serve.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help="simulated time stands still until POST /_fake/clock/advance moves it (long "
+        "conversations in an exact state, without waiting)",
+    )
+    serve.add_argument(
         "--startup-delay",
         type=float,
         default=None,
@@ -104,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
     """The server configuration the parsed command line asks for; ``ValueError`` if invalid."""
+    from ..core.clock import ManualClock, SystemClock
     from ..core.config import FakeServerConfig
     from ..faults.rules import Chaos, FaultRule
 
@@ -129,6 +136,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         faults=faults,
         fault_seed=args.fault_seed,
         chaos=chaos,
+        clock=ManualClock() if args.manual_clock else SystemClock(),
     )
     if args.startup_delay is not None:
         config = config.with_overrides(startup_delay=args.startup_delay)
