@@ -34,7 +34,7 @@ from _harness import (
     timed,
 )
 
-from openhands_api import AsyncOpenHandsAPI, OpenHandsAPI
+from openhands_api import AsyncOpenHandsAPI, OpenHandsAPI, OpenHandsError
 
 NO_LIMIT = "--no-rate-limit"
 ENDLESS = "Keep going. [fake-llm steps=1000000]"
@@ -521,27 +521,44 @@ def lost_create(ctx: Context) -> list[Row]:
     with fake_server(NO_LIMIT, "--speed", "20") as server:
         for number in range(others):
             server.create_v0(f"Someone else's conversation {number}.")
-        spent: list[float] = []
-        for _ in range(ctx.repeats):
-            # the server creates the conversation, then the connection is reset before the answer
-            server.add_fault(
-                {"fault": "reset_after", "method": "POST", "path": "/api/conversations", "times": 1}
-            )
+        spent: dict[str, list[float]] = {"lost": [], "answered": []}
+        failures: list[str] = []
+        prompts = iter(range(10**6))
+
+        def create(kind: str) -> float:
+            if kind == "lost":  # the server creates it, then resets the connection before the answer
+                rule = {"fault": "reset_after", "method": "POST", "path": "/api/conversations", "times": 1}
+                server.add_fault(rule)
             meter = Meter()
-            with _sync_api(server.base_url, meter) as api:
-                api.create_conversation("Mine; the answer gets lost.")
-            spent.append(meter.requests)
+            # A fresh client and a prompt of its own: the common case, in which exactly one
+            # recent conversation can be the lost one (an earlier one with the same prompt
+            # would be a rival the lookup cannot tell apart).
+            with _sync_api(server.base_url, meter, start_timeout=60) as api:
+                began = time.perf_counter()
+                try:
+                    api.create_conversation(f"Mine ({next(prompts)}); the answer may get lost.")
+                except OpenHandsError as exc:
+                    failures.append(type(exc).__name__)
+                seconds = time.perf_counter() - began
+            spent[kind].append(meter.requests)
+            return seconds
+
+        lib, base = interleave(ctx.repeats, lambda: create("lost"), lambda: create("answered"))
+    label = f"create whose answer is lost, {others} other recent conversations"
+    note = f"create raised {', '.join(failures)}" if failures else ""
     return [
         Row(
             "lost_create",
-            f"create whose answer is lost, {others} other recent conversations: requests",
+            f"{label}: requests",
             "requests",
-            spent,
-            [1] * len(spent),
+            spent["lost"],
+            spent["answered"],
             "an answered create",
             limit=10,
             on="library",
+            note=note,
         ),
+        Row("lost_create", f"{label}: time", "s", lib, base, "an answered create"),
     ]
 
 
