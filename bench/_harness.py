@@ -37,6 +37,16 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------ the fake server
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): the kernel sends SIGTERM when the suite's process
+    dies, even by SIGKILL (a test's timeout), which no ``finally`` survives."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class FakeServer:
     """``python -m openhands_api.testing serve ARGS`` in its own process, so its work does not
     share the benchmark's GIL. Always stopped: ``stop()`` is idempotent and also runs from the
@@ -49,6 +59,7 @@ class FakeServer:
             stdout=subprocess.PIPE,
             text=True,
             env=child_env(),
+            preexec_fn=_die_with_parent,
         )
         try:
             assert self.process.stdout is not None

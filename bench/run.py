@@ -13,6 +13,9 @@ benchmark ran (targets missed or not: this machine is shared and noisy), 1 when 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -26,6 +29,22 @@ sys.path.insert(0, str(HERE))
 
 from _cases import BENCHMARKS, Context  # noqa: E402
 from _harness import Row, render  # noqa: E402
+
+TMP_PREFIX = "openhands-api-bench-"
+
+
+def remove_stale_workdirs() -> None:
+    """Work directories of earlier runs killed outright (SIGKILL: no cleanup could run)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"):
+        pid = path.name[len(TMP_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,13 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 5)
     names = args.only or list(BENCHMARKS)
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM: the same clean stop as Ctrl-C
+
+    signal.signal(signal.SIGTERM, interrupt)
     rows: list[Row] = []
     failed: list[str] = []
     interrupted = False
     started = time.perf_counter()
     # Every server a benchmark starts is stopped when it ends (or fails, or Ctrl-C lands);
     # every file it writes lives in this directory, removed at the end.
-    with tempfile.TemporaryDirectory(prefix="openhands-api-bench-") as tmp:
+    remove_stale_workdirs()
+    with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-") as tmp:
         for name in names:
             print(f"running {name} …", file=sys.stderr, flush=True)
             workdir = Path(tmp) / name
