@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx
 from _harness import (
-    AsyncCountingTransport,
     CountingTransport,
     FakeServer,
     Meter,
@@ -37,6 +36,7 @@ from _harness import (
 from openhands_api import AsyncOpenHandsAPI, OpenHandsAPI, OpenHandsError
 
 NO_LIMIT = "--no-rate-limit"
+FIRST_CALLS = Path(__file__).with_name("_first_calls.py")
 ENDLESS = "Keep going. [fake-llm steps=1000000]"
 """A first turn that runs for as long as a benchmark moves the manual clock."""
 
@@ -293,19 +293,22 @@ def detection(ctx: Context) -> list[Row]:
     with fake_server() as server:
         requests: dict[str, list[float]] = {"auto": [], "v0": []}
 
+        runs = iter(range(10**6))
+
         def fan_out(version: str) -> float:
+            """One run in a process and a home of its own: the calls are really the first."""
             time.sleep(1.2)  # a fresh limiter window for every run
-            meter = Meter()
-
-            async def run() -> None:
-                async with AsyncOpenHandsAPI(
-                    base_url=server.base_url, api_version=version, transport=AsyncCountingTransport(meter)
-                ) as api:
-                    await asyncio.gather(*(api.create_conversation(f"Detect {n}.") for n in range(width)))
-
-            seconds = timed(lambda: asyncio.run(run()))
-            requests[version].append(meter.requests)
-            return seconds
+            home = ctx.tmp / f"home-{next(runs)}"
+            home.mkdir()
+            env = child_env(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                            XDG_CACHE_HOME=str(home / ".cache"))  # fmt: skip
+            argv = [sys.executable, str(FIRST_CALLS), server.base_url, version, str(width)]
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+            if done.returncode != 0:
+                raise RuntimeError(f"first calls ({version}) failed: {done.stderr.strip()[-800:]}")
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            requests[version].append(figures["requests"])
+            return float(figures["seconds"])
 
         lib, base = interleave(ctx.repeats, lambda: fan_out("auto"), lambda: fan_out("v0"))
     return [
