@@ -337,59 +337,67 @@ TERMINAL_AGENT_STATES = {"finished", "awaiting_user_input", "error", "stopped", 
 
 
 def wait(ctx: Context) -> list[Row]:
-    steps, pause, poll = ctx.size(4, 16), 0.25, 0.1
-    # `delay` holds each agent step: polls that find nothing new (idle polls) are part of the mix
-    prompt = f"Think slowly. [fake-llm steps={steps} delay={pause}]"
+    # `delay` holds each agent step, so polls that find nothing new (idle polls) are part of
+    # the mix: a busy agent (a step every 2.5 polls) and a thinking one (one long step)
+    rows: list[Row] = []
     with fake_server(NO_LIMIT) as server:
-        per_poll: dict[str, list[float]] = {"lib_req": [], "base_req": [], "lib_polls": [], "base_polls": []}
+        rows += _wait_rows(ctx, server, steps=ctx.size(4, 16), pause=0.25)
+        rows += _wait_rows(ctx, server, steps=1, pause=ctx.size(8, 20) / 10)
+    return rows
 
-        def library() -> float:
-            conversation_id = server.create_v0(prompt)
-            meter = Meter()
-            polls = 1  # on_progress reports every poll but the last
 
-            def progress(_: object) -> None:
-                nonlocal polls
+def _wait_rows(ctx: Context, server: FakeServer, *, steps: int, pause: float) -> list[Row]:
+    poll = 0.1
+    prompt = f"Think slowly. [fake-llm steps={steps} delay={pause}]"
+    per_poll: dict[str, list[float]] = {"lib_req": [], "base_req": [], "lib_polls": [], "base_polls": []}
+
+    def library() -> float:
+        conversation_id = server.create_v0(prompt)
+        meter = Meter()
+        polls = 1  # on_progress reports every poll but the last
+
+        def progress(_: object) -> None:
+            nonlocal polls
+            polls += 1
+
+        with _sync_api(server.base_url, meter, poll_interval=poll, max_poll_interval=poll) as api:
+            api.wait(conversation_id, timeout=120, on_progress=progress)
+        per_poll["lib_req"].append(meter.requests / polls)
+        per_poll["lib_polls"].append(polls)
+        return meter.bytes / polls
+
+    def baseline() -> float:
+        """The smart loop: per poll the conversation, and only the events after the last seen."""
+        conversation_id = server.create_v0(prompt)
+        meter = Meter()
+        polls, last, state = 0, -1, None
+        with _raw(server.base_url, meter) as raw:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
                 polls += 1
+                json.loads(raw.get(f"/api/conversations/{conversation_id}").content)
+                has_more = True
+                while has_more:
+                    page = json.loads(
+                        raw.get(
+                            f"/api/conversations/{conversation_id}/events",
+                            params={"start_id": last + 1, "limit": 100},
+                        ).content
+                    )
+                    for event in page["events"]:
+                        last = event["id"]
+                        if event.get("observation") == "agent_state_changed":
+                            state = event["extras"]["agent_state"]
+                    has_more = page["has_more"]
+                if state in TERMINAL_AGENT_STATES:
+                    break
+                time.sleep(poll)
+        per_poll["base_req"].append(meter.requests / polls)
+        per_poll["base_polls"].append(polls)
+        return meter.bytes / polls
 
-            with _sync_api(server.base_url, meter, poll_interval=poll, max_poll_interval=poll) as api:
-                api.wait(conversation_id, timeout=120, on_progress=progress)
-            per_poll["lib_req"].append(meter.requests / polls)
-            per_poll["lib_polls"].append(polls)
-            return meter.bytes / polls
-
-        def baseline() -> float:
-            """The smart loop: per poll the conversation, and only the events after the last seen."""
-            conversation_id = server.create_v0(prompt)
-            meter = Meter()
-            polls, last, state = 0, -1, None
-            with _raw(server.base_url, meter) as raw:
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline:
-                    polls += 1
-                    json.loads(raw.get(f"/api/conversations/{conversation_id}").content)
-                    has_more = True
-                    while has_more:
-                        page = json.loads(
-                            raw.get(
-                                f"/api/conversations/{conversation_id}/events",
-                                params={"start_id": last + 1, "limit": 100},
-                            ).content
-                        )
-                        for event in page["events"]:
-                            last = event["id"]
-                            if event.get("observation") == "agent_state_changed":
-                                state = event["extras"]["agent_state"]
-                        has_more = page["has_more"]
-                    if state in TERMINAL_AGENT_STATES:
-                        break
-                    time.sleep(poll)
-            per_poll["base_req"].append(meter.requests / polls)
-            per_poll["base_polls"].append(polls)
-            return meter.bytes / polls
-
-        lib, base = interleave(ctx.repeats, library, baseline)
-    label = f"V0 wait on {steps} steps {pause}s apart, poll {poll}s"
+    lib, base = interleave(ctx.repeats, library, baseline)
+    label = f"V0 wait on {steps} step{'s' if steps > 1 else ''} of {pause}s, poll {poll}s"
     return [
         Row(
             "wait", f"{label}: bytes per poll", "B", lib, base, "GET + events after the last seen", limit=1.3
