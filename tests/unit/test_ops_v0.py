@@ -295,7 +295,7 @@ def test_read_new_events_pages_back_only_until_it_meets_the_cursor() -> None:
     ]
     assert tracker.cursor == 150
     assert tracker.paged_back == 1
-    assert [e.id for e in tracker.recent] == list(range(51, 151))
+    assert tracker.kept == []  # command outputs carry neither an answer nor a cost
 
 
 def test_read_new_events_stops_paging_at_a_deciding_state() -> None:
@@ -350,7 +350,6 @@ def test_read_new_events_pages_on_after_a_short_page_that_has_more() -> None:
     driver = _look(server, tracker)
     assert params(driver.requests[1]) == {"start_id": "0", "end_id": "94", "reverse": "true", "limit": "100"}
     assert tracker.cursor == 99
-    assert len(tracker.recent) == 100
 
 
 def test_read_new_events_ends_at_an_empty_page() -> None:
@@ -360,7 +359,7 @@ def test_read_new_events_ends_at_an_empty_page() -> None:
     driver = _look(server, tracker)
     assert len(driver.requests) == 1
     assert tracker.cursor == 10
-    assert tracker.recent == []
+    assert tracker.kept == []
 
 
 def test_read_new_events_ends_when_has_more_is_false() -> None:
@@ -378,7 +377,7 @@ def test_read_new_events_with_nothing_new_leaves_the_tracker_as_it_was() -> None
     driver = _look(V0Server("RUNNING", v0_first_turn()), tracker)
     assert len(driver.requests) == 1
     assert params(driver.requests[0]) == {"start_id": "9", "reverse": "true", "limit": "20"}
-    assert (tracker.cursor, tracker.agent, tracker.recent) == (8, None, [])
+    assert (tracker.cursor, tracker.agent, tracker.kept) == (8, None, [])
 
 
 # ---------------------------------------------------------------------------- observe, result, get

@@ -15,7 +15,7 @@ from openhands_api.models import Outcome, SentMessage, V0Event
 from openhands_api.protocol.generation import ReadMemory
 from openhands_api.protocol.http import Request, Response
 from openhands_api.protocol.lifecycle import AgentStateChange
-from openhands_api.protocol.v0_ops import V0Generation, V0Knowledge, V0Tracker, combine
+from openhands_api.protocol.v0_ops import V0Generation, V0Knowledge, V0Tracker, combine, worth_keeping
 from tests.unit.opdriver import Driver
 from tests.unit.scripted import (
     POLL,
@@ -171,6 +171,22 @@ def test_a_newest_page_that_decides_says_nothing_about_paging() -> None:
     assert result.detail is None
 
 
+def test_a_later_read_pages_back_no_further_than_the_cursor_and_keeps_the_answer_it_read() -> None:
+    server = V0Server("RUNNING", v0_first_turn("Task complete."))
+    metered = Metered(server)
+    generation = V0Generation(context())
+    state_read(metered, generation)  # finished at 8, its answer at 7
+    server.add(*(v0_output(i) for i in range(9, 309)))  # a tail that proves nothing
+    mark = metered.mark()
+    result = Driver(metered.answer).run(generation.result(V0_CID))
+    assert (result.outcome, result.final_message) == (Outcome.FINISHED, "Task complete.")
+    requests, _ = metered.since(mark)
+    assert (
+        requests == 1 + 3 + 1
+    )  # 20 newest, then 100s down to the cursor: 300 events once each; no trajectory
+    assert sorted(metered.event_ids[-300:]) == list(range(9, 309))
+
+
 # ---------------------------------------------------------------------------- wait()
 
 
@@ -242,28 +258,34 @@ def test_a_read_between_the_message_and_the_wait_does_not_lend_the_old_finish_to
 # ---------------------------------------------------------------------------- what the client remembers
 
 
-def _event(event_id: int) -> V0Event:
-    return V0Event.model_validate(v0_output(event_id))
+def _knowing(
+    floor: int, cursor: int, agent: AgentStateChange | None = None, *kept: dict[str, Any]
+) -> V0Knowledge:
+    return V0Knowledge(floor, cursor, agent, tuple(V0Event.model_validate(e) for e in kept))
 
 
-def _knowing(floor: int, cursor: int, agent: AgentStateChange | None = None) -> V0Knowledge:
-    return V0Knowledge(floor, cursor, agent, tuple(_event(i) for i in range(floor + 1, cursor + 1)))
-
-
-def test_knowledge_read_after_a_gap_holds_alone_and_keeps_no_older_recent_events() -> None:
-    # Older recent events must not survive a gap: a stale final message could be taken.
-    known = _knowing(-1, 50, AgentStateChange(40, "finished"))
+def test_knowledge_read_after_a_gap_holds_alone_and_keeps_nothing_from_below_it() -> None:
+    # An answer from below a gap must not survive it: it could be taken for the final message.
+    known = _knowing(-1, 50, AgentStateChange(41, "finished"), v0_finish(40, "Old answer."))
     new = _knowing(200, 220, AgentStateChange(219, "running", inferred=True))
-    merged = combine(known, new)
-    assert merged == new
-    assert [e.id for e in merged.recent] == list(range(201, 221))
+    assert combine(known, new) == new
+    assert combine(known, new).kept == ()
 
 
-def test_knowledge_that_meets_keeps_the_older_state_when_the_new_range_has_none() -> None:
-    finished = AgentStateChange(40, "finished")
-    merged = combine(_knowing(-1, 50, finished), _knowing(50, 60))
+def test_knowledge_that_meets_keeps_the_older_state_and_answer_when_the_new_range_has_none() -> None:
+    finished = AgentStateChange(41, "finished")
+    merged = combine(
+        _knowing(-1, 50, finished, v0_finish(40, "Done.")), _knowing(50, 60, None, v0_output(55))
+    )
     assert (merged.floor, merged.cursor, merged.agent) == (-1, 60, finished)
-    assert [e.id for e in merged.recent] == list(range(0, 61))
+    assert [e.id for e in merged.kept] == [40]
+
+
+def test_only_the_newest_answer_and_the_newest_cost_are_kept() -> None:
+    metered = {**v0_run(7), "llm_metrics": {"accumulated_cost": 0.5}}
+    events = [v0_finish(3, "Old."), v0_user(4, "More."), v0_finish(6, "New."), metered, v0_output(8)]
+    kept = worth_keeping(V0Event.model_validate(e) for e in events)
+    assert [e.id for e in kept] == [6, 7]
 
 
 def test_knowledge_of_a_read_that_finished_late_does_not_replace_a_newer_one() -> None:

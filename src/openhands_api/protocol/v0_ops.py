@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,6 @@ from .lifecycle import (
 from .polling import TRANSIENT_ERRORS, PollPolicy, map_emitted, unique_pages, until
 from .validation import validate_id, validate_title
 
-# How many recent events a V0 look keeps to find the final message and the cost.
-_RECENT_EVENTS = 200
 _POLL_PAGE = 20
 _HOW_TO_LOOK = "look for it (openhands-api list, or list_conversations())"
 
@@ -117,8 +115,8 @@ class V0Knowledge:
     ``agent`` is the newest deciding agent state among the events with ids in
     (``floor``, ``cursor``] (None: there is none), possibly inferred from an agent action
     (:func:`~.lifecycle.v0_page_state`). A deciding state holds for any marker (it is the
-    newest of all); "none" only for markers at or above ``floor``. ``recent``: the newest
-    events read, contiguous up to ``cursor`` (for the final message and the cost).
+    newest of all); "none" only for markers at or above ``floor``. ``kept``: what a result
+    is made from, of the events read in that range (:func:`worth_keeping`).
 
     Kept per conversation in the client's :class:`~.generation.ReadMemory`, so that a later
     read asks only for events newer than ``cursor``."""
@@ -126,7 +124,7 @@ class V0Knowledge:
     floor: int
     cursor: int
     agent: AgentStateChange | None = None
-    recent: tuple[V0Event, ...] = ()
+    kept: tuple[V0Event, ...] = ()
 
     def covers(self, marker: int) -> bool:
         """Whether the newest deciding state newer than ``marker`` follows from this."""
@@ -137,6 +135,18 @@ class V0Knowledge:
         return self.agent if self.agent is not None and self.agent.event_id > marker else None
 
 
+def worth_keeping(events: Iterable[V0Event]) -> tuple[V0Event, ...]:
+    """Of ``events``, the ones a result is made from: the newest that carries the agent's
+    text (what :func:`.v0.final_message` picks) and the newest that carries ``llm_metrics``
+    (what :func:`.v0.accumulated_cost` reads). At most two events per conversation, however
+    long the turn, and exact however far back in what was read they lie (a window of recent
+    events would lose a final message followed by a long tail)."""
+    newest_first = sorted(events, key=lambda e: e.id, reverse=True)
+    answer = next((e for e in newest_first if v0.final_message([e]) is not None), None)
+    metered = next((e for e in newest_first if e.llm_metrics), None)
+    return tuple(sorted({e.id: e for e in (answer, metered) if e is not None}.values(), key=lambda e: e.id))
+
+
 def combine(known: V0Knowledge, new: V0Knowledge) -> V0Knowledge:
     """Merge two reads' knowledge, monotonically: the newer cursor wins, and what ``new``
     read is joined to ``known`` when the two ranges meet (otherwise ``new`` alone holds)."""
@@ -145,9 +155,9 @@ def combine(known: V0Knowledge, new: V0Knowledge) -> V0Knowledge:
     if new.floor > known.cursor:
         return new  # a gap between the two: nothing known below it is usable
     agent = new.agent if new.agent is not None else known.agent
-    by_id = {e.id: e for e in (*known.recent, *new.recent)}
-    recent = tuple(by_id[i] for i in sorted(by_id)[-_RECENT_EVENTS:])
-    return V0Knowledge(min(known.floor, new.floor), new.cursor, agent, recent)
+    return V0Knowledge(
+        min(known.floor, new.floor), new.cursor, agent, worth_keeping((*known.kept, *new.kept))
+    )
 
 
 @dataclass
@@ -181,8 +191,12 @@ class V0Tracker:
         return self.knowledge.since(self.marker) if self.knowledge is not None else None
 
     @property
-    def recent(self) -> list[V0Event]:
-        return list(self.knowledge.recent) if self.knowledge is not None else []
+    def kept(self) -> list[V0Event]:
+        """The events a result is made from (:func:`worth_keeping`), newer than ``marker``
+        (a wait after a message must not show the previous turn's answer as its own)."""
+        if self.knowledge is None:
+            return []
+        return [e for e in self.knowledge.kept if e.id > self.marker]
 
     def learn(self, conversation_id: str, new: V0Knowledge) -> None:
         self.knowledge = new if self.knowledge is None else combine(self.knowledge, new)
@@ -236,7 +250,7 @@ def read_new_events(conversation_id: str, tracker: V0Tracker) -> Op[None]:
             floor=floor if complete else ordered[0].id - 1,
             cursor=ordered[-1].id,
             agent=v0_page_state(ordered),
-            recent=tuple(ordered[-_RECENT_EVENTS:]),
+            kept=worth_keeping(ordered),
         ),
     )
 
@@ -519,15 +533,15 @@ class V0Generation(Generation):
         info, assessment = yield from look(conversation_id, tracker)
         if info is None:
             raise not_found(conversation_id, "GET", v0.conversation_path(conversation_id))
-        return to_result(conversation_id, info, assessment, tracker.recent, self.context.base_url)
+        return to_result(conversation_id, info, assessment, tracker.kept, self.context.base_url)
 
     def result(self, conversation_id: str) -> Op[ConversationResult]:
         result = yield from self.observe(conversation_id)
         if result.outcome.succeeded and result.final_message is None:
-            # Rare: the final text is not among the recent events this client has read (a
-            # first read that decided from a page of newest events while more than
-            # ``_RECENT_EVENTS`` events followed the finish, or a turn that ended without a
-            # ``finish`` or agent message); look through the whole history once.
+            # Rare: the final text is not among the events this client has read (a read that
+            # had to page back to the ``finished`` state, its ``finish`` just below it; or a
+            # turn that ended without a ``finish`` or agent message); look through the whole
+            # history once.
             events = yield v0.get_trajectory(conversation_id)
             result = result.model_copy(update={"final_message": v0.final_message(events)})
         return result
@@ -553,7 +567,7 @@ class V0Generation(Generation):
 
         def poll_once() -> Op[ConversationResult | None]:
             info, assessment = yield from look(conversation_id, tracker)
-            result = to_result(conversation_id, info, assessment, tracker.recent, base_url)
+            result = to_result(conversation_id, info, assessment, tracker.kept, base_url)
             seen[:] = [result]
             if result.outcome.is_terminal:
                 return result
