@@ -3,6 +3,7 @@ requests it logs and the response bytes the client received (counted, never time
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from openhands_api import OpenHandsAPI, Outcome
+from openhands_api import AsyncOpenHandsAPI, OpenHandsAPI, Outcome
 from openhands_api.testing import FakeOpenHandsServer
 
 
@@ -96,3 +97,28 @@ def test_state_reads_while_a_turn_grows_cost_two_requests_each(
         costs.append(len(server.state.requests) - before)
     assert costs == [2] * 20
     api.stop(conversation.id)
+
+
+async def test_concurrent_async_reads_of_one_conversation_share_what_they_learn(
+    server: FakeOpenHandsServer, aapi: AsyncOpenHandsAPI
+) -> None:
+    conversation = await aapi.create_conversation("Many steps. [fake-llm steps=1000]")
+    before = len(server.state.requests)
+    results = await asyncio.gather(*(aapi.get_conversation(conversation.id) for _ in range(10)))
+    assert {r.outcome for r in results} == {Outcome.IN_PROGRESS}
+    assert len(server.state.requests) - before == 20
+    # a later read asks only for what is newer than the newest cursor any of them left
+    known = max(int(q["start_id"]) for q in _events_queries(server, conversation.id)[-10:])
+    await aapi.get_conversation(conversation.id)
+    assert int(_events_queries(server, conversation.id)[-1]["start_id"]) > known
+    await aapi.stop(conversation.id)
+
+
+def _events_queries(server: FakeOpenHandsServer, conversation_id: str) -> list[dict[str, str]]:
+    path = f"/api/conversations/{conversation_id}/events"
+    found = []
+    for record in server.state.requests:
+        split = urlsplit(record.path)
+        if split.path == path:
+            found.append({k: v[0] for k, v in parse_qs(split.query).items()})
+    return found
