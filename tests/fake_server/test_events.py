@@ -72,6 +72,22 @@ async def test_reverse_starts_at_the_newest_event_even_with_a_start_id(
     assert ids(data) == [28, 27]
 
 
+async def test_reverse_stops_at_the_start_id(client: httpx.AsyncClient, long_run: str) -> None:
+    # 1.6.0 EventStore.search_events walks range(newest, start_id - 1, -1): a client that asks
+    # for the events after the last one it saw gets only those, newest first, and an empty
+    # page when nothing is new.
+    assert await page(client, long_run, start_id=25, reverse="true", limit=20) == {
+        "events": (await page(client, long_run, start_id=25, end_id=28, reverse="true"))["events"],
+        "has_more": False,
+    }
+    assert ids(await page(client, long_run, start_id=25, reverse="true", limit=20)) == [28, 27, 26, 25]
+    assert (await page(client, long_run, start_id=25, reverse="true", limit=3))["has_more"] is True
+    assert await page(client, long_run, start_id=29, reverse="true", limit=20) == {
+        "events": [],
+        "has_more": False,
+    }
+
+
 async def test_start_and_end_ids_are_inclusive(client: httpx.AsyncClient, long_run: str) -> None:
     assert ids(await page(client, long_run, start_id=3, end_id=5)) == [3, 4, 5]
     assert ids(await page(client, long_run, start_id=3, end_id=5, reverse="true")) == [5, 4, 3]

@@ -139,6 +139,18 @@ def v0_run(event_id: int, command: str = "ls") -> dict[str, Any]:
     return {"id": event_id, "source": "agent", "action": "run", "args": {"command": command}}
 
 
+def v0_output(event_id: int, content: str = "ok") -> dict[str, Any]:
+    """A command's output: the runtime files it under its action's source (``agent``), but it
+    is no step of the agent (it can arrive after a stop), so it proves nothing about its state."""
+    return {
+        "id": event_id,
+        "source": "agent",
+        "observation": "run",
+        "content": content,
+        "extras": {"command": "ls", "metadata": {"exit_code": 0}},
+    }
+
+
 def v0_first_turn(answer: str = "Task complete.") -> list[dict[str, Any]]:
     """The observed one-step run (CONTRACT §3.5), ids 0–8, ending ``finished``."""
     return [

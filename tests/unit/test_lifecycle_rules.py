@@ -21,6 +21,7 @@ from openhands_api.protocol.lifecycle import (
     needs_last_known,
     newest_agent_state,
     restart_progress,
+    v0_page_state,
     with_answer,
 )
 from tests.conftest import VECTORS
@@ -49,6 +50,30 @@ def test_restart_progress(case: dict[str, Any]) -> None:
 
 def test_every_restart_progress_value_has_a_vector() -> None:
     assert {case["expect"] for case in DATA["restart_progress"]} == {p.value for p in RestartProgress}
+
+
+# ---------------------------------------------------------------------------- v0_page_state
+
+
+@cases("v0_page_state")
+def test_v0_page_state(case: dict[str, Any]) -> None:
+    found = v0_page_state(V0Event.model_validate(e) for e in case["events"])
+    expect = case["expect"]
+    if expect is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert (found.state, found.event_id, found.inferred) == (
+            expect["state"],
+            expect["event_id"],
+            expect["inferred"],
+        )
+
+
+def test_v0_page_state_vectors_cover_deciding_inferred_and_undecided() -> None:
+    expects = [case["expect"] for case in DATA["v0_page_state"]]
+    assert None in expects
+    assert {e["inferred"] for e in expects if e is not None} == {True, False}
 
 
 # ---------------------------------------------------------------------------- with_answer

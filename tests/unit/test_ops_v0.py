@@ -40,6 +40,7 @@ from tests.unit.scripted import (
     v0_finish,
     v0_first_turn,
     v0_info,
+    v0_output,
     v0_run,
     v0_state,
     v0_user,
@@ -173,8 +174,9 @@ def test_a_turn_that_runs_entirely_between_two_polls_is_found_after_the_cursor()
     result, driver = wait(server, after=sent(8))
     assert result.outcome is Outcome.FINISHED
     assert result.final_message == "Second answer."
+    # Each poll asks only for the events after the newest one seen (the marker at first).
     event_reads = [params(r) for r in driver.requests if r.path == EVENTS]
-    assert event_reads == [{"start_id": "0", "reverse": "true", "limit": "20"}] * 2
+    assert event_reads == [{"start_id": "9", "reverse": "true", "limit": "20"}] * 2
 
 
 def test_a_turn_longer_than_a_page_between_two_polls_is_read_back_to_the_cursor() -> None:
@@ -283,19 +285,21 @@ def _look(server: V0Server, tracker: V0Tracker) -> Driver:
 
 
 def test_read_new_events_pages_back_only_until_it_meets_the_cursor() -> None:
-    server = V0Server("RUNNING", [v0_run(i) for i in range(151)])
-    tracker = V0Tracker(cursor=50, marker=50)
+    # Only command outputs since the cursor: no page can decide, so the read goes down to it.
+    server = V0Server("RUNNING", [v0_output(i) for i in range(151)])
+    tracker = V0Tracker(marker=50)
     driver = _look(server, tracker)
     assert [params(r) for r in driver.requests] == [
-        {"start_id": "0", "reverse": "true", "limit": "20"},
-        {"start_id": "0", "end_id": "130", "reverse": "true", "limit": "100"},
+        {"start_id": "51", "reverse": "true", "limit": "20"},
+        {"start_id": "51", "end_id": "130", "reverse": "true", "limit": "100"},
     ]
     assert tracker.cursor == 150
-    assert [e.id for e in tracker.recent] == list(range(51, 151))
+    assert tracker.paged_back == 1
+    assert tracker.kept == []  # command outputs carry neither an answer nor a cost
 
 
 def test_read_new_events_stops_paging_at_a_deciding_state() -> None:
-    events = [v0_run(i) for i in range(131)]
+    events = [v0_output(i) for i in range(131)]
     events[100] = v0_state(100, "finished")
     tracker = V0Tracker()
     driver = _look(V0Server("RUNNING", events), tracker)
@@ -305,7 +309,7 @@ def test_read_new_events_stops_paging_at_a_deciding_state() -> None:
 
 
 def test_read_new_events_with_a_deciding_state_on_the_first_page_makes_one_request() -> None:
-    events = [v0_run(i) for i in range(61)]
+    events = [v0_output(i) for i in range(61)]
     events[50] = v0_state(50, "awaiting_user_input")
     tracker = V0Tracker()
     driver = _look(V0Server("RUNNING", events), tracker)
@@ -315,8 +319,20 @@ def test_read_new_events_with_a_deciding_state_on_the_first_page_makes_one_reque
     assert tracker.cursor == 60
 
 
+def test_read_new_events_with_an_agent_action_on_the_first_page_makes_one_request() -> None:
+    # A long running turn: its ``running`` lies 10,000 events back, but an agent action on
+    # the newest page proves the agent is working (lifecycle.v0_page_state).
+    events = [v0_state(0, "running"), *(v0_run(i) if i % 2 else v0_output(i) for i in range(1, 10_000))]
+    tracker = V0Tracker()
+    driver = _look(V0Server("RUNNING", events), tracker)
+    assert len(driver.requests) == 1
+    assert tracker.agent is not None
+    assert (tracker.agent.state, tracker.agent.inferred, tracker.agent.event_id) == ("running", True, 9999)
+    assert tracker.paged_back == 0
+
+
 def test_read_new_events_ignoring_loading_and_stopped_keeps_paging() -> None:
-    events = [v0_run(i) for i in range(40)]
+    events = [v0_output(i) for i in range(40)]
     events[30] = v0_state(30, "stopped")
     events[25] = v0_state(25, "loading")
     tracker = V0Tracker()
@@ -326,25 +342,24 @@ def test_read_new_events_ignoring_loading_and_stopped_keeps_paging() -> None:
 
 
 def test_read_new_events_pages_on_after_a_short_page_that_has_more() -> None:
-    server = V0Server("RUNNING", [v0_run(i) for i in range(100)])
+    server = V0Server("RUNNING", [v0_output(i) for i in range(100)])
     server.fail(
-        "GET", EVENTS, json_response({"events": [v0_run(i) for i in range(99, 94, -1)], "has_more": True})
+        "GET", EVENTS, json_response({"events": [v0_output(i) for i in range(99, 94, -1)], "has_more": True})
     )
     tracker = V0Tracker()
     driver = _look(server, tracker)
     assert params(driver.requests[1]) == {"start_id": "0", "end_id": "94", "reverse": "true", "limit": "100"}
     assert tracker.cursor == 99
-    assert len(tracker.recent) == 100
 
 
 def test_read_new_events_ends_at_an_empty_page() -> None:
     server = V0Server("RUNNING", [v0_run(i) for i in range(100)])
     server.fail("GET", EVENTS, json_response({"events": [], "has_more": True}))
-    tracker = V0Tracker(cursor=10, marker=10)
+    tracker = V0Tracker(marker=10)
     driver = _look(server, tracker)
     assert len(driver.requests) == 1
     assert tracker.cursor == 10
-    assert tracker.recent == []
+    assert tracker.kept == []
 
 
 def test_read_new_events_ends_when_has_more_is_false() -> None:
@@ -358,10 +373,11 @@ def test_read_new_events_ends_when_has_more_is_false() -> None:
 
 
 def test_read_new_events_with_nothing_new_leaves_the_tracker_as_it_was() -> None:
-    tracker = V0Tracker(cursor=8, marker=8)
+    tracker = V0Tracker(marker=8)
     driver = _look(V0Server("RUNNING", v0_first_turn()), tracker)
     assert len(driver.requests) == 1
-    assert (tracker.cursor, tracker.agent, tracker.recent) == (8, None, [])
+    assert params(driver.requests[0]) == {"start_id": "9", "reverse": "true", "limit": "20"}
+    assert (tracker.cursor, tracker.agent, tracker.kept) == (8, None, [])
 
 
 # ---------------------------------------------------------------------------- observe, result, get
@@ -383,7 +399,7 @@ def test_observe_of_an_unknown_conversation_is_not_found() -> None:
 
 def _finish_far_back() -> list[dict[str, Any]]:
     """A finish whose ``finished`` state is the oldest event of the second page a look reads."""
-    events = [v0_run(i) for i in range(201)]
+    events = [v0_output(i) for i in range(201)]
     events[80] = v0_finish(80, "The answer, far back.")
     events[81] = v0_state(81, "finished")
     return events

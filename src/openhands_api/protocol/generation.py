@@ -16,11 +16,13 @@ with which a generation hands an id over to the generation that owns it.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import (
     APIStatusError,
@@ -33,6 +35,49 @@ from ..errors import (
 from ..models import Conversation, ConversationResult, SentMessage
 from .http import Op
 from .polling import PollPolicy
+
+T = TypeVar("T")
+
+
+class ReadMemory:
+    """What a client has learned from reading recently read conversations, so that the next
+    read of one asks only for what is new (V0: :class:`~.v0_ops.V0Knowledge`).
+
+    Bounded (the ``capacity`` most recently used conversations) and safe to share: a sync
+    client used from several threads takes the lock; async tasks interleave only between
+    requests, and an update runs between two. An update merges (``combine``) rather than
+    overwrites, so two reads that ran at once leave the newer knowledge."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conversation_id: str, kind: type[T]) -> T | None:
+        with self._lock:
+            item = self._items.get(conversation_id)
+            if not isinstance(item, kind):
+                return None
+            self._items.move_to_end(conversation_id)
+            return item
+
+    def update(self, conversation_id: str, new: T, combine: Callable[[T, T], T]) -> T:
+        """Store ``new``, combined with what is known (``combine(known, new)``); the result."""
+        with self._lock:
+            known = self._items.get(conversation_id)
+            merged = combine(known, new) if isinstance(known, type(new)) else new
+            self._items[conversation_id] = merged
+            self._items.move_to_end(conversation_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+            return merged
+
+    def forget(self, conversation_id: str) -> None:
+        with self._lock:
+            self._items.pop(conversation_id, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass
@@ -51,6 +96,8 @@ class GenerationContext:
     request_timeout: float = 30.0
     # The creates of this client now in flight: a lookup must not claim what another may own.
     in_flight: list[Any] = field(default_factory=list)
+    # What reads of each recent conversation learned (V0: the event cursor, the agent state).
+    reads: ReadMemory = field(default_factory=ReadMemory)
 
 
 @dataclass(frozen=True)

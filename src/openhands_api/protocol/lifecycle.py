@@ -32,7 +32,8 @@ Besides the tables, the rules around them live here too: which extra facts a V1 
 (:func:`last_known_execution_status`, :func:`error_detail`); when the events prove that a
 status belongs to the caller's turn (:func:`events_prove_new_turn`); how long a successful
 end waits for its answer (:func:`with_answer`, ``ANSWER_GRACE``); and what a V0 restart has
-reached (:func:`restart_progress`).
+reached (:func:`restart_progress`); what a page of the newest V0 events proves about the agent
+(:func:`v0_page_state`).
 
 Not in here: fetching anything (the generation operations in ``v0_ops.py`` and ``v1_ops.py``
 ask these functions and fetch what they say is needed), or presenting the result (``models.py``).
@@ -54,6 +55,7 @@ __all__ = [
     "RestartProgress",
     "V0Facts",
     "V1Facts",
+    "agent_stepped",
     "classify_start_task",
     "classify_v0",
     "classify_v1",
@@ -67,6 +69,7 @@ __all__ = [
     "refine_v1_finished",
     "restart_progress",
     "sandbox_runtime",
+    "v0_page_state",
     "v0_runtime",
     "with_answer",
 ]
@@ -100,11 +103,15 @@ _V0_RUNTIME = {
 
 @dataclass(frozen=True)
 class AgentStateChange:
-    """The newest deciding ``agent_state_changed`` event: its id, state and reason."""
+    """The newest deciding ``agent_state_changed`` event: its id, state and reason.
+
+    ``inferred``: no such event was read; the agent stepped at ``event_id`` (an agent action),
+    which proves it was ``running`` then (:func:`v0_page_state`)."""
 
     event_id: int
     state: str
     reason: str | None = None
+    inferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,54 @@ def newest_agent_state(events: Iterable[V0Event], marker: int = -1) -> AgentStat
             reason = event.extras.get("reason")
             best = AgentStateChange(event.id, state, reason if isinstance(reason, str) and reason else None)
     return best
+
+
+# Agent actions that are not a step of the agent: ``system`` (the system prompt) is added when
+# the agent controller is created, before the agent has any state.
+_NOT_A_STEP = frozenset({"system"})
+
+
+def agent_stepped(event: V0Event) -> bool:
+    """Whether ``event`` is an action the agent took in a step (only a RUNNING agent steps)."""
+    return event.source == "agent" and event.action is not None and event.action not in _NOT_A_STEP
+
+
+def v0_page_state(events: Iterable[V0Event]) -> AgentStateChange | None:
+    """The newest deciding agent state *overall*, from a contiguous run of the newest events
+    (every event from the run's oldest up to the newest; any order), or None when the run
+    cannot tell and older events must be read.
+
+    Why a page of newest events can decide without reaching the state that began the turn
+    (openhands-ai 1.6.0, ``controller/agent_controller.py``):
+
+    - A deciding state in the run is the newest one overall: nothing newer exists.
+    - Otherwise an agent action in the run (source ``agent``: ``run``, ``think``, ``message``,
+      ``finish``, ``condensation_request`` …) proves the agent was RUNNING when it took it:
+      ``_step`` returns at once unless the state is RUNNING, and every action the agent takes
+      comes from ``_step``. Every change of state emits an ``agent_state_changed`` observation
+      (``set_agent_state_to``), so no deciding state lies between that action and the newest
+      event, and the state the agent acted under — the newest deciding state — is ``running``
+      (inferred, at the action's id; the V0 table treats it like no state: in progress).
+      Exceptions checked: ``system`` is added before the agent has a state (not a step); an
+      action re-added on user confirmation comes right before its ``user_confirmed`` state,
+      which is then in the run too. Observations do not count: the runtime files them under
+      the action's source (``agent``) and one can arrive after a stop or an error.
+    - The run holds neither (e.g. only observations, user messages, ignored states): it
+      cannot tell; only then are older events read.
+
+    A finished turn is never taken for a running one: after ``finish`` (or an agent message
+    that waits for the user) the controller emits the state change and steps no more until a
+    new ``running`` is announced; what may follow (``stopped``/``loading`` on a stop or
+    restart, user messages) is no agent action.
+    """
+    events = list(events)
+    state = newest_agent_state(events)
+    if state is not None:
+        return state
+    stepped = max((e.id for e in events if agent_stepped(e)), default=None)
+    if stepped is None:
+        return None
+    return AgentStateChange(stepped, "running", inferred=True)
 
 
 @dataclass(frozen=True)

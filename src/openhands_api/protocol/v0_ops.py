@@ -2,8 +2,10 @@
 :class:`~.generation.Generation` interface, written as generators over the routes in ``v0.py``.
 
 How V0 is read: ``status`` describes the runtime and stays RUNNING after the agent finished,
-so each look reads the conversation *and* its newest events (``reverse=true``, a small page,
-paging back only to what an earlier look examined); :mod:`.lifecycle` decides. A follow-up
+so each look reads the conversation *and* the events newer than what this client has read of
+it before (``reverse=true``, a small page; the client remembers a cursor per conversation,
+:class:`V0Knowledge`); a page that cannot decide alone leads to older pages
+(:func:`.lifecycle.v0_page_state`), and :mod:`.lifecycle` decides. A follow-up
 records the newest event id first (the *marker*), so that the wait after it ignores the
 previous turn's state. A STOPPED runtime is restarted before a message (it refuses them).
 
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,7 @@ from .generation import (
     Generation,
     NewConversation,
     OwnedByOtherGeneration,
+    ReadMemory,
     absence_settle,
     is_ambiguous,
     not_found,
@@ -52,16 +56,16 @@ from .lifecycle import (
     Assessment,
     RestartProgress,
     classify_v0,
-    newest_agent_state,
     restart_progress,
+    v0_page_state,
 )
 from .polling import TRANSIENT_ERRORS, PollPolicy, map_emitted, unique_pages, until
 from .validation import validate_id, validate_title
 
-# How many recent events a V0 look keeps to find the final message and the cost.
-_RECENT_EVENTS = 200
 _POLL_PAGE = 20
 _HOW_TO_LOOK = "look for it (openhands-api list, or list_conversations())"
+
+logger = logging.getLogger("openhands_api")
 
 
 # ---------------------------------------------------------------------------- paging
@@ -105,49 +109,150 @@ def iter_v0_events(
 # ---------------------------------------------------------------------------- reading
 
 
+@dataclass(frozen=True)
+class V0Knowledge:
+    """What reads of one conversation's events have proved, whatever the caller's marker:
+    ``agent`` is the newest deciding agent state among the events with ids in
+    (``floor``, ``cursor``] (None: there is none), possibly inferred from an agent action
+    (:func:`~.lifecycle.v0_page_state`). A deciding state holds for any marker (it is the
+    newest of all); "none" only for markers at or above ``floor``. ``kept``: what a result
+    is made from, of the events read in that range (:func:`worth_keeping`).
+
+    Kept per conversation in the client's :class:`~.generation.ReadMemory`, so that a later
+    read asks only for events newer than ``cursor``."""
+
+    floor: int
+    cursor: int
+    agent: AgentStateChange | None = None
+    kept: tuple[V0Event, ...] = ()
+
+    def covers(self, marker: int) -> bool:
+        """Whether the newest deciding state newer than ``marker`` follows from this."""
+        return self.agent is not None or self.floor <= marker
+
+    def since(self, marker: int) -> AgentStateChange | None:
+        """The newest deciding agent state newer than ``marker`` (given :meth:`covers`)."""
+        return self.agent if self.agent is not None and self.agent.event_id > marker else None
+
+
+def worth_keeping(events: Iterable[V0Event]) -> tuple[V0Event, ...]:
+    """Of ``events``, the ones a result is made from: the newest that carries the agent's
+    text (what :func:`.v0.final_message` picks) and the newest that carries ``llm_metrics``
+    (what :func:`.v0.accumulated_cost` reads). At most two events per conversation, however
+    long the turn, and exact however far back in what was read they lie (a window of recent
+    events would lose a final message followed by a long tail)."""
+    newest_first = sorted(events, key=lambda e: e.id, reverse=True)
+    answer = next((e for e in newest_first if v0.final_message([e]) is not None), None)
+    metered = next((e for e in newest_first if e.llm_metrics), None)
+    return tuple(sorted({e.id: e for e in (answer, metered) if e is not None}.values(), key=lambda e: e.id))
+
+
+def combine(known: V0Knowledge, new: V0Knowledge) -> V0Knowledge:
+    """Merge two reads' knowledge, monotonically: the newer cursor wins, and what ``new``
+    read is joined to ``known`` when the two ranges meet (otherwise ``new`` alone holds)."""
+    if new.cursor < known.cursor:
+        return known  # an older read that finished late: it adds nothing newer
+    if new.floor > known.cursor:
+        return new  # a gap between the two: nothing known below it is usable
+    agent = new.agent if new.agent is not None else known.agent
+    return V0Knowledge(
+        min(known.floor, new.floor), new.cursor, agent, worth_keeping((*known.kept, *new.kept))
+    )
+
+
 @dataclass
 class V0Tracker:
-    """What looks at one conversation have learned from its event stream so far.
+    """One call's view of a conversation's events (a look, or the polls of one wait).
 
-    ``cursor`` is the newest event id examined; each look reads only what is newer, newest
-    first, paging back until it meets the cursor. ``agent`` is the newest deciding agent state
-    newer than ``marker``.
-    """
+    ``marker``: only agent states newer than it count (a wait after a message). ``knowledge``
+    starts from what the client's ``memory`` holds (when it can answer for this marker) and
+    grows with each read, which also teaches ``memory``. ``paged_back``: how many older pages
+    the last read had to read because the newest page could not decide."""
 
     marker: int = -1
-    cursor: int = -1
-    agent: AgentStateChange | None = None
-    recent: list[V0Event] = field(default_factory=list)
+    knowledge: V0Knowledge | None = None
+    memory: ReadMemory | None = None
+    paged_back: int = 0
 
-    def absorb(self, events: Sequence[V0Event]) -> None:
-        fresh = [e for e in events if e.id > self.cursor]
-        if not fresh:
-            return
-        found = newest_agent_state(fresh, self.marker)
-        if found is not None and (self.agent is None or found.event_id > self.agent.event_id):
-            self.agent = found
-        self.cursor = max(e.id for e in fresh)
-        self.recent = sorted([*self.recent, *fresh], key=lambda e: e.id)[-_RECENT_EVENTS:]
+    @classmethod
+    def recall(cls, memory: ReadMemory, conversation_id: str, marker: int = -1) -> V0Tracker:
+        known = memory.get(conversation_id, V0Knowledge)
+        usable = known if known is not None and known.covers(marker) else None
+        return cls(marker=marker, knowledge=usable, memory=memory)
+
+    @property
+    def cursor(self) -> int:
+        """The newest event id examined (the marker before any read)."""
+        return self.knowledge.cursor if self.knowledge is not None else self.marker
+
+    @property
+    def agent(self) -> AgentStateChange | None:
+        """The newest deciding agent state newer than ``marker``."""
+        return self.knowledge.since(self.marker) if self.knowledge is not None else None
+
+    @property
+    def kept(self) -> list[V0Event]:
+        """The events a result is made from (:func:`worth_keeping`), newer than ``marker``
+        (a wait after a message must not show the previous turn's answer as its own)."""
+        if self.knowledge is None:
+            return []
+        return [e for e in self.knowledge.kept if e.id > self.marker]
+
+    def learn(self, conversation_id: str, new: V0Knowledge) -> None:
+        self.knowledge = new if self.knowledge is None else combine(self.knowledge, new)
+        if self.memory is not None:
+            self.memory.update(conversation_id, new, combine)
 
 
 def read_new_events(conversation_id: str, tracker: V0Tracker) -> Op[None]:
-    """One cheap look at the newest events (CONTRACT §4.3): ``reverse=true`` with a small page,
-    paging back only until it meets what an earlier look examined, or finds a deciding state."""
+    """One cheap look at the events newer than the tracker's cursor (CONTRACT §4.3).
+
+    ``reverse=true`` from the newest down to ``cursor + 1`` (``start_id`` bounds a reversed
+    search on 1.6.0 too), a small page first: nothing new costs an empty page. A page that
+    does not reach the cursor still decides when :func:`~.lifecycle.v0_page_state` says it
+    does (a deciding state, or an agent action: the agent is working); only a page that
+    cannot decide leads to older pages, and ``tracker.paged_back`` (and a debug line) says so.
+    """
     floor = tracker.cursor
     collected: list[V0Event] = []
     upper: int | None = None
     limit = _POLL_PAGE
+    tracker.paged_back = 0
     while True:
-        page = yield v0.get_events(conversation_id, end_id=upper, reverse=True, limit=limit)
+        page = yield v0.get_events(
+            conversation_id, start_id=floor + 1, end_id=upper, reverse=True, limit=limit
+        )
         collected.extend(e for e in page.events if e.id > floor)
-        if not page.events or not page.has_more:
+        if not page.events or not page.has_more or min(e.id for e in page.events) <= floor + 1:
+            complete = True
             break
-        oldest = min(e.id for e in page.events)
-        if oldest <= floor + 1 or newest_agent_state(collected, tracker.marker) is not None:
+        if v0_page_state(collected) is not None:
+            complete = False
             break
-        upper = oldest - 1
+        upper = min(e.id for e in page.events) - 1
         limit = v0.MAX_EVENTS_LIMIT
-    tracker.absorb(collected)
+        tracker.paged_back += 1
+    if tracker.paged_back:
+        logger.debug(
+            "conversation %s: the newest %d events do not show the agent's state; read %d older page(s)",
+            conversation_id,
+            _POLL_PAGE,
+            tracker.paged_back,
+        )
+    if not collected:
+        if tracker.knowledge is None:
+            tracker.learn(conversation_id, V0Knowledge(floor, floor))
+        return
+    ordered = sorted(collected, key=lambda e: e.id)
+    tracker.learn(
+        conversation_id,
+        V0Knowledge(
+            floor=floor if complete else ordered[0].id - 1,
+            cursor=ordered[-1].id,
+            agent=v0_page_state(ordered),
+            kept=worth_keeping(ordered),
+        ),
+    )
 
 
 def owned_here(conversation_id: str, info: ConversationInfo | None) -> ConversationInfo | None:
@@ -168,7 +273,16 @@ def look(conversation_id: str, tracker: V0Tracker) -> Op[tuple[ConversationInfo 
     with contextlib.suppress(NotFoundError):
         yield from read_new_events(conversation_id, tracker)
     info = owned_here(conversation_id, (yield v0.get_conversation(conversation_id)))
-    return info, classify_v0(info, tracker.agent)
+    if info is None and tracker.memory is not None:
+        tracker.memory.forget(conversation_id)
+    assessment = classify_v0(info, tracker.agent)
+    if tracker.paged_back and info is not None and assessment.detail is None:
+        assessment = replace(
+            assessment,
+            detail=f"the newest {_POLL_PAGE} events did not show the agent's state: "
+            f"{tracker.paged_back} older page(s) of events were read to find it",
+        )
+    return info, assessment
 
 
 def newest_event_id(conversation_id: str) -> Op[int]:
@@ -415,17 +529,19 @@ class V0Generation(Generation):
     # ------------------------------------------------------------------ reading
 
     def observe(self, conversation_id: str) -> Op[ConversationResult]:
-        tracker = V0Tracker()
+        tracker = V0Tracker.recall(self.context.reads, conversation_id)
         info, assessment = yield from look(conversation_id, tracker)
         if info is None:
             raise not_found(conversation_id, "GET", v0.conversation_path(conversation_id))
-        return to_result(conversation_id, info, assessment, tracker.recent, self.context.base_url)
+        return to_result(conversation_id, info, assessment, tracker.kept, self.context.base_url)
 
     def result(self, conversation_id: str) -> Op[ConversationResult]:
         result = yield from self.observe(conversation_id)
         if result.outcome.succeeded and result.final_message is None:
-            # The final text can sit further back than the look read (e.g. a long tail of
-            # events after the finish); look through the whole history once.
+            # Rare: the final text is not among the events this client has read (a read that
+            # had to page back to the ``finished`` state, its ``finish`` just below it; or a
+            # turn that ended without a ``finish`` or agent message); look through the whole
+            # history once.
             events = yield v0.get_trajectory(conversation_id)
             result = result.model_copy(update={"final_message": v0.final_message(events)})
         return result
@@ -445,13 +561,13 @@ class V0Generation(Generation):
         timeout; authentication and permission errors end the wait at once."""
         validate_id(conversation_id)
         marker = after.marker if after is not None and after.marker is not None else -1
-        tracker = V0Tracker(marker=marker, cursor=marker)
+        tracker = V0Tracker.recall(self.context.reads, conversation_id, marker)
         seen: list[ConversationResult] = []
         base_url = self.context.base_url
 
         def poll_once() -> Op[ConversationResult | None]:
             info, assessment = yield from look(conversation_id, tracker)
-            result = to_result(conversation_id, info, assessment, tracker.recent, base_url)
+            result = to_result(conversation_id, info, assessment, tracker.kept, base_url)
             seen[:] = [result]
             if result.outcome.is_terminal:
                 return result
@@ -530,7 +646,7 @@ class V0Generation(Generation):
         before = yield from newest_event_id(conversation_id)
         if info.status != "STARTING":
             yield v0.start_conversation(conversation_id)
-        tracker = V0Tracker(marker=before, cursor=before)
+        tracker = V0Tracker.recall(self.context.reads, conversation_id, before)
         path = v0.conversation_path(conversation_id, "/start")
 
         def check() -> Op[ConversationInfo | None]:
