@@ -109,14 +109,35 @@ def runs(s: V1Server) -> None:
 # ---------------------------------------------------------------------------- wait: outcomes
 
 
-def test_wait_on_a_finished_run_reads_the_conversation_and_the_newest_events() -> None:
+ANSWER_READS = [
+    {"kind__eq": "MessageEvent", "sort_order": "TIMESTAMP_DESC", "limit": "5"},
+    {"kind__eq": "ActionEvent", "sort_order": "TIMESTAMP_DESC", "limit": "1"},
+]
+"""The answer is looked for only among the kinds that can hold one (not the growing full_state)."""
+
+
+def test_wait_on_a_finished_run_reads_the_conversation_and_the_answer_kinds() -> None:
     result, driver = wait(V1Server("RUNNING", "finished", v1_turn(1, "Hello.")))
     assert result.outcome is Outcome.FINISHED
     assert result.final_message == "Hello."
-    assert driver.calls() == [f"GET {V1_CONVERSATIONS}", f"GET {V1_EVENTS}"]
+    assert driver.calls() == [f"GET {V1_CONVERSATIONS}", f"GET {V1_EVENTS}", f"GET {V1_EVENTS}"]
     assert driver.requests[0].params == (("ids", V1_CID),)
-    assert params(driver.requests[1]) == NEWEST_50
+    assert [params(r) for r in driver.requests[1:]] == ANSWER_READS
     assert driver.now == 0
+
+
+def test_the_answer_is_the_newest_of_finish_and_agent_message_after_the_user_message() -> None:
+    # finish in turn 1, then a user message and a plain-text answer in turn 2
+    events = [*v1_turn(1, "First answer."), user_message(5), agent_message(6, "Which file?")]
+    result, _ = run(V1Server("RUNNING", "finished", events), generation().result(V1_CID))
+    assert result.outcome is Outcome.WAITING_FOR_USER
+    assert result.final_message == "Which file?"
+    # a user message newer than every answer: the turn has none yet
+    result, _ = run(
+        V1Server("RUNNING", "finished", [*v1_turn(1, "First answer."), user_message(5)]),
+        generation().result(V1_CID),
+    )
+    assert result.final_message is None
 
 
 def test_wait_on_finished_after_a_plain_text_answer_is_waiting_for_user() -> None:
@@ -247,8 +268,9 @@ def test_wait_after_a_message_accepts_a_finished_that_the_events_prove_new() -> 
     assert result.outcome is Outcome.FINISHED
     assert result.final_message == "Second answer."
     assert driver.now == 0
-    assert driver.calls() == [f"GET {V1_CONVERSATIONS}", f"GET {V1_EVENTS}", f"GET {V1_EVENTS}"]
+    assert driver.calls() == [f"GET {V1_CONVERSATIONS}", *[f"GET {V1_EVENTS}"] * 3]
     assert params(driver.requests[1]) == NEWEST_50
+    assert [params(r) for r in driver.requests[2:]] == ANSWER_READS
 
 
 def test_wait_after_a_message_accepts_an_unchanged_finished_after_the_settle_window() -> None:
