@@ -116,13 +116,20 @@ def iter_v1_conversations(*, page_size: int = 100, **filters: Any) -> Op[None]:
 
 
 def iter_v1_events(
-    conversation_id: str, *, newest_first: bool = False, page_size: int = 100, **filters: Any
+    conversation_id: str,
+    *,
+    newest_first: bool = False,
+    page_size: int = 100,
+    unified: bool = False,
+    **filters: Any,
 ) -> Op[None]:
-    """Every V1 event (``V1Event``) as the server pages them."""
+    """Every V1 event as the server pages them: the ``V1Event``, or with ``unified`` the
+    :class:`~openhands_api.models.Event` (:func:`.v1.page_events`)."""
     yield from cursor_pages(
         lambda page_id: v1.search_events(
             conversation_id, newest_first=newest_first, page_id=page_id, limit=page_size, **filters
-        )
+        ),
+        v1.page_events if unified else None,
     )
 
 
@@ -651,9 +658,7 @@ class V1Generation(Generation):
         """The event search answers an empty page for an unknown id, and keeps a deleted
         conversation's events: the conversation itself is asked first."""
         yield from existing_conversation(conversation_id)
-        yield from map_emitted(
-            iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size), v1.to_event
-        )
+        yield from iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size, unified=True)
 
     # ------------------------------------------------------------------ messages
 
