@@ -77,3 +77,19 @@ def test_result_of_a_finished_v1_conversation_costs_the_same_bytes_at_50_and_200
     assert short_tokens
     assert long_tokens
     assert long_tokens["prompt_tokens"] > short_tokens["prompt_tokens"]
+
+
+def test_a_follow_up_wait_never_downloads_the_growing_full_state(v1_fast: FakeOpenHandsServer) -> None:
+    """After a message, a wait asks the events whether ``finished`` is the new turn's: it must
+    not read the newest events of every kind, which hold the runs' full_state updates."""
+    with OpenHandsAPI(base_url=v1_fast.base_url, api_version="v1", **POLL) as api:  # type: ignore[arg-type]
+        cid = _finished(api, 2000)
+        full_state = next(
+            e for e in api.v1.iter_events(cid, newest_first=True) if e.get("key") == "full_state"
+        )
+        assert len(full_state.model_dump_json()) > 500_000
+        result, requests, _ = _bytes_of(v1_fast, lambda: api.send_and_wait(cid, "Again. [fake-llm steps=1]"))
+        largest = max(r.body_bytes for r in v1_fast.state.requests[-requests:])
+    assert result.outcome is Outcome.FINISHED
+    assert result.final_message == "Task complete (fake LLM)."
+    assert largest < 5_000

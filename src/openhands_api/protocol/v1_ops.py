@@ -242,8 +242,8 @@ def assess(conversation: AppConversation, settle: SettleTracker, now: float) -> 
     status = conversation.execution_status
     settled = settle.observe(status, now)
     if settle.wants_proof(status, settled):
-        page = yield v1.search_events(conversation.id, newest_first=True, limit=50)
-        if events_prove_new_turn(page.items, str(status), settle.before_message_id):
+        proven = yield from proves_new_turn(conversation.id, str(status), settle.before_message_id)
+        if proven:
             settle.confirm()
             settled = True
     assessment = classify_v1(conversation, last_known=last_known, settled=settled)
@@ -259,10 +259,33 @@ def assess(conversation: AppConversation, settle: SettleTracker, now: float) -> 
     return assessment
 
 
-# How many of the newest ``MessageEvent``s the answer is looked for in: the agent's answer or
-# the user message that opened the turn is the newest one in practice; a few more cover an
-# agent message without text.
-ANSWER_MESSAGES = 5
+# How many of the newest ``MessageEvent``s are read to find the current turn's user message
+# or answer: in practice the newest one or two; a few more cover agent messages without text.
+NEWEST_MESSAGES = 5
+
+
+def proves_new_turn(conversation_id: str, status: str, before_message_id: str | None) -> Op[bool]:
+    """Do the events prove that ``status`` was reached after the caller's message?
+
+    Only the kinds that can prove it are read, never the newest events of every kind: those
+    hold the ``full_state`` update that ends each run, which grows with every LLM call. First
+    the newest user message; only once it is a new one, ``finished`` is proven by an answer
+    after it (the reads of :func:`final_answer`), any other status by a state update to it
+    from that message on (:func:`~.lifecycle.events_prove_new_turn`, oldest first: the run's
+    own ``full_state`` comes last)."""
+    messages = yield v1.search_events(
+        conversation_id, kind="MessageEvent", newest_first=True, limit=NEWEST_MESSAGES
+    )
+    newest_user = next((e for e in messages.items if e.source == "user"), None)
+    if newest_user is None or newest_user.id == before_message_id or not newest_user.timestamp:
+        return False
+    if status == "finished":
+        actions = yield v1.search_events(conversation_id, kind="ActionEvent", newest_first=True, limit=1)
+        return v1.final_answer([*messages.items, *actions.items])[0] is not None
+    updates = yield v1.search_events(
+        conversation_id, kind="ConversationStateUpdateEvent", timestamp_gte=newest_user.timestamp, limit=50
+    )
+    return events_prove_new_turn([*reversed(updates.items), newest_user], status, before_message_id)
 
 
 def final_answer(conversation_id: str) -> Op[tuple[str | None, str | None]]:
@@ -275,7 +298,7 @@ def final_answer(conversation_id: str) -> Op[tuple[str | None, str | None]]:
     ``full_state`` update that ends each run, which grows with every LLM call (about 1.6 MB
     after 5,000 steps): these two reads cost the same whatever the conversation's length."""
     messages = yield v1.search_events(
-        conversation_id, kind="MessageEvent", newest_first=True, limit=ANSWER_MESSAGES
+        conversation_id, kind="MessageEvent", newest_first=True, limit=NEWEST_MESSAGES
     )
     actions = yield v1.search_events(conversation_id, kind="ActionEvent", newest_first=True, limit=1)
     return v1.final_answer([*messages.items, *actions.items])
