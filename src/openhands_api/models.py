@@ -98,9 +98,14 @@ def parse_utc(value: Any) -> Any:
 UTCDateTime = Annotated[datetime | None, BeforeValidator(parse_utc)]
 
 
-# What a JSON text holding a secret-named key must contain: the key in quotes, or a ``\u``
+# What a JSON text holding a secret-named key must contain: the key and its closing quote
+# (``api_key"`` also finds ``session_api_key"``: one scan of the body less), or a ``\u``
 # escape (which could spell a key name in disguise; servers write ASCII names literally).
-_SECRET_MARKERS = (*(f'"{key}"'.encode() for key in sorted(SECRET_KEYS)), b"\\u")
+_KEY_ENDS = {f'{key}"'.encode() for key in SECRET_KEYS}
+_SECRET_MARKERS = (
+    *sorted(end for end in _KEY_ENDS if not any(end != other and end.endswith(other) for other in _KEY_ENDS)),
+    b"\\u",
+)
 
 
 def may_hold_secrets(body: bytes) -> bool:
