@@ -7,8 +7,10 @@ fields are plain strings, so a value the server invents tomorrow is kept, not re
 Unified models (:class:`Conversation`, :class:`Event`, :class:`ConversationResult`) are what the
 generation-independent calls return; each keeps the wire object in ``raw``.
 
-Secrets: ``session_api_key`` is a ``SecretStr`` and is masked inside ``raw``, so printing,
-logging or dumping a model never shows it.
+Secrets: ``session_api_key`` is a ``SecretStr``, and every secret-named key (``SECRET_KEYS``)
+is masked inside ``raw``, so printing, logging or dumping a unified model never shows it.
+Event pages remember whether their answer could hold such a key at all, so the events of the
+many pages that cannot are not walked for secrets.
 
 Responsibility: shapes and parsing only. Whether a conversation is done is decided in
 ``protocol/lifecycle.py``.
@@ -20,7 +22,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, SkipValidation
 
 __all__ = [
     "AgentState",
@@ -53,12 +55,31 @@ __all__ = [
 ]
 
 SECRET_MASK = "***"
-SECRET_KEYS = frozenset({"session_api_key", "api_key", "llm_api_key"})
+# Keys whose values are secrets wherever they appear: the session and LLM keys of both
+# generations, and the secret fields of the V1 SDK's LLM config (``LLM_SECRET_FIELDS`` in
+# openhands-ai 1.11.0), which every ``full_state`` update carries inside ``agent.llm`` and
+# ``agent.condenser.llm`` (redacted by the server unless it was told to expose them).
+SECRET_KEYS = frozenset(
+    {
+        "session_api_key",
+        "api_key",
+        "llm_api_key",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+    }
+)
 
 
 def parse_utc(value: Any) -> Any:
     """ISO datetimes with or without ``Z``/offset; a naive one is UTC (CONTRACT §3.1, §5.1)."""
     if isinstance(value, str):
+        try:  # the common case first: every event has a timestamp
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
         text = value.strip()
         if not text:
             return None
@@ -77,13 +98,59 @@ def parse_utc(value: Any) -> Any:
 UTCDateTime = Annotated[datetime | None, BeforeValidator(parse_utc)]
 
 
+# What a JSON text holding a secret-named key must contain: the key and its closing quote
+# (``api_key"`` also finds ``session_api_key"``: one scan of the body less), or a ``\u``
+# escape (which could spell a key name in disguise; servers write ASCII names literally).
+_KEY_ENDS = {f'{key}"'.encode() for key in SECRET_KEYS}
+_SECRET_MARKERS = (
+    *sorted(end for end in _KEY_ENDS if not any(end != other and end.endswith(other) for other in _KEY_ENDS)),
+    b"\\u",
+)
+
+
+def may_hold_secrets(body: bytes) -> bool:
+    """False only when the JSON text ``body`` cannot hold a secret-named key anywhere.
+
+    A byte search, much cheaper than walking the parsed value: answers without any secret
+    (nearly every page of events) then need no masking at all."""
+    return any(marker in body for marker in _SECRET_MARKERS)
+
+
 def mask_secrets(value: Any) -> Any:
-    """A deep copy of a JSON value with secret-named keys masked."""
+    """A JSON value with secret-named keys masked, copy-on-write: the dicts and lists on the
+    path to a secret are copied (the original is never changed), everything else is shared,
+    and a value without secrets is returned as it is."""
     if isinstance(value, dict):
-        return {k: (SECRET_MASK if k in SECRET_KEYS and v else mask_secrets(v)) for k, v in value.items()}
+        copied: dict[str, Any] | None = None
+        for key, item in value.items():
+            masked = SECRET_MASK if key in SECRET_KEYS and item else mask_secrets(item)
+            if masked is not item:
+                if copied is None:
+                    copied = dict(value)
+                copied[key] = masked
+        return value if copied is None else copied
     if isinstance(value, list):
-        return [mask_secrets(v) for v in value]
+        copied_list: list[Any] | None = None
+        for index, item in enumerate(value):
+            masked = mask_secrets(item)
+            if masked is not item:
+                if copied_list is None:
+                    copied_list = list(value)
+                copied_list[index] = masked
+        return value if copied_list is None else copied_list
     return value
+
+
+def json_fields(model: BaseModel, *, exclude_none: bool = False) -> dict[str, Any]:
+    """A model's fields and extra fields as a new dict that shares their values.
+
+    For a wire model parsed from JSON whose fields are JSON types (the event models), this is
+    what ``model_dump(mode="json")`` gives, without copying every nested value again;
+    ``exclude_none`` drops top-level ``None``s as ``model_dump`` does."""
+    data = {**model.__dict__, **(model.__pydantic_extra__ or {})}
+    if exclude_none:
+        return {key: value for key, value in data.items() if value is not None}
+    return data
 
 
 class WireModel(BaseModel):
@@ -265,7 +332,23 @@ class V0Event(WireModel):
         return "unknown"
 
 
-class V0EventPage(WireModel):
+class EventPage(WireModel):
+    """Base of the event pages: remembers whether the answer could hold a secret at all."""
+
+    _may_hold_secrets: bool = PrivateAttr(default=True)
+
+    @property
+    def may_hold_secrets(self) -> bool:
+        """False when the answer's bytes held no secret-named key (:func:`may_hold_secrets`):
+        its events then need no masking. True unless the route that parsed it checked."""
+        return self._may_hold_secrets
+
+    def checked_for_secrets(self, body: bytes) -> None:
+        """Record what :func:`may_hold_secrets` says of the answer this page was parsed from."""
+        self._may_hold_secrets = may_hold_secrets(body)
+
+
+class V0EventPage(EventPage):
     events: list[V0Event]
     has_more: bool
 
@@ -359,7 +442,9 @@ class Event(BaseModel):
     source: str | None = None
     kind: str
     text: str | None = None
-    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+    # Built by the library from a wire event it has just validated: validating it again would
+    # copy every event's dict once more (a third of what building an Event costs).
+    raw: SkipValidation[dict[str, Any]] = Field(default_factory=dict, repr=False)
 
 
 class ConversationResult(BaseModel):
@@ -537,7 +622,7 @@ class V1Event(WireModel):
     parent_id: str | None = None
 
 
-class V1EventPage(WireModel):
+class V1EventPage(EventPage):
     items: list[V1Event]
     next_page_id: str | None
 

@@ -87,6 +87,7 @@ def test_server_exposes_state_and_config() -> None:
             "/api/conversations",
             200,
         )
+        assert records[-1].body_bytes == len(created.content)
 
 
 def test_full_run_over_loopback_in_real_time() -> None:

@@ -482,6 +482,8 @@ class V1Server(_Faults):
     def _search(self, request: Request) -> dict[str, Any]:
         p = params(request)
         chosen = [e for e in self.events if "kind__eq" not in p or e["kind"] == p["kind__eq"]]
+        if "timestamp__gte" in p:  # the server compares ISO strings
+            chosen = [e for e in chosen if e["timestamp"] >= p["timestamp__gte"]]
         chosen.sort(key=lambda e: e["timestamp"], reverse=p.get("sort_order") == "TIMESTAMP_DESC")
         offset = int(p.get("page_id", "0"))
         limit = int(p.get("limit", "100"))

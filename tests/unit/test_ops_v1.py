@@ -42,6 +42,7 @@ from tests.unit.scripted import (
     error_event,
     event_id,
     finish_action,
+    full_state,
     html,
     params,
     start_task,
@@ -109,14 +110,35 @@ def runs(s: V1Server) -> None:
 # ---------------------------------------------------------------------------- wait: outcomes
 
 
-def test_wait_on_a_finished_run_reads_the_conversation_and_the_newest_events() -> None:
+ANSWER_READS = [
+    {"kind__eq": "MessageEvent", "sort_order": "TIMESTAMP_DESC", "limit": "5"},
+    {"kind__eq": "ActionEvent", "sort_order": "TIMESTAMP_DESC", "limit": "1"},
+]
+"""The answer is looked for only among the kinds that can hold one (not the growing full_state)."""
+
+
+def test_wait_on_a_finished_run_reads_the_conversation_and_the_answer_kinds() -> None:
     result, driver = wait(V1Server("RUNNING", "finished", v1_turn(1, "Hello.")))
     assert result.outcome is Outcome.FINISHED
     assert result.final_message == "Hello."
-    assert driver.calls() == [f"GET {V1_CONVERSATIONS}", f"GET {V1_EVENTS}"]
+    assert driver.calls() == [f"GET {V1_CONVERSATIONS}", f"GET {V1_EVENTS}", f"GET {V1_EVENTS}"]
     assert driver.requests[0].params == (("ids", V1_CID),)
-    assert params(driver.requests[1]) == NEWEST_50
+    assert [params(r) for r in driver.requests[1:]] == ANSWER_READS
     assert driver.now == 0
+
+
+def test_the_answer_is_the_newest_of_finish_and_agent_message_after_the_user_message() -> None:
+    # finish in turn 1, then a user message and a plain-text answer in turn 2
+    events = [*v1_turn(1, "First answer."), user_message(5), agent_message(6, "Which file?")]
+    result, _ = run(V1Server("RUNNING", "finished", events), generation().result(V1_CID))
+    assert result.outcome is Outcome.WAITING_FOR_USER
+    assert result.final_message == "Which file?"
+    # a user message newer than every answer: the turn has none yet
+    result, _ = run(
+        V1Server("RUNNING", "finished", [*v1_turn(1, "First answer."), user_message(5)]),
+        generation().result(V1_CID),
+    )
+    assert result.final_message is None
 
 
 def test_wait_on_finished_after_a_plain_text_answer_is_waiting_for_user() -> None:
@@ -247,8 +269,40 @@ def test_wait_after_a_message_accepts_a_finished_that_the_events_prove_new() -> 
     assert result.outcome is Outcome.FINISHED
     assert result.final_message == "Second answer."
     assert driver.now == 0
-    assert driver.calls() == [f"GET {V1_CONVERSATIONS}", f"GET {V1_EVENTS}", f"GET {V1_EVENTS}"]
-    assert params(driver.requests[1]) == NEWEST_50
+    assert driver.calls() == [f"GET {V1_CONVERSATIONS}", *[f"GET {V1_EVENTS}"] * 4]
+    # the proof: the newest user message is new and an answer follows it (not the newest events
+    # of every kind, which hold the growing full_state); then the answer itself
+    assert [params(r) for r in driver.requests[1:]] == [*ANSWER_READS, *ANSWER_READS]
+
+
+def test_wait_after_a_message_proves_another_status_by_its_update_after_the_message() -> None:
+    # the previous run failed, and so does this one: "error" again, proven by its update
+    message = user_message(5)
+    events = [
+        *v1_turn(1, answer=None, end="error"),
+        message,
+        status_update(6, "running"),
+        error_event(7, "boom again"),
+        status_update(8, "error"),
+        full_state(9, "error"),
+    ]
+    after = SentMessage(conversation_id=V1_CID, execution_status="error", previous_message_id=event_id(1))
+    result, driver = wait(V1Server("RUNNING", "error", events), after=after)
+    assert (result.outcome, result.detail) == (Outcome.FAILED, "boom again")
+    assert driver.now == 0
+    assert [params(r) for r in driver.requests[1:3]] == [
+        ANSWER_READS[0],
+        {"kind__eq": "ConversationStateUpdateEvent", "timestamp__gte": message["timestamp"], "limit": "50"},
+    ]
+
+
+def test_a_proof_read_before_the_new_message_shows_is_one_small_read() -> None:
+    server = V1Server("RUNNING", "finished", [*v1_turn(1, "First answer."), full_state(5, "finished")])
+    server.timeline = [None, lambda s: s.add(*v1_turn(6, "Second answer."))]
+    result, driver = wait(server, after=after_first_turn())
+    assert result.final_message == "Second answer."
+    first_poll = driver.requests[: driver.calls().index(f"GET {V1_CONVERSATIONS}", 1)]
+    assert [params(r) for r in first_poll[1:]] == [ANSWER_READS[0]]
 
 
 def test_wait_after_a_message_accepts_an_unchanged_finished_after_the_settle_window() -> None:

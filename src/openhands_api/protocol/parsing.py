@@ -26,6 +26,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from .. import errors
 from .._redaction import redact, scrub
 from ..errors import ProtocolError
+from ..models import EventPage
 from .http import Call, Request, Response
 from .retry import parse_retry_after
 
@@ -243,6 +244,22 @@ def model_call(request: Request, type_: Any) -> Call[Any]:
     """A call whose successful answer is JSON validated as ``type_`` (a model, list, …)."""
     adapter = _adapter(type_)
     return json_call(request, lambda value: parse_as(request, value, adapter))
+
+
+P = TypeVar("P", bound=EventPage)
+
+
+def checked_page_call(request: Request, page_type: type[P]) -> Call[P]:
+    """A page of events, told whether its answer's bytes could hold a secret at all (the
+    unified events of a page that could not are not walked for secrets)."""
+    inner = model_call(request, page_type)
+
+    def parse(response: Response) -> P:
+        page: P = inner.parse(response)
+        page.checked_for_secrets(response.content)
+        return page
+
+    return Call(request, parse)
 
 
 def expect_bool(request: Request) -> Callable[[Any], bool]:

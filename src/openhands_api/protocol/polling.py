@@ -15,7 +15,7 @@ No I/O: time comes from the driver (``Now``), sleeping is a ``Sleep`` step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
@@ -155,13 +155,16 @@ def unique_pages(
         page_id = page.next_page_id
 
 
-def cursor_pages(fetch: Callable[[str | None], Call[Any]]) -> Op[None]:
+def cursor_pages(
+    fetch: Callable[[str | None], Call[Any]], emit: Callable[[Any], Iterable[Any]] | None = None
+) -> Op[None]:
     """Every item of a V1 ``{items, next_page_id}`` listing, in the server's order; an empty
-    page ends it too (event and sandbox searches never repeat items)."""
+    page ends it too (event and sandbox searches never repeat items). ``emit`` turns a page
+    into what is emitted for it (default: its items)."""
     page_id: str | None = None
     while True:
         page = yield fetch(page_id)
-        for item in page.items:
+        for item in page.items if emit is None else emit(page):
             yield Emit(item)
         if page.next_page_id is None or not page.items:
             return

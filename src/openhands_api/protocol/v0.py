@@ -8,7 +8,7 @@ keys; events take ``limit`` 0–100. No I/O: the drivers send what these return.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,13 @@ from ..models import (
     GitDiff,
     V0Event,
     V0EventPage,
+    json_fields,
     mask_secrets,
     parse_utc,
 )
 from .http import Call, Request, Response, query, web_url
 from .lifecycle import Assessment, v0_runtime
-from .parsing import download_call, expect_bool, json_call, model_call, probe_call
+from .parsing import checked_page_call, download_call, expect_bool, json_call, model_call, probe_call
 from .validation import validate_id, validate_limit, validate_message, validate_repository, validate_title
 
 BASE = "/api/conversations"
@@ -170,7 +171,7 @@ def get_events(
         reverse=reverse if reverse else None,
         limit=validate_limit(limit, 0, MAX_EVENTS_LIMIT),
     )
-    return model_call(
+    return checked_page_call(
         Request("GET", conversation_path(conversation_id, "/events"), params=params), V0EventPage
     )
 
@@ -299,7 +300,10 @@ def event_text(event: V0Event) -> str | None:
     return text or None
 
 
-def to_event(event: V0Event) -> Event:
+def to_event(event: V0Event, *, may_hold_secrets: bool = True) -> Event:
+    """The unified event; ``raw`` is the wire event (``None`` fields left out), its secrets
+    masked unless ``may_hold_secrets`` is False (its page's answer held none)."""
+    raw = json_fields(event, exclude_none=True)
     return Event(
         id=str(event.id),
         seq=event.id,
@@ -307,8 +311,14 @@ def to_event(event: V0Event) -> Event:
         source=event.source,
         kind=event.kind,
         text=event_text(event),
-        raw=mask_secrets(event.model_dump(mode="json", exclude_none=True)),
+        raw=mask_secrets(raw) if may_hold_secrets else raw,
     )
+
+
+def page_events(page: V0EventPage) -> Iterator[Event]:
+    """The unified events of a page, walked for secrets only if its answer could hold one."""
+    secrets = page.may_hold_secrets
+    return (to_event(event, may_hold_secrets=secrets) for event in page.events)
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -87,14 +87,17 @@ def iter_v0_events(
     end_id: int | None = None,
     reverse: bool = False,
     page_size: int = 100,
+    unified: bool = False,
 ) -> Op[None]:
-    """Every V0 event from ``start_id`` (oldest first), or from the newest down (``reverse``)."""
+    """Every V0 event from ``start_id`` (oldest first), or from the newest down (``reverse``):
+    the ``V0Event``, or with ``unified`` the :class:`~openhands_api.models.Event`
+    (:func:`.v0.page_events`)."""
     lower, upper = start_id, end_id
     while True:
         page = yield v0.get_events(
             conversation_id, start_id=lower, end_id=upper, reverse=reverse, limit=page_size
         )
-        for event in page.events:
+        for event in v0.page_events(page) if unified else page.events:
             yield Emit(event)
         if not page.events or not page.has_more:
             return
@@ -601,19 +604,25 @@ class V0Generation(Generation):
             # A V1 conversation seen through 1.x's V0 routes has no V0 events: hand it over.
             yield from self._existing(conversation_id)
             raise
-        for event in first.events:
-            yield Emit(v0.to_event(event))
+        for event in v0.page_events(first):
+            yield Emit(event)
         if not first.events or not first.has_more:
             return
         if reverse:
-            rest = iter_v0_events(
-                conversation_id, end_id=min(e.id for e in first.events) - 1, reverse=True, page_size=page_size
+            yield from iter_v0_events(
+                conversation_id,
+                end_id=min(e.id for e in first.events) - 1,
+                reverse=True,
+                page_size=page_size,
+                unified=True,
             )
         else:
-            rest = iter_v0_events(
-                conversation_id, start_id=max(e.id for e in first.events) + 1, page_size=page_size
+            yield from iter_v0_events(
+                conversation_id,
+                start_id=max(e.id for e in first.events) + 1,
+                page_size=page_size,
+                unified=True,
             )
-        yield from map_emitted(rest, v0.to_event)
 
     def _existing(self, conversation_id: str) -> Op[ConversationInfo]:
         """The conversation, if it exists and is V0's; NotFoundError if the server says null."""

@@ -10,7 +10,7 @@ UUIDs sent as 32 hex characters (dashed input is accepted and normalised). No I/
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,13 @@ from ..models import (
     StartTaskPage,
     V1Event,
     V1EventPage,
+    json_fields,
     mask_secrets,
     parse_utc,
 )
 from .http import Call, Request, Response, query, web_url
 from .lifecycle import sandbox_runtime
-from .parsing import download_call, json_call, model_call, probe_call
+from .parsing import checked_page_call, download_call, json_call, model_call, probe_call
 from .validation import validate_id, validate_limit, validate_message, validate_repository, validate_title
 
 API = "/api/v1"
@@ -342,7 +343,7 @@ def search_events(
         limit=validate_limit(limit, 1, MAX_LIMIT),
     )
     path = f"{API}/conversation/{conversation_id_hex(conversation_id)}/events/search"
-    return model_call(Request("GET", path, params=params), V1EventPage)
+    return checked_page_call(Request("GET", path, params=params), V1EventPage)
 
 
 def count_events(
@@ -447,8 +448,11 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def to_event(event: V1Event) -> Event:
+def to_event(event: V1Event, *, may_hold_secrets: bool = True) -> Event:
+    """The unified event; ``raw`` is the wire event, its secrets masked unless
+    ``may_hold_secrets`` is False (its page's answer held none)."""
     parsed = parse_utc(event.timestamp)
+    raw = json_fields(event)
     return Event(
         id=event.id,
         seq=None,
@@ -456,8 +460,14 @@ def to_event(event: V1Event) -> Event:
         source=event.source,
         kind=event.kind,
         text=event_text(event),
-        raw=mask_secrets(event.model_dump(mode="json")),
+        raw=mask_secrets(raw) if may_hold_secrets else raw,
     )
+
+
+def page_events(page: V1EventPage) -> Iterator[Event]:
+    """The unified events of a page, walked for secrets only if its answer could hold one."""
+    secrets = page.may_hold_secrets
+    return (to_event(event, may_hold_secrets=secrets) for event in page.items)
 
 
 def final_answer(events: Sequence[V1Event]) -> tuple[str | None, str | None]:

@@ -116,13 +116,20 @@ def iter_v1_conversations(*, page_size: int = 100, **filters: Any) -> Op[None]:
 
 
 def iter_v1_events(
-    conversation_id: str, *, newest_first: bool = False, page_size: int = 100, **filters: Any
+    conversation_id: str,
+    *,
+    newest_first: bool = False,
+    page_size: int = 100,
+    unified: bool = False,
+    **filters: Any,
 ) -> Op[None]:
-    """Every V1 event (``V1Event``) as the server pages them."""
+    """Every V1 event as the server pages them: the ``V1Event``, or with ``unified`` the
+    :class:`~openhands_api.models.Event` (:func:`.v1.page_events`)."""
     yield from cursor_pages(
         lambda page_id: v1.search_events(
             conversation_id, newest_first=newest_first, page_id=page_id, limit=page_size, **filters
-        )
+        ),
+        v1.page_events if unified else None,
     )
 
 
@@ -235,8 +242,8 @@ def assess(conversation: AppConversation, settle: SettleTracker, now: float) -> 
     status = conversation.execution_status
     settled = settle.observe(status, now)
     if settle.wants_proof(status, settled):
-        page = yield v1.search_events(conversation.id, newest_first=True, limit=50)
-        if events_prove_new_turn(page.items, str(status), settle.before_message_id):
+        proven = yield from proves_new_turn(conversation.id, str(status), settle.before_message_id)
+        if proven:
             settle.confirm()
             settled = True
     assessment = classify_v1(conversation, last_known=last_known, settled=settled)
@@ -252,10 +259,49 @@ def assess(conversation: AppConversation, settle: SettleTracker, now: float) -> 
     return assessment
 
 
+# How many of the newest ``MessageEvent``s are read to find the current turn's user message
+# or answer: in practice the newest one or two; a few more cover agent messages without text.
+NEWEST_MESSAGES = 5
+
+
+def proves_new_turn(conversation_id: str, status: str, before_message_id: str | None) -> Op[bool]:
+    """Do the events prove that ``status`` was reached after the caller's message?
+
+    Only the kinds that can prove it are read, never the newest events of every kind: those
+    hold the ``full_state`` update that ends each run, which grows with every LLM call. First
+    the newest user message; only once it is a new one, ``finished`` is proven by an answer
+    after it (the reads of :func:`final_answer`), any other status by a state update to it
+    from that message on (:func:`~.lifecycle.events_prove_new_turn`, oldest first: the run's
+    own ``full_state`` comes last)."""
+    messages = yield v1.search_events(
+        conversation_id, kind="MessageEvent", newest_first=True, limit=NEWEST_MESSAGES
+    )
+    newest_user = next((e for e in messages.items if e.source == "user"), None)
+    if newest_user is None or newest_user.id == before_message_id or not newest_user.timestamp:
+        return False
+    if status == "finished":
+        actions = yield v1.search_events(conversation_id, kind="ActionEvent", newest_first=True, limit=1)
+        return v1.final_answer([*messages.items, *actions.items])[0] is not None
+    updates = yield v1.search_events(
+        conversation_id, kind="ConversationStateUpdateEvent", timestamp_gte=newest_user.timestamp, limit=50
+    )
+    return events_prove_new_turn([*reversed(updates.items), newest_user], status, before_message_id)
+
+
 def final_answer(conversation_id: str) -> Op[tuple[str | None, str | None]]:
-    """The current turn's answer from the newest events: (text, "finish" | "message")."""
-    page = yield v1.search_events(conversation_id, newest_first=True, limit=50)
-    return v1.final_answer(page.items)
+    """The current turn's answer: (text, "finish" | "message"), or (None, None).
+
+    Only the two kinds that can hold an answer are asked for, each newest first: the newest
+    ``ActionEvent`` (a run ends at its finish call, so a finish is the newest action of its
+    turn) and the newest few ``MessageEvent``s (an agent's text answer, or the user message
+    that opened the turn). Reading the newest events of every kind instead would download the
+    ``full_state`` update that ends each run, which grows with every LLM call (about 1.6 MB
+    after 5,000 steps): these two reads cost the same whatever the conversation's length."""
+    messages = yield v1.search_events(
+        conversation_id, kind="MessageEvent", newest_first=True, limit=NEWEST_MESSAGES
+    )
+    actions = yield v1.search_events(conversation_id, kind="ActionEvent", newest_first=True, limit=1)
+    return v1.final_answer([*messages.items, *actions.items])
 
 
 def to_result(
@@ -635,9 +681,7 @@ class V1Generation(Generation):
         """The event search answers an empty page for an unknown id, and keeps a deleted
         conversation's events: the conversation itself is asked first."""
         yield from existing_conversation(conversation_id)
-        yield from map_emitted(
-            iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size), v1.to_event
-        )
+        yield from iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size, unified=True)
 
     # ------------------------------------------------------------------ messages
 

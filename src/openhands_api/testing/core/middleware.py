@@ -3,7 +3,8 @@
 Responsible for three layers of the stack ``serving/app.py`` assembles (the order is
 documented there):
 
-* ``RequestLogMiddleware`` — records method, path and final status in ``state.requests``.
+* ``RequestLogMiddleware`` — records method, path, final status and the answer's body bytes
+  in ``state.requests``.
 * ``AdvanceMiddleware`` — materialises simulated time up to now before the route runs.
 * ``CacheControlMiddleware`` — the ``Cache-Control``/``Pragma``/``Expires`` headers every
   normal response of 1.6.0 carries (``NO_CACHE_HEADERS``; ``/assets`` get a long-lived one).
@@ -38,19 +39,22 @@ class RequestLogMiddleware:
             return
         query = scope.get("query_string", b"").decode("latin-1")
         path = scope["path"] + (f"?{query}" if query else "")
-        recorded = False
+        recorded: RequestRecord | None = None
 
         def record(status: int) -> None:
             nonlocal recorded
-            if not recorded:
-                recorded = True
-                self.state.record_request(RequestRecord(scope["method"], path, status))
+            if recorded is None:
+                recorded = RequestRecord(scope["method"], path, status)
+                self.state.record_request(recorded)
 
         async def record_status(message: Message) -> None:
-            # Recorded when the answer starts, before its body leaves: a client that has
-            # read the whole answer always finds its request in the log.
+            # Recorded when the answer starts, before its body leaves, and each chunk counted
+            # before it leaves: a client that has read the whole answer always finds its
+            # request, and all of its bytes, in the log.
             if message["type"] == "http.response.start":
                 record(int(message["status"]))
+            elif message["type"] == "http.response.body" and recorded is not None:
+                recorded.body_bytes += len(message.get("body", b""))
             await send(message)
 
         try:

@@ -110,12 +110,15 @@ STORED_SETTINGS: dict[str, Any] = {
 """What ``settings_stored=True`` starts with (like the kit storing its fake LLM's settings)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestRecord:
     method: str
     path: str
     """Path with query string, as sent."""
     status: int
+    body_bytes: int = 0
+    """Bytes of the answer's body sent so far: complete once the client has read the answer
+    (counted before each chunk leaves), so tests can pin what a call downloads."""
 
 
 class FakeState:
