@@ -32,10 +32,10 @@ from .protocol.generation import (
     OwnedByOtherGeneration,
     wait_timed_out,
 )
-from .protocol.http import BULK_FACTOR, Call, Now, Op, Request, Response, Step
+from .protocol.http import BULK_FACTOR, Call, Now, Op, Request, Response, Shared, Step
 from .protocol.pacing import SELF_HOSTED_BURST, SELF_HOSTED_RATE, RequestBudget
 from .protocol.parsing import is_concurrency_limit
-from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy, bounded
+from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy
 from .protocol.retry import FailureKind, RetryPolicy
 from .protocol.v0_ops import V0Generation
 from .protocol.v1_ops import V1Generation
@@ -57,6 +57,8 @@ DEFAULT_START_TIMEOUT = 300.0
 # below what would hurt: what a broken or hostile server can make the client hold.
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 USER_AGENT = "openhands-api-python"
+# The key of the one version detection that concurrent first calls of a client share.
+DETECTION = "the server's API version"
 
 
 def _user_agent() -> str:
@@ -377,11 +379,28 @@ class BaseClient:
 
     # ------------------------------------------------------------------ operations
 
-    def _op_generation(self) -> Op[Generation]:
-        """The server's generation: forced, cached, or detected now (CONTRACT §1.6)."""
-        if self._api_version is None:
+    def _op_generation(self, deadline: float | None = None) -> Op[Generation]:
+        """The server's generation: forced, cached, or detected now (CONTRACT §1.6).
+
+        Concurrent first calls share one detection (a ``Shared`` step: one in flight per
+        client), each waiting for it until its own ``deadline`` (monotonic, None: no limit)."""
+        version = self._api_version
+        if version is None:
+            version = yield Shared(DETECTION, self._op_detect, deadline)
+        return self._generation(version)
+
+    def _op_detect(self) -> Op[str]:
+        """Detect the version and keep it; a failure is not kept, so the next call tries again."""
+        if self._api_version is None:  # a run that began just after another one succeeded
             self._api_version = yield from detect_version(is_cloud=self._settings.is_cloud)
-        return self._generation(self._api_version)
+        return self._api_version
+
+    def _shared_timed_out(self, step: Shared) -> errors.APITimeoutError:
+        """The error of a call whose deadline passed while it waited for a shared run."""
+        return errors.APITimeoutError(
+            f"Waiting for {step.key} from {self.base_url}: the deadline passed before it was known",
+            request_sent=False,
+        )
 
     def _generation(self, version: str) -> Generation:
         generation = self._generations.get(version)
@@ -450,7 +469,7 @@ class BaseClient:
         started = yield Now()
         try:
             # Detecting the version is part of the wait, inside its timeout like its polls.
-            yield from bounded(self._op_generation(), started + wait_timeout)
+            yield from self._op_generation(deadline=started + wait_timeout)
         except TRANSIENT_ERRORS as exc:
             now = yield Now()
             if now < started + wait_timeout:
