@@ -100,7 +100,7 @@ class AsyncOpenHandsAPI(BaseClient):
         # TLS verification is on unless the caller says otherwise; ``verify`` may name a CA
         # bundle, and httpx also honours SSL_CERT_FILE, SSL_CERT_DIR and the *_PROXY variables.
         self._http = http_client or httpx.AsyncClient(
-            transport=transport, follow_redirects=False, verify=tls_verification(verify)
+            transport=transport, follow_redirects=False, verify=tls_verification(verify, self.base_url)
         )
         # Runs that concurrent operations share (the version detection of many first calls).
         self._shared = AsyncSharedRuns()
