@@ -186,7 +186,8 @@ class BaseClient:
 
     @property
     def api_version(self) -> str | None:
-        """``"v0"`` or ``"v1"`` once known; ``None`` while ``"auto"`` has not probed yet."""
+        """``"v0"`` or ``"v1"`` once known (or presumed, see ``_presume``); ``None`` while
+        ``"auto"`` has not probed yet."""
         return self._api_version
 
     @property
@@ -432,7 +433,9 @@ class BaseClient:
 
         def note(step: Step) -> Step:
             nonlocal emitted
-            emitted = emitted or isinstance(step, Emit)
+            if isinstance(step, Emit) and not emitted:
+                emitted = True
+                self._presumed = False  # an item of the generation's own: confirmed
             return step
 
         try:
