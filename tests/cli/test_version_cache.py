@@ -20,6 +20,7 @@ from openhands_api.testing import FakeOpenHandsServer
 from tests.cli.conftest import run_cli
 
 SESSION_KEY = "sk-session-do-not-store-0123456789"
+API_KEY = "sk-api-key-do-not-store-9876543210"
 PROBES = ("/api/v1/app-conversations/search?limit=1", "/api/conversations?limit=1")
 
 
@@ -72,11 +73,14 @@ def test_the_next_command_uses_the_remembered_version(
     fake_openhands_factory: Callable[..., FakeOpenHandsServer], cache_home: Path
 ) -> None:
     server, conversation_id = _server(fake_openhands_factory)
-    _get(server, cache_home, conversation_id)
+    _get(server, cache_home, conversation_id, OPENHANDS_API_KEY=API_KEY)
     assert probes(server) == 2
     text = _cache_file(cache_home).read_text()
-    assert json.loads(text)["servers"][server.base_url]["api_version"] == "v0"
+    assert json.loads(text) == {
+        "servers": {server.base_url: {"api_version": "v0", "detected_at": pytest.approx(time.time(), abs=60)}}
+    }
     assert SESSION_KEY not in text
+    assert API_KEY not in text
     _get(server, cache_home, conversation_id)
     _get(server, cache_home, conversation_id)
     assert probes(server) == 2  # the two later commands did not probe
