@@ -31,6 +31,7 @@ def _clean_openhands_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
         "OPENHANDS_PROFILE",
         "OPENHANDS_API_VERSION",
         "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",  # the CLI remembers API versions there: one test's must not be another's
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))

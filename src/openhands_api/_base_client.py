@@ -10,6 +10,7 @@ themselves live in ``protocol/`` (no I/O).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import ssl
 import time
@@ -32,10 +33,10 @@ from .protocol.generation import (
     OwnedByOtherGeneration,
     wait_timed_out,
 )
-from .protocol.http import BULK_FACTOR, Call, Now, Op, Request, Response, Step
+from .protocol.http import BULK_FACTOR, Call, Emit, Now, Op, Request, Response, Shared, Step
 from .protocol.pacing import SELF_HOSTED_BURST, SELF_HOSTED_RATE, RequestBudget
 from .protocol.parsing import is_concurrency_limit
-from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy, bounded
+from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy, relay
 from .protocol.retry import FailureKind, RetryPolicy
 from .protocol.v0_ops import V0Generation
 from .protocol.v1_ops import V1Generation
@@ -57,6 +58,16 @@ DEFAULT_START_TIMEOUT = 300.0
 # below what would hurt: what a broken or hostile server can make the client hold.
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 USER_AGENT = "openhands-api-python"
+# The key of the one version detection that concurrent first calls of a client share.
+DETECTION = "the server's API version"
+# What a server answers on routes it does not have (a presumed version's, say): 404 or 405
+# (APIStatusError, NotFoundError among them), a web page or some other JSON (ProtocolError),
+# or what an operation makes of a missing route (NotSupportedError).
+ROUTES_MISSING: tuple[type[errors.OpenHandsError], ...] = (
+    errors.APIStatusError,
+    errors.ProtocolError,
+    errors.NotSupportedError,
+)
 
 
 def _user_agent() -> str:
@@ -146,6 +157,8 @@ class BaseClient:
         self._requested_version: str = api_version
         # "auto" is resolved on first use (one or two cheap GETs) and then cached.
         self._api_version: str | None = None if api_version == "auto" else api_version
+        # True while ``_api_version`` is a remembered one (``_presume``) no answer has confirmed.
+        self._presumed = False
         # Starting compute has its own budget: minutes on a cold Cloud runtime (CONTRACT §4.3).
         self._start_timeout = DEFAULT_START_TIMEOUT if start_timeout is None else float(start_timeout)
         if not self._start_timeout > 0:
@@ -173,7 +186,8 @@ class BaseClient:
 
     @property
     def api_version(self) -> str | None:
-        """``"v0"`` or ``"v1"`` once known; ``None`` while ``"auto"`` has not probed yet."""
+        """``"v0"`` or ``"v1"`` once known (or presumed, see ``_presume``); ``None`` while
+        ``"auto"`` has not probed yet."""
         return self._api_version
 
     @property
@@ -377,11 +391,84 @@ class BaseClient:
 
     # ------------------------------------------------------------------ operations
 
-    def _op_generation(self) -> Op[Generation]:
-        """The server's generation: forced, cached, or detected now (CONTRACT §1.6)."""
-        if self._api_version is None:
+    def _op_generation(self, deadline: float | None = None) -> Op[Generation]:
+        """The server's generation: forced, cached, or detected now (CONTRACT §1.6).
+
+        Concurrent first calls share one detection (a ``Shared`` step: one in flight per
+        client), each waiting for it until its own ``deadline`` (monotonic, None: no limit)."""
+        version = self._api_version
+        if version is None:
+            version = yield Shared(DETECTION, self._op_detect, deadline)
+        return self._generation(version)
+
+    def _op_detect(self) -> Op[str]:
+        """Detect the version and keep it; a failure is not kept, so the next call tries again."""
+        if self._api_version is None:  # a run that began just after another one succeeded
             self._api_version = yield from detect_version(is_cloud=self._settings.is_cloud)
-        return self._generation(self._api_version)
+        return self._api_version
+
+    def _presume(self, version: str) -> None:
+        """Start from a version remembered from an earlier detection (the CLI keeps one per
+        server for a few minutes) instead of probing. Until an answer confirms it, an
+        operation that finds the routes missing detects again, once (``_on_generation``)."""
+        if self._api_version is None and version in GENERATIONS:
+            self._api_version = version
+            self._presumed = True
+
+    def _on_generation(
+        self, use: Callable[[Generation], Op[T]], *, absent: Callable[[T], bool] | None = None
+    ) -> Op[T]:
+        """Run ``use`` on the server's generation.
+
+        When that generation was presumed, not detected, and the server answers as if its
+        routes were not there (404 or 405, a web page, nothing of the API's: the errors of
+        ``ROUTES_MISSING``, or a result ``absent`` calls absence), the version is detected
+        again; if it differs, ``use`` runs once more on the detected generation. That is
+        safe for a create too: the routes it went to do not exist, so nothing was made.
+        An iterator that already emitted items is not run again."""
+        generation = yield from self._op_generation()
+        if not self._presumed:
+            return (yield from use(generation))
+        emitted = False
+
+        def note(step: Step) -> Step:
+            nonlocal emitted
+            if isinstance(step, Emit) and not emitted:
+                emitted = True
+                self._presumed = False  # an item of the generation's own: confirmed
+            return step
+
+        try:
+            result = yield from relay(use(generation), note)
+        except ROUTES_MISSING as exc:
+            if emitted or (isinstance(exc, errors.APIStatusError) and exc.status_code not in (404, 405)):
+                raise
+            corrected = yield from self._op_recheck(generation)
+            if corrected is None:
+                raise
+            return (yield from use(corrected))
+        if absent is not None and absent(result):
+            corrected = yield from self._op_recheck(generation)
+            if corrected is not None:
+                return (yield from use(corrected))
+        self._presumed = False
+        return result
+
+    def _op_recheck(self, presumed: Generation) -> Op[Generation | None]:
+        """Detect the version the presumed one stood for; the detected generation if it is
+        another, None if the presumption was right."""
+        if self._presumed and self._api_version == presumed.version:
+            self._presumed = False
+            self._api_version = None
+        detected = yield from self._op_generation()
+        return None if detected is presumed else detected
+
+    def _shared_timed_out(self, step: Shared) -> errors.APITimeoutError:
+        """The error of a call whose deadline passed while it waited for a shared run."""
+        return errors.APITimeoutError(
+            f"Waiting for {step.key} from {self.base_url}: the deadline passed before it was known",
+            request_sent=False,
+        )
 
     def _generation(self, version: str) -> Generation:
         generation = self._generations.get(version)
@@ -389,14 +476,19 @@ class BaseClient:
             generation = self._generations[version] = GENERATIONS[version](self._context)
         return generation
 
-    def _on_owner(self, use: Callable[[Generation], Op[T]]) -> Op[T]:
+    def _on_owner(
+        self, use: Callable[[Generation], Op[T]], *, absent: Callable[[T], bool] | None = None
+    ) -> Op[T]:
         """Run ``use`` on the server's generation — or on the generation that owns the id, when
         a server that speaks both hands it over (its V0 routes show V1 conversations)."""
-        generation = yield from self._op_generation()
-        try:
-            return (yield from use(generation))
-        except OwnedByOtherGeneration as moved:
-            return (yield from use(self._generation(moved.version)))
+
+        def on_owner(generation: Generation) -> Op[T]:
+            try:
+                return (yield from use(generation))
+            except OwnedByOtherGeneration as moved:
+                return (yield from use(self._generation(moved.version)))
+
+        return self._on_generation(on_owner, absent=absent)
 
     def _wait_timeout(self, timeout: float | None) -> float:
         value = DEFAULT_WAIT_TIMEOUT if timeout is None else float(timeout)
@@ -426,8 +518,7 @@ class BaseClient:
             image_urls=image_urls,
             options=options,
         )
-        generation = yield from self._op_generation()
-        return (yield from generation.create(request))
+        return (yield from self._on_generation(lambda generation: generation.create(request)))
 
     def _op_get(self, conversation_id: str) -> Op[Conversation]:
         return self._on_owner(lambda generation: generation.get(conversation_id))
@@ -450,7 +541,7 @@ class BaseClient:
         started = yield Now()
         try:
             # Detecting the version is part of the wait, inside its timeout like its polls.
-            yield from bounded(self._op_generation(), started + wait_timeout)
+            yield from self._op_generation(deadline=started + wait_timeout)
         except TRANSIENT_ERRORS as exc:
             now = yield Now()
             if now < started + wait_timeout:
@@ -477,8 +568,9 @@ class BaseClient:
         )
 
     def _op_iter_conversations(self, page_size: int, filters: dict[str, Any]) -> Op[None]:
-        generation = yield from self._op_generation()
-        yield from generation.iter_conversations(page_size=page_size, filters=filters)
+        yield from self._on_generation(
+            lambda generation: generation.iter_conversations(page_size=page_size, filters=filters)
+        )
 
     def _op_iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
         return self._on_owner(
@@ -492,7 +584,10 @@ class BaseClient:
         return self._on_owner(lambda generation: generation.resume(conversation_id))
 
     def _op_delete(self, conversation_id: str) -> Op[bool]:
-        return self._on_owner(lambda generation: generation.delete(conversation_id))
+        # A presumed generation's routes missing may look like "no such conversation" here.
+        return self._on_owner(
+            lambda generation: generation.delete(conversation_id), absent=lambda deleted: not deleted
+        )
 
     def _op_set_title(self, conversation_id: str, title: str) -> Op[None]:
         return self._on_owner(lambda generation: generation.set_title(conversation_id, title))
@@ -516,8 +611,22 @@ def write_file_atomically(path: Path, content: bytes) -> None:
         raise
 
 
-def tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
-    """httpx's ``verify``: True/False, or a CA bundle path turned into an SSL context."""
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+
+
+def tls_verification(verify: bool | str, base_url: str = "") -> bool | ssl.SSLContext:
+    """httpx's ``verify``: True/False, or a CA bundle path turned into an SSL context.
+
+    For a plain ``http://`` server reached without a proxy, no TLS connection is ever made
+    (redirects are not followed), so the default is a verifying context without loaded CAs
+    instead of httpx's: loading the CA bundle costs about 30 ms of CPU, a third of a whole
+    ``openhands-api get``. Should TLS happen after all, that context verifies, and fails."""
+    if (
+        verify is True
+        and base_url.startswith("http://")
+        and not any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
+    ):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and hostname checks on
     if isinstance(verify, str):
         try:
             return ssl.create_default_context(cafile=verify)

@@ -9,10 +9,21 @@ uses the ``async_*`` / ``ASYNC_*`` member, client.py the plain one.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._base_client import ProgressCallback
+from .errors import OpenHandsError
+from .protocol.http import Op, Shared
+from .protocol.polling import bounded
+
+if TYPE_CHECKING:
+    import asyncio
+
+# What a shared run's asker gets: (result, None), or (None, the error to throw into its op).
+Outcome = tuple[Any, OpenHandsError | None]
 
 # What both clients' docstrings say about their settings.
 _SETTINGS_DOC = """    Settings come from the arguments, else the environment (``OPENHANDS_API_KEY``,
@@ -78,3 +89,105 @@ async def async_sleep(seconds: float) -> None:
 
 def sleep(seconds: float) -> None:
     time.sleep(seconds)
+
+
+def _own_copy(exc: OpenHandsError) -> OpenHandsError:
+    """The shared run's error as this asker's own exception object, so that one asker's
+    traceback, or an operation that rewrites the message on its way out, is not another's."""
+    copy = type(exc).__new__(type(exc), *exc.args)
+    copy.args = exc.args
+    copy.__dict__.update(vars(exc))
+    return copy
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+class AsyncSharedRuns:
+    """The async client's :class:`~.protocol.http.Shared` steps: one task per key, run apart
+    from every asker (shielded: cancelling an asker, or its deadline passing, leaves the task
+    running for the others), forgotten once done, so a failure is tried afresh next time."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Future[Any]] = {}
+
+    async def join(
+        self,
+        step: Shared,
+        run: Callable[[Op[Any]], Awaitable[Any]],
+        timed_out: Callable[[Shared], OpenHandsError],
+    ) -> Outcome:
+        import asyncio
+
+        task = self._tasks.get(step.key)
+        if task is None:
+            task = self._tasks[step.key] = asyncio.ensure_future(run(step.start()))
+            task.add_done_callback(lambda done: self._forget(step.key, done))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), _remaining(step.deadline)), None
+        except TimeoutError:
+            return None, timed_out(step)
+        except OpenHandsError as exc:
+            return None, _own_copy(exc)
+
+    def _forget(self, key: str, done: asyncio.Future[Any]) -> None:
+        if self._tasks.get(key) is done:
+            del self._tasks[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: a failure every asker gave up on is not "never retrieved"
+
+
+class _SyncRun:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: OpenHandsError | None = None
+        # False until it ended in a value or an error for everyone (not the leader's own
+        # deadline, not an interrupt of the leader's thread): then an asker runs it again.
+        self.settled = False
+
+
+class SharedRuns:
+    """The sync client's :class:`~.protocol.http.Shared` steps: the first thread to ask runs
+    the operation, bounded by its own deadline; threads that ask meanwhile wait for its end
+    (each until its own deadline) and take its result or its error. When the run ended only
+    because the leading thread's deadline passed, a waiter with time left runs it again."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._runs: dict[str, _SyncRun] = {}
+
+    def join(
+        self,
+        step: Shared,
+        run: Callable[[Op[Any]], Any],
+        timed_out: Callable[[Shared], OpenHandsError],
+    ) -> Outcome:
+        while True:
+            with self._guard:
+                current = self._runs.get(step.key)
+                leading = current is None
+                if current is None:
+                    current = self._runs[step.key] = _SyncRun()
+            if leading:
+                return self._lead(step, current, run)
+            if not current.done.wait(_remaining(step.deadline)):
+                return None, timed_out(step)
+            if current.settled:
+                return current.value, None if current.error is None else _own_copy(current.error)
+
+    def _lead(self, step: Shared, current: _SyncRun, run: Callable[[Op[Any]], Any]) -> Outcome:
+        op = step.start() if step.deadline is None else bounded(step.start(), step.deadline)
+        try:
+            current.value = run(op)
+            current.settled = True
+            return current.value, None
+        except OpenHandsError as exc:
+            current.error = exc
+            current.settled = step.deadline is None or time.monotonic() < step.deadline
+            return None, exc
+        finally:
+            with self._guard:
+                del self._runs[step.key]
+            current.done.set()

@@ -28,7 +28,7 @@ from ._base_client import (
     tls_verification,
     write_file_atomically,
 )
-from ._pairs import ASYNC_CLIENT_DOC, async_report_progress, async_sleep
+from ._pairs import ASYNC_CLIENT_DOC, AsyncSharedRuns, async_report_progress, async_sleep
 from .models import (
     AppConversation,
     AppConversationPage,
@@ -51,7 +51,7 @@ from .models import (
     V1EventPage,
 )
 from .protocol import v0, v0_ops, v1, v1_ops
-from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step, WriteFile
+from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step, WriteFile
 
 __all__ = ["AsyncOpenHandsAPI", "AsyncV0Routes", "AsyncV1Routes"]
 
@@ -100,8 +100,10 @@ class AsyncOpenHandsAPI(BaseClient):
         # TLS verification is on unless the caller says otherwise; ``verify`` may name a CA
         # bundle, and httpx also honours SSL_CERT_FILE, SSL_CERT_DIR and the *_PROXY variables.
         self._http = http_client or httpx.AsyncClient(
-            transport=transport, follow_redirects=False, verify=tls_verification(verify)
+            transport=transport, follow_redirects=False, verify=tls_verification(verify, self.base_url)
         )
+        # Runs that concurrent operations share (the version detection of many first calls).
+        self._shared = AsyncSharedRuns()
         self.v0 = AsyncV0Routes(self)
         self.v1 = AsyncV1Routes(self)
 
@@ -194,6 +196,8 @@ class AsyncOpenHandsAPI(BaseClient):
         if isinstance(step, WriteFile):
             write_file_atomically(step.path, step.content)
             return None, None
+        if isinstance(step, Shared):
+            return await self._shared.join(step, self._run, self._shared_timed_out)
         raise TypeError(f"unexpected step {step!r}")
 
     async def _run(self, op: Op[T], on_progress: ProgressCallback | None = None) -> T:

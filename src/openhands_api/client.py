@@ -31,7 +31,7 @@ from ._base_client import (
     tls_verification,
     write_file_atomically,
 )
-from ._pairs import CLIENT_DOC, report_progress, sleep
+from ._pairs import CLIENT_DOC, SharedRuns, report_progress, sleep
 from .models import (
     AppConversation,
     AppConversationPage,
@@ -54,7 +54,7 @@ from .models import (
     V1EventPage,
 )
 from .protocol import v0, v0_ops, v1, v1_ops
-from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step, WriteFile
+from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step, WriteFile
 
 __all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
 
@@ -103,8 +103,10 @@ class OpenHandsAPI(BaseClient):
         # TLS verification is on unless the caller says otherwise; ``verify`` may name a CA
         # bundle, and httpx also honours SSL_CERT_FILE, SSL_CERT_DIR and the *_PROXY variables.
         self._http = http_client or httpx.Client(
-            transport=transport, follow_redirects=False, verify=tls_verification(verify)
+            transport=transport, follow_redirects=False, verify=tls_verification(verify, self.base_url)
         )
+        # Runs that concurrent operations share (the version detection of many first calls).
+        self._shared = SharedRuns()
         self.v0 = V0Routes(self)
         self.v1 = V1Routes(self)
 
@@ -197,6 +199,8 @@ class OpenHandsAPI(BaseClient):
         if isinstance(step, WriteFile):
             write_file_atomically(step.path, step.content)
             return None, None
+        if isinstance(step, Shared):
+            return self._shared.join(step, self._run, self._shared_timed_out)
         raise TypeError(f"unexpected step {step!r}")
 
     def _run(self, op: Op[T], on_progress: ProgressCallback | None = None) -> T:

@@ -160,7 +160,7 @@ class WireModel(BaseModel):
     that earlier clients returned.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     def __getitem__(self, key: str) -> Any:
         if key in type(self).model_fields:
@@ -376,7 +376,7 @@ class Conversation(BaseModel):
     costs extra requests per conversation.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     api_version: str
@@ -434,7 +434,7 @@ class Event(BaseModel):
     ``text`` is the best human-readable text of the event, or None.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     seq: int | None = None
@@ -456,7 +456,7 @@ class ConversationResult(BaseModel):
     conversation's wire object.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     conversation_id: str
     outcome: Outcome
@@ -491,7 +491,7 @@ class SentMessage(BaseModel):
     user message event then (see ``lifecycle.SettleTracker``).
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     conversation_id: str
     marker: int | None = None

@@ -142,6 +142,7 @@ def connection_options(func: F) -> F:
     return func
 
 
+@contextlib.contextmanager
 def make_client(
     api_key: str | None,
     base_url: str | None,
@@ -150,10 +151,14 @@ def make_client(
     allow_insecure_http: bool,
     profile: str | None = None,
     **extra: Any,
-) -> OpenHandsAPI:
+) -> Iterator[OpenHandsAPI]:
+    """The client for one command, closed at the end. Under ``--api-version auto`` it starts
+    from the version remembered for the server (``version_cache``) and, when it had to
+    detect one, remembers that for the next command."""
     from ..client import OpenHandsAPI
+    from . import version_cache
 
-    return OpenHandsAPI(
+    with OpenHandsAPI(
         api_key=api_key,
         base_url=base_url,
         session_api_key=session_api_key,
@@ -161,7 +166,15 @@ def make_client(
         allow_insecure_http=allow_insecure_http,
         api_version=cast("ApiVersion", api_version),  # click.Choice allows only valid values
         **extra,
-    )
+    ) as api:
+        presumed = version_cache.remembered(api.base_url) if api_version == "auto" else None
+        if presumed is not None:
+            api._presume(presumed)
+        try:
+            yield api
+        finally:
+            if api_version == "auto" and api.api_version not in (None, presumed):
+                version_cache.remember(api.base_url, api.api_version)
 
 
 @contextlib.contextmanager

@@ -2,8 +2,9 @@
 
 A route function returns a :class:`Call`: the :class:`Request` to send plus the function that
 turns the :class:`Response` into a result or a typed error. A multi-step operation (``ops.py``)
-is a generator that yields :class:`Call`, :class:`Sleep`, :class:`Now`, :class:`Emit` and
-:class:`WriteFile` steps; a driver (``client.py`` / ``aio.py``) performs each step and sends the result back.
+is a generator that yields :class:`Call`, :class:`Sleep`, :class:`Now`, :class:`Emit`,
+:class:`WriteFile` and :class:`Shared` steps; a driver (``client.py`` / ``aio.py``) performs
+each step and sends the result back.
 
 Nothing here performs I/O, reads a clock or knows about httpx.
 """
@@ -147,7 +148,22 @@ class Progress:
     item: Any
 
 
-Step = Call[Any] | Sleep | Now | Emit | Progress | WriteFile
+@dataclass(frozen=True)
+class Shared:
+    """Run the operation ``start()`` makes once for all the client's operations that ask for
+    the same ``key`` while it runs (the version detection of many concurrent first calls):
+    each gets its result, or its error. A failure is not kept: the next ask runs it again.
+
+    ``deadline`` (monotonic seconds) bounds how long this asker waits for it; a waiter that
+    gives up (its deadline, its cancellation) does not stop the run the others wait on.
+    """
+
+    key: str
+    start: Callable[[], Generator[Any, Any, Any]]
+    deadline: float | None = None
+
+
+Step = Call[Any] | Sleep | Now | Emit | Progress | WriteFile | Shared
 # An operation yields steps and receives each step's result (None for Sleep, Emit, Progress).
 Op = Generator[Step, Any, T]
 
