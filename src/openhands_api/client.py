@@ -12,9 +12,7 @@ done?") comes from ``protocol/`` through the shared :class:`BaseClient`.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,7 +27,6 @@ from ._base_client import (
     ProgressCallback,
     one_of,
     tls_verification,
-    write_file_atomically,
 )
 from ._pairs import CLIENT_DOC, report_progress, sleep
 from .models import (
@@ -54,7 +51,7 @@ from .models import (
     V1EventPage,
 )
 from .protocol import v0, v0_ops, v1, v1_ops
-from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step, WriteFile
+from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step
 
 __all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
 
@@ -129,34 +126,20 @@ class OpenHandsAPI(BaseClient):
         kwargs = self._request_kwargs(request)
         deadline = self._attempt_deadline(request)
         with self._http.stream(request.method, url, **kwargs) as raw:
-            if request.stream_to is not None and self._should_stream(raw):
-                return self._response(raw, b"", self._save(raw, request.stream_to))
+            download = self._file_body(request, raw)
+            if download is not None:
+                # Decoded by our own reader like any answer, written as it comes.
+                file_deadline = self._file_deadline(request, deadline)
+                with download:
+                    for chunk in raw.iter_raw():
+                        download.feed(chunk)
+                        self._check_attempt_time(request, file_deadline)
+                    return self._response(raw, *download.finish())
             body = self._body_reader(request, raw)
             for chunk in raw.iter_raw():
                 body.feed(chunk)
                 self._check_attempt_time(request, deadline)
             return self._response(raw, body.finish())
-
-    @staticmethod
-    def _save(raw: httpx.Response, destination: Path) -> int:
-        """Stream the body into ``destination`` through a temporary file, so a broken
-        download never leaves a truncated file under the real name."""
-        destination = Path(destination)
-        fd, tmp = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
-        written = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in raw.iter_bytes():
-                    out.write(chunk)
-                    written += len(chunk)
-            os.replace(tmp, destination)
-        except BaseException:
-            # Local disk work stays synchronous even in the async client, like the chunk writes
-            # above: it is brief, and a thread hop per chunk would cost more than it saves.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return written
 
     def _send(self, call: Call[T]) -> T:
         request = call.request
@@ -194,9 +177,6 @@ class OpenHandsAPI(BaseClient):
             return None, None
         if isinstance(step, Now):
             return (time.time() if step.wall else time.monotonic()), None
-        if isinstance(step, WriteFile):
-            write_file_atomically(step.path, step.content)
-            return None, None
         raise TypeError(f"unexpected step {step!r}")
 
     def _run(self, op: Op[T], on_progress: ProgressCallback | None = None) -> T:

@@ -18,7 +18,6 @@ operations that read one hand it over to the V1 generation (``OwnedByOtherGenera
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ from .generation import (
     undecided,
     wait_timed_out,
 )
-from .http import Emit, Now, Op, Progress, Sleep, WriteFile, web_url
+from .http import Emit, Now, Op, Progress, Sleep, web_url
 from .lifecycle import (
     AgentStateChange,
     Assessment,
@@ -206,12 +205,6 @@ def to_result(
         web_url=conversation.web_url,
         conversation=conversation,
     )
-
-
-def trajectory_json(events: Sequence[V0Event]) -> bytes:
-    """A V0 trajectory as the JSON file ``download_history`` writes."""
-    items = [event.model_dump(mode="json", exclude_none=True) for event in events]
-    return json.dumps({"trajectory": items}, indent=1).encode("utf-8")
 
 
 # ---------------------------------------------------------------------------- exactly-once helpers
@@ -600,7 +593,7 @@ class V0Generation(Generation):
 
     def download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
         """V0 has no zip of the history; its trajectory (every event as JSON) is the nearest
-        honest equivalent, written as ``{"trajectory": [...]}``."""
-        events = yield v0.get_trajectory(conversation_id)
-        yield WriteFile(destination, trajectory_json(events))
+        honest equivalent: the server's ``{"trajectory": [...]}``, streamed to the file as it
+        comes (:func:`v0.download_trajectory`), so memory stays flat however long the history."""
+        yield v0.download_trajectory(conversation_id, destination)
         return destination
