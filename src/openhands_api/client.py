@@ -121,7 +121,8 @@ class OpenHandsAPI(BaseClient):
 
     def _transmit(self, request: Request) -> Response:
         """One attempt: send, then read the whole body within the attempt's deadline and the
-        answer's size cap (a trickling server or a decompression bomb cannot get past them)."""
+        answer's size cap (a trickling server or a decompression bomb cannot get past them) —
+        or, when the answer is a download's file, write it there as it comes."""
         url = self.base_url + request.path
         kwargs = self._request_kwargs(request)
         deadline = self._attempt_deadline(request)

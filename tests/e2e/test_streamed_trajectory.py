@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from openhands_api import (
+    APITimeoutError,
     AsyncOpenHandsAPI,
     AuthenticationError,
     NotFoundError,
@@ -209,6 +210,20 @@ def test_a_trajectory_over_the_bulk_cap_is_refused_and_leaves_no_file(
     # The bulk cap is 16 × max_response_bytes: 64 KiB here, less than this trajectory.
     with pytest.raises(ProtocolError, match="larger than 65,536 bytes"):
         _download(flavour, server, conversation_id, destination, max_response_bytes=4096)
+    _assert_untouched(tmp_path, destination)
+
+
+@FLAVOURS
+def test_a_trickled_trajectory_cannot_outlast_the_request_timeout_and_leaves_no_file(
+    server: FakeOpenHandsServer, tmp_path: Path, flavour: str
+) -> None:
+    conversation_id = _finished_conversation(server, steps=3)
+    destination = tmp_path / "h.json"
+    destination.write_bytes(OLD_CONTENT)
+    server.state.faults.add(FaultRule("trickle", method="GET", path=TRAJECTORY_PATH, delay=0.05))
+    # Each byte comes quickly; the whole answer never comes within the 1 s request timeout.
+    with pytest.raises(APITimeoutError, match="timed out"):
+        _download(flavour, server, conversation_id, destination, timeout=1.0, max_retries=0)
     _assert_untouched(tmp_path, destination)
 
 
