@@ -27,6 +27,7 @@ from ._base_client import (
     ProgressCallback,
     one_of,
     tls_verification,
+    write_file_atomically,
 )
 from ._pairs import CLIENT_DOC, report_progress, sleep
 from .models import (
@@ -51,7 +52,7 @@ from .models import (
     V1EventPage,
 )
 from .protocol import v0, v0_ops, v1, v1_ops
-from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step
+from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, Step, WriteFile
 
 __all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
 
@@ -178,6 +179,9 @@ class OpenHandsAPI(BaseClient):
             return None, None
         if isinstance(step, Now):
             return (time.time() if step.wall else time.monotonic()), None
+        if isinstance(step, WriteFile):
+            write_file_atomically(step.path, step.content)
+            return None, None
         raise TypeError(f"unexpected step {step!r}")
 
     def _run(self, op: Op[T], on_progress: ProgressCallback | None = None) -> T:

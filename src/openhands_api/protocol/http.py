@@ -3,7 +3,7 @@
 A route function returns a :class:`Call`: the :class:`Request` to send plus the function that
 turns the :class:`Response` into a result or a typed error. A multi-step operation (``ops.py``)
 is a generator that yields :class:`Call`, :class:`Sleep`, :class:`Now`, :class:`Emit` and
-:class:`Progress` steps; a driver (``client.py`` / ``aio.py``) performs each step and sends the result back.
+:class:`WriteFile` steps; a driver (``client.py`` / ``aio.py``) performs each step and sends the result back.
 
 Nothing here performs I/O, reads a clock or knows about httpx.
 """
@@ -171,7 +171,15 @@ class Progress:
     item: Any
 
 
-Step = Call[Any] | Sleep | Now | Emit | Progress
+@dataclass(frozen=True)
+class WriteFile:
+    """Write ``content`` to ``path`` (atomically: a partial file never has the real name)."""
+
+    path: Path
+    content: bytes
+
+
+Step = Call[Any] | Sleep | Now | Emit | Progress | WriteFile
 # An operation yields steps and receives each step's result (None for Sleep, Emit, Progress).
 Op = Generator[Step, Any, T]
 
