@@ -157,6 +157,14 @@ class Now:
 
 
 @dataclass(frozen=True)
+class WriteFile:
+    """Write ``content`` to ``path`` (atomically: a partial file never has the real name)."""
+
+    path: Path
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Emit:
     """Hand one item to the caller of an iterator; the operation resumes when asked for more."""
 
@@ -169,14 +177,6 @@ class Progress:
     (``wait(on_progress=…)``); drivers drop it when nobody asked."""
 
     item: Any
-
-
-@dataclass(frozen=True)
-class WriteFile:
-    """Write ``content`` to ``path`` (atomically: a partial file never has the real name)."""
-
-    path: Path
-    content: bytes
 
 
 Step = Call[Any] | Sleep | Now | Emit | Progress | WriteFile
