@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from . import errors
-from ._body import ACCEPT_ENCODING, BodyReader
+from ._body import ACCEPT_ENCODING, BodyReader, FileBody
 from ._redaction import guard_logs, redact, scrub
 from .config import Settings, check_transport_security, resolve_settings
 from .models import Conversation, ConversationResult, SentMessage
@@ -303,11 +303,36 @@ class BaseClient:
         )
         return error
 
-    @staticmethod
-    def _should_stream(raw: httpx.Response) -> bool:
-        """Write the body to the file only when it is the file, not an error or a page."""
+    def _file_body(self, request: Request, raw: httpx.Response) -> FileBody | None:
+        """The writer of a download's body into its file, when the answer is the file (a
+        success, of the kind the request expects); None when it is an error or a page, read
+        as an ordinary answer. A bulk download keeps the bulk cap; an answer that turns out
+        not to be the file, the ordinary one."""
+        if request.stream_to is None or not 200 <= raw.status_code < 300:
+            return None
         ctype = raw.headers.get("content-type", "").split(";")[0].strip().lower()
-        return 200 <= raw.status_code < 300 and not (ctype.endswith("json") or ctype.startswith("text/"))
+        is_json = ctype == "application/json" or ctype.endswith("+json")
+        if request.stream_json is not None:
+            if not is_json:
+                return None
+        elif ctype.endswith("json") or ctype.startswith("text/"):
+            return None
+        return FileBody(
+            request,
+            raw.status_code,
+            raw.headers.get("content-encoding", ""),
+            destination=request.stream_to,
+            limit=self._max_response_bytes * BULK_FACTOR if request.bulk else None,
+            answer_limit=self._max_response_bytes,
+            document=request.stream_json,
+        )
+
+    @staticmethod
+    def _file_deadline(request: Request, deadline: float | None) -> float | None:
+        """The attempt's deadline for writing its file: a bulk answer's as if it were read
+        into memory; none for other downloads (a workspace zip may take long; each read
+        still times out)."""
+        return deadline if request.bulk else None
 
     def _delay_after_failure(self, attempt: int, request: Request, exc: httpx.TransportError) -> float | None:
         kind = failure_kind(exc)

@@ -31,8 +31,9 @@ _SETTINGS_DOC = """    Settings come from the arguments, else the environment (`
     ``profile=`` uses a stored profile (``openhands-api auth login --profile NAME``) instead of
     the environment.
     ``start_timeout`` bounds starting compute (a V1 start task, a V0 restart; default 300 s).
-    ``max_response_bytes`` caps an answer (default 32 MiB; the V0 trajectory 16 times that;
-    downloads to a file have no cap), enforced while reading and decompressing. ``throttle``
+    ``max_response_bytes`` caps an answer (default 32 MiB; the V0 trajectory 16 times that,
+    also when streamed to a file; other downloads to a file have no cap), enforced while
+    reading and decompressing. ``throttle``
     shares one request budget among all of the client's operations, so many concurrent waits
     slow down instead of meeting the server's rate limit: ``True`` (default) keeps to a
     self-hosted server's limiter (10 requests a second; Cloud: none, its 429s are retried

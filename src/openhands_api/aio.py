@@ -9,9 +9,7 @@ done?") comes from ``protocol/`` through the shared :class:`BaseClient`.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -123,39 +121,26 @@ class AsyncOpenHandsAPI(BaseClient):
 
     async def _transmit(self, request: Request) -> Response:
         """One attempt: send, then read the whole body within the attempt's deadline and the
-        answer's size cap (a trickling server or a decompression bomb cannot get past them)."""
+        answer's size cap (a trickling server or a decompression bomb cannot get past them) —
+        or, when the answer is a download's file, write it there as it comes."""
         url = self.base_url + request.path
         kwargs = self._request_kwargs(request)
         deadline = self._attempt_deadline(request)
         async with self._http.stream(request.method, url, **kwargs) as raw:
-            if request.stream_to is not None and self._should_stream(raw):
-                return self._response(raw, b"", await self._save(raw, request.stream_to))
+            download = self._file_body(request, raw)
+            if download is not None:
+                # Decoded by our own reader like any answer, written as it comes.
+                file_deadline = self._file_deadline(request, deadline)
+                with download:
+                    async for chunk in raw.aiter_raw():
+                        download.feed(chunk)
+                        self._check_attempt_time(request, file_deadline)
+                    return self._response(raw, *download.finish())
             body = self._body_reader(request, raw)
             async for chunk in raw.aiter_raw():
                 body.feed(chunk)
                 self._check_attempt_time(request, deadline)
             return self._response(raw, body.finish())
-
-    @staticmethod
-    async def _save(raw: httpx.Response, destination: Path) -> int:
-        """Stream the body into ``destination`` through a temporary file, so a broken
-        download never leaves a truncated file under the real name."""
-        destination = Path(destination)
-        fd, tmp = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
-        written = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                async for chunk in raw.aiter_bytes():
-                    out.write(chunk)
-                    written += len(chunk)
-            os.replace(tmp, destination)
-        except BaseException:
-            # Local disk work stays synchronous even in the async client, like the chunk writes
-            # above: it is brief, and a thread hop per chunk would cost more than it saves.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return written
 
     async def _send(self, call: Call[T]) -> T:
         request = call.request

@@ -245,7 +245,11 @@ class V0Server(_Faults):
         if (method, suffix) == ("GET", "/events"):
             return json_response(events_page(self.events, request))
         if (method, suffix) == ("GET", "/trajectory"):
-            return json_response({"trajectory": self.events})
+            answer = json_response({"trajectory": self.events})
+            if request.stream_to is not None:
+                # Streamed by the driver: what reaches the parser is the byte count.
+                return Response(200, answer.headers, b"", downloaded=len(answer.content))
+            return answer
         if (method, suffix) == ("POST", "/message"):
             if self.info["status"] != "RUNNING":
                 return json_response(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from email.utils import formatdate
 from typing import Any
 
 import pytest
@@ -14,8 +16,15 @@ from openhands_api.errors import (
     ServerError,
     UnprocessableEntityError,
 )
-from openhands_api.protocol.generation import ABSENCE_SETTLE, GenerationContext, NewConversation, is_ambiguous
+from openhands_api.protocol.generation import (
+    ABSENCE_SETTLE,
+    CLOCK_MARGIN,
+    GenerationContext,
+    NewConversation,
+    is_ambiguous,
+)
 from openhands_api.protocol.http import Request, Response
+from openhands_api.protocol.parsing import server_clock
 from openhands_api.protocol.polling import PollPolicy
 from openhands_api.protocol.v0_ops import V0Generation
 from openhands_api.protocol.v1_ops import V1Generation
@@ -288,6 +297,126 @@ def _claim_like(message: str) -> Any:
     from openhands_api.protocol.v0_ops import _Claim, fingerprint
 
     return _Claim(fingerprint({"initial_user_msg": message}))
+
+
+# ---------------------------------------------------------------------------- V0, a crowded server
+
+
+class CrowdedServer:
+    """A V0 server whose clock is ``skew`` seconds off the client's, holding ``others``
+    conversations another client made (same fields, other prompts) between ``newest_age`` and
+    ``oldest_age`` seconds before the client's create, listed 100 a page, newest first; list
+    answers carry a ``Date`` unless ``dated`` is False (second resolution, cut down)."""
+
+    def __init__(
+        self,
+        outcomes: list[str],
+        *,
+        others: int = 100,
+        skew: float = 0.0,
+        newest_age: float = 120.0,
+        oldest_age: float = 590.0,
+        dated: bool = True,
+    ) -> None:
+        self.outcomes = outcomes
+        self.skew = skew
+        self.dated = dated
+        self.driver = Driver(self.answer)
+        self.conversations: list[dict[str, Any]] = []
+        self.first: dict[str, str | None] = {}
+        for n in range(others):
+            age = newest_age + (oldest_age - newest_age) * n / max(1, others - 1)
+            cid = f"{n + 1000:032x}"
+            self.conversations.append(self._info(cid, self.now() - age))
+            self.first[cid] = f"Another task, number {n}."
+        self.ours: str | None = None
+
+    def now(self) -> float:
+        return WALL_EPOCH + self.driver.now + self.skew
+
+    @staticmethod
+    def _info(cid: str, created: float) -> dict[str, Any]:
+        stamp = datetime.fromtimestamp(created, tz=timezone.utc).isoformat()
+        return {"conversation_id": cid, "status": "RUNNING", "created_at": stamp}
+
+    def answer(self, request: Request) -> Response:
+        if request.method == "POST":
+            outcome = self.outcomes.pop(0)
+            if outcome in ("ok", "lost-after-create"):
+                self.ours = f"{len(self.conversations) + 10:032x}"
+                self.conversations.insert(0, self._info(self.ours, self.now()))
+                self.first[self.ours] = request.json["initial_user_msg"]
+                if outcome == "ok":
+                    return json_response({"status": "ok", "conversation_id": self.ours})
+            raise _lost(request)
+        if request.path == "/api/conversations":
+            params = dict(request.params)
+            offset, limit = int(params.get("page_id", 0)), int(params["limit"])
+            more = offset + limit < len(self.conversations)
+            page = {
+                "results": self.conversations[offset : offset + limit],
+                "next_page_id": str(offset + limit) if more else None,
+            }
+            headers = {"content-type": "application/json"}
+            if self.dated:
+                headers["date"] = formatdate(int(self.now()), usegmt=True)
+            return Response(200, headers, json.dumps(page).encode())
+        return json_response(_message_events(self.first[request.path.split("/")[3]]))
+
+    def create(self) -> str:
+        return str(self.driver.run(create_v0()).id)
+
+    def events_read(self) -> int:
+        return sum(1 for r in self.driver.requests if r.path.endswith("/events"))
+
+    def lists(self) -> int:
+        return self.driver.count("GET", "/api/conversations")
+
+
+@pytest.mark.parametrize(
+    "skew", [0.0, 300.0, -900.0], ids=["same-clock", "server-ahead", "server-far-behind"]
+)
+def test_a_lost_create_among_100_recent_conversations_costs_a_few_requests(skew: float) -> None:
+    # Before: every conversation of the last 600 s by the client's clock had its events read
+    # (~100 requests a look); a server clock 900 s behind even hid ours from that window.
+    server = CrowdedServer(["lost-after-create"], skew=skew)
+    assert server.create() == server.ours
+    assert server.lists() == 1
+    assert server.events_read() == 1  # ours; the 100 older ones are skipped unread
+    assert len(server.driver.requests) == 3  # the create, the list, the events of ours
+
+
+def test_a_lost_create_that_never_arrived_among_100_recent_conversations_reads_no_events() -> None:
+    server = CrowdedServer(["lost-before-create", "ok"])
+    assert server.create() == server.ours
+    assert server.driver.count("POST", "/api/conversations") == 2
+    # One list a second until the absence settles (ABSENCE_SETTLE); no candidate to read.
+    assert server.lists() == int(ABSENCE_SETTLE) + 1
+    assert server.events_read() == 0
+
+
+def test_conversations_made_within_the_clock_margin_before_the_send_are_read_once_each() -> None:
+    # Stamped 10–50 s before the send: within CLOCK_MARGIN, so they could be ours; each is
+    # read once, then known by its first message for the rest of the lookup.
+    server = CrowdedServer(["lost-before-create", "ok"], others=5, newest_age=10.0, oldest_age=50.0)
+    assert CLOCK_MARGIN > 50.0
+    assert server.create() == server.ours
+    assert server.lists() == int(ABSENCE_SETTLE) + 1
+    assert server.events_read() == 5
+
+
+def test_without_a_date_the_lookup_falls_back_to_the_client_clock_window() -> None:
+    # The documented worst case: no server clock, so every candidate of LOOKUP_WINDOW is read.
+    server = CrowdedServer(["lost-after-create"], dated=False)
+    assert server.create() == server.ours
+    assert server.events_read() == 101
+    assert server.lists() == 2
+
+
+def test_a_garbled_date_counts_as_none() -> None:
+    response = Response(200, {"date": "yesterday-ish"}, b"")
+    assert server_clock(response) is None
+    assert server_clock(Response(200, {"date": "Tue, 01 Dec 2026 11:02:36 GMT"}, b"")) == 1796122956.0
 
 
 # ---------------------------------------------------------------------------- V1

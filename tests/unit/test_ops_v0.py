@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from openhands_api.errors import (
     WaitTimeoutError,
 )
 from openhands_api.models import Outcome, SentMessage
+from openhands_api.protocol import v0
 from openhands_api.protocol.generation import SILENT_LOOKUP_LIMIT, NewConversation, OwnedByOtherGeneration
 from openhands_api.protocol.http import Request, Response
 from openhands_api.protocol.v0_ops import V0Generation, V0Tracker, read_new_events
@@ -825,18 +825,19 @@ def test_set_title_refuses_an_empty_title_before_any_request() -> None:
     assert driver.requests == []
 
 
-def test_download_history_writes_the_trajectory_json(tmp_path: Path) -> None:
+def test_download_history_streams_the_trajectory_to_the_destination(tmp_path: Path) -> None:
     destination = tmp_path / "history.json"
     path, driver = run(
         V0Server("RUNNING", v0_first_turn("Done.")), generation().download_history(V0_CID, destination)
     )
     assert path == destination
     assert driver.calls() == [f"GET {V0_PATH}/trajectory"]
-    written = json.loads(driver.files[destination])
-    assert list(written) == ["trajectory"]
-    assert [e["id"] for e in written["trajectory"]] == list(range(9))
-    assert written["trajectory"][7]["args"]["final_thought"] == "Done."
-    assert not destination.exists()  # the op only asks; the driver writes
+    request = driver.requests[0]
+    # Streamed by the driver into the file, checked as a trajectory, never parsed whole.
+    assert request.stream_to == destination
+    assert request.stream_json is v0.TRAJECTORY
+    assert request.bulk
+    assert driver.files == {}
 
 
 def test_download_history_of_an_unknown_conversation_is_not_found_and_writes_nothing(tmp_path: Path) -> None:

@@ -206,9 +206,18 @@ class Generation(ABC):
 
 # ---------------------------------------------------------------------------- exactly-once create
 
-# How far back a lookup looks for a conversation made by a request whose answer was lost;
-# generous, because the server's clock and ours may differ.
+# How far back a lookup looks for a conversation made by a request whose answer was lost,
+# by the client's clock; generous, because the server's clock and ours may differ. (V0 uses
+# it only when the server's answers carry no Date: see CLOCK_MARGIN.)
 LOOKUP_WINDOW = 600.0
+
+# A V0 lookup reads the server's own clock instead, from the Date of its list answers: a
+# conversation the lost create made was stamped (created_at) after the create was sent, so
+# no earlier than that Date less the time the client measured since the send (its
+# monotonic clock). This margin is subtracted on top, for a Date stamped by another clock
+# than created_at (a proxy on another machine that writes its own) and for a server clock
+# stepped back meanwhile: up to this much either way cannot hide the conversation.
+CLOCK_MARGIN = 60.0
 
 # A lost create is believed absent only after the lookup has looked this long (or one request
 # timeout, if longer): a request whose answer timed out may still reach the server.

@@ -11,10 +11,11 @@ Nothing here performs I/O, reads a clock or knows about httpx.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from .._redaction import preview
 
@@ -34,6 +35,32 @@ BULK_FACTOR = 16
 
 
 @dataclass(frozen=True)
+class JsonDocument:
+    """What a JSON answer streamed to a file must look like to be the file, checked as it
+    streams and never parsed whole: it opens with ``opening`` and ends with ``closing``
+    (regular expressions over the decoded bytes; ``closing`` is matched at the very end).
+
+    The opening is decided on the first ``HEAD`` bytes: an answer that does not open so (an
+    error sent with 200, some other JSON) is not the file, and is read as an ordinary answer
+    for the parser to say what came. One that opens so but does not close so was cut short
+    (a proxy that ends the body by closing the connection leaves no other trace) and is an
+    error; neither leaves a file.
+    """
+
+    opening: bytes
+    closing: bytes
+
+    HEAD: ClassVar[int] = 64
+    TAIL: ClassVar[int] = 64
+
+    def opens(self, head: bytes) -> bool:
+        return re.match(self.opening, head) is not None
+
+    def closes(self, tail: bytes) -> bool:
+        return re.search(self.closing + rb"\Z", tail) is not None
+
+
+@dataclass(frozen=True)
 class Request:
     """One HTTP request, described without sending it.
 
@@ -41,8 +68,12 @@ class Request:
     a non-idempotent request (a create, a message) when it provably never reached the
     server. ``deadline`` (monotonic seconds) bounds the request and its retries. ``bulk``
     marks an answer that is a whole history (the V0 trajectory): it may be larger than the
-    client's cap on ordinary answers (``BULK_FACTOR`` times it). ``stream_to`` answers go to a
-    file and have no cap.
+    client's cap on ordinary answers (``BULK_FACTOR`` times it). A successful ``stream_to``
+    answer goes to that file as it comes (through a temporary file, renamed once complete);
+    without ``bulk`` it has neither cap nor whole-answer deadline (a workspace zip may be
+    large), with it both hold as for a bulk answer read into memory. ``stream_json`` says
+    that the file is a JSON answer, and what it looks like (:class:`JsonDocument`); without
+    it, a JSON or text answer is an error or a page, never the file.
     """
 
     method: str
@@ -54,6 +85,7 @@ class Request:
     deadline: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
     bulk: bool = False
+    stream_json: JsonDocument | None = None
 
     @property
     def has_body(self) -> bool:

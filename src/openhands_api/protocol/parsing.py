@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -295,6 +297,27 @@ def probe_call(path: str, collection_key: str) -> Call[bool]:
         return isinstance(body, dict) and collection_key in body
 
     return Call(request, parse)
+
+
+def server_clock(response: Response) -> float | None:
+    """The server's wall clock when it answered (epoch seconds), read from its ``Date`` header;
+    None when there is none or it is garbled. Whole seconds, cut down, and a server may stamp
+    a date cached up to a second earlier (uvicorn does): never later than its clock was."""
+    value = response.headers.get("date")
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)  # HTTP dates are GMT
+    return when.timestamp()
+
+
+def dated(call: Call[T]) -> Call[tuple[T, float | None]]:
+    """``call``, its result paired with the server's clock of its answer (:func:`server_clock`)."""
+    return Call(call.request, lambda response: (call.parse(response), server_clock(response)))
 
 
 def download_call(request: Request) -> Call[int]:

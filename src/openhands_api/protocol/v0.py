@@ -29,9 +29,18 @@ from ..models import (
     mask_secrets,
     parse_utc,
 )
-from .http import Call, Request, Response, query, web_url
+from .http import Call, JsonDocument, Request, Response, query, web_url
 from .lifecycle import Assessment, v0_runtime
-from .parsing import checked_page_call, download_call, expect_bool, json_call, model_call, probe_call
+from .parsing import (
+    check,
+    checked_page_call,
+    decode_json,
+    download_call,
+    expect_bool,
+    json_call,
+    model_call,
+    probe_call,
+)
 from .validation import validate_id, validate_limit, validate_message, validate_repository, validate_title
 
 BASE = "/api/conversations"
@@ -177,7 +186,8 @@ def get_events(
 
 
 def get_trajectory(conversation_id: str) -> Call[list[V0Event]]:
-    """``GET …/trajectory``: every event (hidden ones excluded) in one answer."""
+    """``GET …/trajectory``: every event (hidden ones excluded) in one answer, parsed whole
+    (to save it, :func:`download_trajectory` streams it instead)."""
     request = Request("GET", conversation_path(conversation_id, "/trajectory"), bulk=True)
     inner = model_call(request, dict[str, Any])
 
@@ -185,11 +195,44 @@ def get_trajectory(conversation_id: str) -> Call[list[V0Event]]:
         body = inner.parse(response)
         items = body.get("trajectory")
         if not isinstance(items, list):
-            error = body.get("error") or "no trajectory in the answer"
-            raise ProtocolError(f"{request.describe()}: {error}", method="GET", path=request.path)
+            raise _no_trajectory(request, body)
         return [V0Event.model_validate(item) for item in items]
 
     return Call(request, parse)
+
+
+# 1.6.0 answers ``{"trajectory":[…]}`` (Starlette's compact JSONResponse; the only key); a
+# failure is a 500 ``{"trajectory":null,"error":…}`` (server/routes/trajectory.py).
+TRAJECTORY = JsonDocument(opening=rb'\s*\{\s*"trajectory"\s*:\s*\[', closing=rb"\]\s*\}\s*")
+
+
+def download_trajectory(conversation_id: str, destination: Path) -> Call[int]:
+    """``GET …/trajectory`` written to ``destination`` as it comes: the server's own
+    ``{"trajectory":[…]}``, checked as it streams (:data:`TRAJECTORY`), never parsed whole, so
+    memory stays flat whatever the history's length. Still a bulk answer (its cap and
+    deadline hold). The result is the byte count; an error answer, or a 200 that is not a
+    trajectory, raises and writes nothing."""
+    request = Request(
+        "GET",
+        conversation_path(conversation_id, "/trajectory"),
+        bulk=True,
+        stream_to=destination,
+        stream_json=TRAJECTORY,
+    )
+
+    def parse(response: Response) -> int:
+        check(request, response)
+        if response.downloaded is not None:
+            return response.downloaded
+        body = decode_json(response, request)  # says what came if it is not JSON
+        raise _no_trajectory(request, body if isinstance(body, dict) else {})
+
+    return Call(request, parse)
+
+
+def _no_trajectory(request: Request, body: dict[str, Any]) -> ProtocolError:
+    error = body.get("error") or "no trajectory in the answer"
+    return ProtocolError(f"{request.describe()}: {error}", method=request.method, path=request.path)
 
 
 def send_message(conversation_id: str, message: str) -> Call[bool]:

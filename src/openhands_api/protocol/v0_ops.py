@@ -20,10 +20,9 @@ operations that read one hand it over to the V1 generation (``OwnedByOtherGenera
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from ..errors import (
 from ..models import Conversation, ConversationInfo, ConversationResult, Outcome, SentMessage, V0Event
 from . import v0
 from .generation import (
+    CLOCK_MARGIN,
     LOOKUP_WINDOW,
     SILENT_LOOKUP_LIMIT,
     CreateUndecided,
@@ -50,7 +50,7 @@ from .generation import (
     undecided,
     wait_timed_out,
 )
-from .http import Emit, Now, Op, Progress, Sleep, WriteFile, web_url
+from .http import Emit, Now, Op, Progress, Sleep, web_url
 from .lifecycle import (
     AgentStateChange,
     Assessment,
@@ -59,6 +59,7 @@ from .lifecycle import (
     restart_progress,
     v0_page_state,
 )
+from .parsing import dated
 from .polling import TRANSIENT_ERRORS, PollPolicy, map_emitted, unique_pages, until
 from .validation import validate_id, validate_title
 
@@ -325,12 +326,6 @@ def to_result(
     )
 
 
-def trajectory_json(events: Sequence[V0Event]) -> bytes:
-    """A V0 trajectory as the JSON file ``download_history`` writes."""
-    items = [event.model_dump(mode="json", exclude_none=True) for event in events]
-    return json.dumps({"trajectory": items}, indent=1).encode("utf-8")
-
-
 # ---------------------------------------------------------------------------- exactly-once helpers
 
 
@@ -359,6 +354,31 @@ class _Claim:
     """One create of this client in flight (compared by identity)."""
 
     fingerprint: tuple[Any, ...]
+
+
+@dataclass
+class _Lookup:
+    """One search for the conversation a lost create may have made, across its looks.
+
+    ``sent_wall`` and ``sent_mono`` are the client's clocks just before the create was sent.
+    ``first_messages`` keeps what each candidate's events showed: a candidate's first user
+    message, once recorded, never changes, so it is read once per lookup, not once per look
+    (one still without it is read again each look)."""
+
+    body: dict[str, Any]
+    claim: _Claim
+    sent_wall: float
+    sent_mono: float
+    first_messages: dict[str, Any] = field(default_factory=dict)
+
+    def oldest_possible(self, server_now: float | None, arrived: float) -> float:
+        """The earliest ``created_at`` (epoch seconds) the conversation could have: the server's
+        clock at the send, less ``CLOCK_MARGIN``, from a list answer that the server dated
+        ``server_now`` and that had arrived by ``arrived`` (monotonic); without a Date, the
+        client's clock at the send less ``LOOKUP_WINDOW``."""
+        if server_now is None:
+            return self.sent_wall - LOOKUP_WINDOW
+        return server_now - (arrived - self.sent_mono) - CLOCK_MARGIN
 
 
 # ---------------------------------------------------------------------------- the generation
@@ -419,19 +439,18 @@ class V0Generation(Generation):
         try:
             tries = 0
             while True:
-                sent_at = yield Now(wall=True)
+                sent_wall = yield Now(wall=True)
+                sent_mono = yield Now()
                 try:
                     response = yield v0.create_conversation(body)
                 except OpenHandsError as exc:
                     if not is_ambiguous(exc):
                         raise
                     tries += 1
+                    lookup = _Lookup(body, claim, sent_wall=sent_wall, sent_mono=sent_mono)
                     try:
                         found = yield from self._find_created(
-                            body,
-                            claim,
-                            since=sent_at - LOOKUP_WINDOW,
-                            settle=absence_settle(exc, self.context.request_timeout),
+                            lookup, settle=absence_settle(exc, self.context.request_timeout)
                         )
                     except CreateUndecided:
                         raise undecided(exc, _HOW_TO_LOOK) from None
@@ -446,9 +465,7 @@ class V0Generation(Generation):
         finally:
             self.context.in_flight.remove(claim)
 
-    def _find_created(
-        self, body: dict[str, Any], claim: _Claim, *, since: float, settle: float
-    ) -> Op[ConversationInfo | None]:
+    def _find_created(self, lookup: _Lookup, *, settle: float) -> Op[ConversationInfo | None]:
         """The recent conversation, unknown to this client, that the lost create made: None when
         provably there is none; CreateUndecided when it cannot tell within the start timeout,
         or when the server has not answered the lookup for ``SILENT_LOOKUP_LIMIT`` seconds.
@@ -468,7 +485,7 @@ class V0Generation(Generation):
         while True:
             now = yield Now()
             try:
-                found, pending = yield from self._look_for_created(body, claim, since=since)
+                found, pending = yield from self._look_for_created(lookup)
             except TRANSIENT_ERRORS:
                 if now - answered_at >= SILENT_LOOKUP_LIMIT:
                     raise CreateUndecided("the server does not answer the lookup") from None
@@ -484,35 +501,55 @@ class V0Generation(Generation):
             yield Sleep(interval)
             interval = poll.next(interval)
 
-    def _look_for_created(
-        self, body: dict[str, Any], claim: _Claim, *, since: float
-    ) -> Op[tuple[ConversationInfo | None, bool]]:
+    def _look_for_created(self, lookup: _Lookup) -> Op[tuple[ConversationInfo | None, bool]]:
         """One look: (ours, or None; whether something could not be decided yet).
 
-        Pages through every conversation created since ``since`` — not just the first page:
-        many creates in flight at once can push ours past it. A candidate is one this client
-        does not know, whose repository, branch and provider are ours; it is ours when its
-        first user message is ours. One without a first message yet could be ours whatever
-        its status (one the server evicted before its runtime came up stays so for good): it
+        Pages through every conversation that could have been created since the send — not
+        just the first page: many creates in flight at once can push ours past it. How far
+        back is decided here, by :meth:`_Lookup.oldest_possible`: by the server's clock (the
+        Date of each list answer), conversations stamped before the send less
+        ``CLOCK_MARGIN`` are older than the create and skipped unread, and paging stops at
+        the first of them (the list is newest first). A candidate is one this client does
+        not know, whose repository, branch and provider are ours; it is ours when its first
+        user message is ours. One without a first message yet could be ours whatever its
+        status (one the server evicted before its runtime came up stays so for good): it
         leaves the look undecided. So does a match while another create of this client with
-        the same fields is in flight (the match may be that one's), or more than one match."""
+        the same fields is in flight (the match may be that one's), or more than one match.
+
+        Cost: one list request per 100 conversations in the window, and one events read per
+        candidate in it, once per lookup (``_Lookup.first_messages``); one still without its
+        first message is read again each look. In the common case — the other conversations
+        are older than the send by more than the margin — that is the list page and the
+        events of ours: about two requests a look. The worst case is every conversation in
+        the window a candidate (another client creating in the same fields within the
+        margin, or a server without a Date header, where the window is ``LOOKUP_WINDOW`` of
+        the client's clock): one events read for each, as before."""
+        body = lookup.body
         known = self.context.created
         pending = False
         matches: list[ConversationInfo] = []
         page_id: str | None = None
         while True:
-            page = yield v0.list_conversations(page_id=page_id, limit=100)
+            page, server_now = yield dated(v0.list_conversations(page_id=page_id, limit=100))
+            arrived = yield Now()
+            oldest_possible = lookup.oldest_possible(server_now, arrived)
             for info in page.results:
                 if info.conversation_id in known or not could_be(info, body):
                     continue
-                if info.created_at is not None and info.created_at.timestamp() < since:
+                if info.created_at is not None and info.created_at.timestamp() < oldest_possible:
                     continue
-                events = yield v0.get_events(info.conversation_id, limit=10)
-                first = next((e for e in events.events if e.source == "user" and e.action == "message"), None)
+                first = lookup.first_messages.get(info.conversation_id)
+                if first is None:
+                    events = yield v0.get_events(info.conversation_id, limit=10)
+                    message = next(
+                        (e for e in events.events if e.source == "user" and e.action == "message"), None
+                    )
+                    if message is not None:
+                        first = lookup.first_messages[info.conversation_id] = message.args.get("content")
                 if first is None:
                     # The first message is recorded once the runtime is up; until then, undecided.
                     pending = True
-                elif first.args.get("content") == body["initial_user_msg"]:
+                elif first == body["initial_user_msg"]:
                     matches.append(info)
             oldest = min(
                 (i.created_at.timestamp() for i in page.results if i.created_at is not None), default=None
@@ -520,11 +557,15 @@ class V0Generation(Generation):
             if (
                 page.next_page_id is None
                 or page.next_page_id == page_id
-                or (oldest is not None and oldest < since)
+                or (oldest is not None and oldest < oldest_possible)
             ):
                 break
             page_id = page.next_page_id
-        rivals = [c for c in self.context.in_flight if c is not claim and c.fingerprint == claim.fingerprint]
+        rivals = [
+            c
+            for c in self.context.in_flight
+            if c is not lookup.claim and c.fingerprint == lookup.claim.fingerprint
+        ]
         if len(matches) == 1 and not rivals:
             return matches[0], False
         return None, pending or bool(matches)
@@ -725,7 +766,7 @@ class V0Generation(Generation):
 
     def download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
         """V0 has no zip of the history; its trajectory (every event as JSON) is the nearest
-        honest equivalent, written as ``{"trajectory": [...]}``."""
-        events = yield v0.get_trajectory(conversation_id)
-        yield WriteFile(destination, trajectory_json(events))
+        honest equivalent: the server's ``{"trajectory": [...]}``, streamed to the file as it
+        comes (:func:`v0.download_trajectory`), so memory stays flat however long the history."""
+        yield v0.download_trajectory(conversation_id, destination)
         return destination

@@ -1,8 +1,9 @@
 """The fake server's plain middleware: the request log, simulated time and cache headers.
 
-Responsible for three layers of the stack ``serving/app.py`` assembles (the order is
+Responsible for four layers of the stack ``serving/app.py`` assembles (the order is
 documented there):
 
+* ``DateHeaderMiddleware`` — the ``Date`` header, from ``state.clock``.
 * ``RequestLogMiddleware`` — records method, path, final status and the answer's body bytes
   in ``state.requests``.
 * ``AdvanceMiddleware`` — materialises simulated time up to now before the route runs.
@@ -14,6 +15,8 @@ Everything under ``/_fake/`` stays out of the request log.
 """
 
 from __future__ import annotations
+
+from email.utils import formatdate
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -95,3 +98,29 @@ class CacheControlMiddleware:
             await send(message)
 
         await self.app(scope, receive, add_headers)
+
+
+class DateHeaderMiddleware:
+    """``Date`` on every answer, from the fake's clock, in place of uvicorn's own (the server
+    runs it with ``date_header=False``).
+
+    On the real server uvicorn's Date and the app's stamps (``created_at``, event timestamps)
+    read one clock; so they do here, with a ``ManualClock`` too. Clients use the Date to place
+    the server's stamps on their own clock (the V0 lost-create lookup)."""
+
+    def __init__(self, app: ASGIApp, state: FakeState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_date(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                date = formatdate(self.state.clock.now(), usegmt=True).encode()
+                message = {**message, "headers": [*message.get("headers", []), (b"date", date)]}
+            await send(message)
+
+        await self.app(scope, receive, add_date)

@@ -9,6 +9,7 @@ so every real route wins), the middleware stack in the right order, and the faul
 The middleware stack, outermost first (``faults/middleware.py`` the edge layers,
 ``core/middleware.py`` the plain ones):
 
+0. ``DateHeaderMiddleware`` — the ``Date`` of every answer, from the fake's clock.
 1. ``FaultHookMiddleware`` — every request outside ``/_fake/`` meets the fault hook first.
 2. ``RequestLogMiddleware`` — ``state.requests``.
 3. ``RateLimitMiddleware`` — the real (or Cloud's) rate limiter; its 429s have no cache headers.
@@ -88,4 +89,5 @@ def create_app(config: FakeServerConfig | None = None, **overrides: Any) -> Fake
         app.add_middleware(edge_mw.RateLimitMiddleware, state=state)
     app.add_middleware(core_mw.RequestLogMiddleware, state=state)
     app.add_middleware(edge_mw.FaultHookMiddleware, state=state)
+    app.add_middleware(core_mw.DateHeaderMiddleware, state=state)
     return app

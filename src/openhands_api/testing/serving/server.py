@@ -272,6 +272,8 @@ class FakeOpenHandsServer:
             loop="asyncio",
             log_level=self._log_level,
             lifespan="off",
+            # The app stamps Date from its own clock (core/middleware.py DateHeaderMiddleware).
+            date_header=False,
             # Keep shutdown quick even if a client holds a keep-alive connection open.
             timeout_graceful_shutdown=2,
         )
