@@ -621,21 +621,6 @@ class BaseClient:
         return self._on_owner(lambda generation: generation.download_history(conversation_id, destination))
 
 
-def write_file_atomically(path: Path, content: bytes) -> None:
-    """Write through a temporary file in the same directory, then rename over ``path``."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
 

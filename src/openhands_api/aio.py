@@ -24,7 +24,6 @@ from ._base_client import (
     ProgressCallback,
     one_of,
     tls_verification,
-    write_file_atomically,
 )
 from ._pairs import ASYNC_CLIENT_DOC, AsyncSharedRuns, async_report_progress, async_sleep
 from .models import (
@@ -49,7 +48,7 @@ from .models import (
     V1EventPage,
 )
 from .protocol import v0, v0_ops, v1, v1_ops
-from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step, WriteFile
+from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step
 
 __all__ = ["AsyncOpenHandsAPI", "AsyncV0Routes", "AsyncV1Routes"]
 
@@ -178,9 +177,6 @@ class AsyncOpenHandsAPI(BaseClient):
             return None, None
         if isinstance(step, Now):
             return (time.time() if step.wall else time.monotonic()), None
-        if isinstance(step, WriteFile):
-            write_file_atomically(step.path, step.content)
-            return None, None
         if isinstance(step, Shared):
             return await self._shared.join(step, self._run, self._shared_timed_out)
         raise TypeError(f"unexpected step {step!r}")

@@ -27,7 +27,6 @@ from ._base_client import (
     ProgressCallback,
     one_of,
     tls_verification,
-    write_file_atomically,
 )
 from ._pairs import CLIENT_DOC, SharedRuns, report_progress, sleep
 from .models import (
@@ -52,7 +51,7 @@ from .models import (
     V1EventPage,
 )
 from .protocol import v0, v0_ops, v1, v1_ops
-from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step, WriteFile
+from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step
 
 __all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
 
@@ -181,9 +180,6 @@ class OpenHandsAPI(BaseClient):
             return None, None
         if isinstance(step, Now):
             return (time.time() if step.wall else time.monotonic()), None
-        if isinstance(step, WriteFile):
-            write_file_atomically(step.path, step.content)
-            return None, None
         if isinstance(step, Shared):
             return self._shared.join(step, self._run, self._shared_timed_out)
         raise TypeError(f"unexpected step {step!r}")

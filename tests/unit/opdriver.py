@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from openhands_api.errors import OpenHandsError
-from openhands_api.protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep, WriteFile
+from openhands_api.protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Sleep
 
 WALL_EPOCH = 1_800_000_000.0
 
@@ -32,7 +31,6 @@ class Driver:
     requests: list[Request] = field(default_factory=list)
     emitted: list[Any] = field(default_factory=list)
     progress: list[Any] = field(default_factory=list)
-    files: dict[Path, bytes] = field(default_factory=dict)
 
     def run(self, op: Op[Any]) -> Any:
         value: Any = None
@@ -57,8 +55,6 @@ class Driver:
                 self.emitted.append(step.item)
             elif isinstance(step, Progress):
                 self.progress.append(step.item)
-            elif isinstance(step, WriteFile):
-                self.files[step.path] = step.content
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.path == path)

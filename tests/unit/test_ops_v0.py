@@ -837,14 +837,13 @@ def test_download_history_streams_the_trajectory_to_the_destination(tmp_path: Pa
     assert request.stream_to == destination
     assert request.stream_json is v0.TRAJECTORY
     assert request.bulk
-    assert driver.files == {}
 
 
 def test_download_history_of_an_unknown_conversation_is_not_found_and_writes_nothing(tmp_path: Path) -> None:
     driver = Driver(V0Server(None).answer)
     with pytest.raises(NotFoundError):
         driver.run(generation().download_history(V0_CID, tmp_path / "h.json"))
-    assert driver.files == {}
+    assert driver.calls() == [f"GET {V0_PATH}/trajectory"]  # nothing streamed: the 404 came first
 
 
 # ---------------------------------------------------------------------------- create

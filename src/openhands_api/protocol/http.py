@@ -1,10 +1,10 @@
 """The vocabulary shared by the protocol layer and the drivers: requests, responses, steps.
 
 A route function returns a :class:`Call`: the :class:`Request` to send plus the function that
-turns the :class:`Response` into a result or a typed error. A multi-step operation (``ops.py``)
-is a generator that yields :class:`Call`, :class:`Sleep`, :class:`Now`, :class:`Emit`,
-:class:`WriteFile` and :class:`Shared` steps; a driver (``client.py`` / ``aio.py``) performs
-each step and sends the result back.
+turns the :class:`Response` into a result or a typed error. A multi-step operation (a
+generation's method) is a generator that yields :class:`Call`, :class:`Sleep`, :class:`Now`,
+:class:`Emit`, :class:`Progress` and :class:`Shared` steps; a driver (``client.py`` /
+``aio.py``) performs each step and sends the result back.
 
 Nothing here performs I/O, reads a clock or knows about httpx.
 """
@@ -158,14 +158,6 @@ class Now:
 
 
 @dataclass(frozen=True)
-class WriteFile:
-    """Write ``content`` to ``path`` (atomically: a partial file never has the real name)."""
-
-    path: Path
-    content: bytes
-
-
-@dataclass(frozen=True)
 class Emit:
     """Hand one item to the caller of an iterator; the operation resumes when asked for more."""
 
@@ -195,7 +187,7 @@ class Shared:
     deadline: float | None = None
 
 
-Step = Call[Any] | Sleep | Now | Emit | Progress | WriteFile | Shared
+Step = Call[Any] | Sleep | Now | Emit | Progress | Shared
 # An operation yields steps and receives each step's result (None for Sleep, Emit, Progress).
 Op = Generator[Step, Any, T]
 
