@@ -17,13 +17,16 @@ CONVERSATIONS = 30
 POLL = {"poll_interval": 0.2, "max_poll_interval": 0.2}
 
 
-async def _many_waits(server: FakeOpenHandsServer, *, throttle: bool) -> list[Outcome]:
+async def _many_waits(server: FakeOpenHandsServer, *, throttle: bool) -> list[Outcome | BaseException]:
+    """Each wait's outcome, or the error it ended with."""
     async with AsyncOpenHandsAPI(base_url=server.base_url, throttle=throttle, **POLL) as api:  # type: ignore[arg-type]
         created = [
             await api.create_conversation(f"Task {n}. [fake-llm steps=3]") for n in range(CONVERSATIONS)
         ]
-        results = await asyncio.gather(*(api.wait(c.id, timeout=120) for c in created))
-    return [result.outcome for result in results]
+        results = await asyncio.gather(
+            *(api.wait(c.id, timeout=120) for c in created), return_exceptions=True
+        )
+    return [r if isinstance(r, BaseException) else r.outcome for r in results]
 
 
 def _rejected(server: FakeOpenHandsServer) -> int:
@@ -47,7 +50,9 @@ def test_thirty_concurrent_waits_stay_within_the_servers_rate_limit(
 def test_without_the_budget_the_same_waits_meet_the_rate_limiter(
     fake_openhands_factory: Callable[..., FakeOpenHandsServer],
 ) -> None:
-    # The control: what the budget prevents does happen without it.
+    # The control: what the budget prevents does happen without it. Some waits may even run
+    # out of time, starved by the 429s the others provoke (seen on a loaded machine): that is
+    # what the budget prevents too, so their errors are not this test's failure.
     server = fake_openhands_factory(
         rate_limit=True, speed=10.0, generations="v1", max_concurrent_conversations=50
     )
