@@ -14,6 +14,7 @@ import math
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from _harness import (
 )
 
 from openhands_api import AsyncOpenHandsAPI, OpenHandsAPI, OpenHandsError
+from openhands_api.protocol.generation import CLOCK_MARGIN
 
 NO_LIMIT = "--no-rate-limit"
 FIRST_CALLS = Path(__file__).with_name("_first_calls.py")
@@ -528,34 +530,68 @@ def v1_result(ctx: Context) -> list[Row]:
 
 # ------------------------------------------------------------------------------ 8. lost_create
 def lost_create(ctx: Context) -> list[Row]:
-    others = 100
-    with fake_server(NO_LIMIT, "--speed", "20") as server:
+    """A create whose answer is lost after the server made the conversation, with 100 other
+    conversations on the server that this client did not create.
+
+    Two cases. The common one: the others were made minutes before (recent, inside the
+    client-clock window the lookup used to search, but older than the send less
+    ``CLOCK_MARGIN`` by the server's clock): a manual clock is moved past the margin before
+    each create and then ticks along in real time, so runtimes start. The worst case: the
+    others were made in the same minute, so each is a candidate whose first message must be
+    read (the cost documented in ``V0Generation._look_for_created``)."""
+    others = ctx.size(20, 100)
+    rows: list[Row] = []
+    for case, aged in (("made minutes earlier", True), ("made in the same minute (worst case)", False)):
+        rows += _lost_create_case(ctx, others, case, aged=aged)
+    return rows
+
+
+def _lost_create_case(ctx: Context, others: int, case: str, *, aged: bool) -> list[Row]:
+    flags = (NO_LIMIT, "--speed", "20", *(("--manual-clock",) if aged else ()))
+    with fake_server(*flags) as server:
         for number in range(others):
             server.create_v0(f"Someone else's conversation {number}.")
         spent: dict[str, list[float]] = {"lost": [], "answered": []}
         failures: list[str] = []
         prompts = iter(range(10**6))
+        ticking = threading.Event()
+
+        def tick() -> None:  # the manual clock follows real time while a create runs
+            while ticking.is_set():
+                server.advance(0.02)
+                time.sleep(0.02)
 
         def create(kind: str) -> float:
+            if aged:  # everything made so far, the earlier runs' own included, is minutes old
+                server.advance(CLOCK_MARGIN + 60)
             if kind == "lost":  # the server creates it, then resets the connection before the answer
                 rule = {"fault": "reset_after", "method": "POST", "path": "/api/conversations", "times": 1}
                 server.add_fault(rule)
             meter = Meter()
-            # A fresh client and a prompt of its own: the common case, in which exactly one
-            # recent conversation can be the lost one (an earlier one with the same prompt
-            # would be a rival the lookup cannot tell apart).
-            with _sync_api(server.base_url, meter, start_timeout=60) as api:
-                began = time.perf_counter()
-                try:
-                    api.create_conversation(f"Mine ({next(prompts)}); the answer may get lost.")
-                except OpenHandsError as exc:
-                    failures.append(type(exc).__name__)
-                seconds = time.perf_counter() - began
+            ticker = threading.Thread(target=tick, daemon=True)
+            if aged:
+                ticking.set()
+                ticker.start()
+            # A fresh client and a prompt of its own: exactly one recent conversation can be
+            # the lost one (an earlier one with the same prompt would be a rival the lookup
+            # cannot tell apart).
+            try:
+                with _sync_api(server.base_url, meter, start_timeout=60) as api:
+                    began = time.perf_counter()
+                    try:
+                        api.create_conversation(f"Mine ({next(prompts)}); the answer may get lost.")
+                    except OpenHandsError as exc:
+                        failures.append(type(exc).__name__)
+                    seconds = time.perf_counter() - began
+            finally:
+                ticking.clear()
+                if aged:
+                    ticker.join()
             spent[kind].append(meter.requests)
             return seconds
 
         lib, base = interleave(ctx.repeats, lambda: create("lost"), lambda: create("answered"))
-    label = f"create whose answer is lost, {others} other recent conversations"
+    label = f"create whose answer is lost, {others} other conversations {case}"
     note = f"create raised {', '.join(failures)}" if failures else ""
     return [
         Row(
@@ -565,7 +601,7 @@ def lost_create(ctx: Context) -> list[Row]:
             spent["lost"],
             spent["answered"],
             "an answered create",
-            limit=10,
+            limit=10 if aged else None,
             on="library",
             note=note,
         ),
