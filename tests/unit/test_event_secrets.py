@@ -199,3 +199,40 @@ def test_v0_events_of_pages_without_secret_keys_are_not_walked(counting_mask: Co
     assert [e.seq for e in driver.emitted] == list(range(6))
     assert len(counting_mask.walked) == 2  # the two events of page 3, which held a secret key
     assert not any(_leaks(event) for event in driver.emitted)
+
+
+@pytest.mark.parametrize(
+    "unified",
+    [
+        lambda: v0.to_event(
+            V0Event.model_validate(
+                {
+                    "id": 7,
+                    "timestamp": "2026-12-01T10:00:00.5",
+                    "source": "agent",
+                    "action": "run",
+                    "args": {"command": "ls", "api_key": SECRET},
+                    "message": "Running ls",
+                }
+            )
+        ),
+        lambda: v1.to_event(
+            V1Event.model_validate(
+                {
+                    "id": "e1",
+                    "kind": "ActionEvent",
+                    "timestamp": "2026-12-01T10:00:00.5",
+                    "source": "agent",
+                    "action": {"kind": "FinishAction", "message": "Done."},
+                }
+            )
+        ),
+    ],
+    ids=["v0", "v1"],
+)
+def test_a_unified_event_is_what_validating_its_fields_would_make(unified: Any) -> None:
+    # to_event skips validation (its fields are built from a validated wire event): the types
+    # must be exactly those Event declares, so validating the event again changes nothing.
+    event = unified()
+    assert Event.model_validate(event.model_dump()) == event
+    assert SECRET not in repr(event)

@@ -347,7 +347,9 @@ def to_event(event: V0Event, *, may_hold_secrets: bool = True) -> Event:
     """The unified event; ``raw`` is the wire event (``None`` fields left out), its secrets
     masked unless ``may_hold_secrets`` is False (its page's answer held none)."""
     raw = json_fields(event, exclude_none=True)
-    return Event(
+    # Every field is built here from a wire event just validated, with the types Event
+    # declares: validating them again would cost more than the rest of the conversion.
+    return Event.model_construct(
         id=str(event.id),
         seq=event.id,
         timestamp=_parse_time(event.timestamp),

@@ -453,7 +453,9 @@ def to_event(event: V1Event, *, may_hold_secrets: bool = True) -> Event:
     ``may_hold_secrets`` is False (its page's answer held none)."""
     parsed = parse_utc(event.timestamp)
     raw = json_fields(event)
-    return Event(
+    # Every field is built here from a wire event just validated, with the types Event
+    # declares: validating them again would cost more than the rest of the conversion.
+    return Event.model_construct(
         id=event.id,
         seq=None,
         timestamp=parsed if isinstance(parsed, datetime) else None,
