@@ -95,6 +95,10 @@ def test_a_url_s_credentials_are_not_repeated() -> None:
         parse_reference(f"https://me:hunter2@other.test/conversations/{ID}", BASE)
     assert "hunter2" not in str(caught.value)
     assert "--base-url https://other.test" in str(caught.value)
+    with pytest.raises(InvalidInputError) as caught:
+        parse_reference(f"ftp://me:hunter2@oh.test/conversations/{ID}", BASE)
+    assert "hunter2" not in str(caught.value)
+    assert "ftp://oh.test/conversations/" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -113,10 +117,10 @@ def _conversation(cid: str, title: str = "") -> Conversation:
 
 
 def _listing(pages: list[list[str]], asked: list[int]) -> Op[None]:
-    """A listing of ``pages`` (ids), recording the pages asked for."""
+    """A listing of ``pages`` (ids), recording the pages the search had sent (answered)."""
     for number, page in enumerate(pages):
-        asked.append(number)
         yield Call(Request("GET", "/api/conversations"), lambda response: response)
+        asked.append(number)
         for cid in page:
             yield Emit(_conversation(cid, f"title of {cid[:6]}"))
 

@@ -39,6 +39,7 @@ _FULL_ID_RE = re.compile(
 )
 _HEX_RE = re.compile(r"[0-9a-fA-F-]+")
 _WEB_PATH = "/conversations/"
+_CREDENTIALS_RE = re.compile(r"//[^/?#]*@")  # user:password@ in a URL, never repeated in a message
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,9 @@ def id_from_web_url(url: str, base_url: str) -> str:
             raise ValueError("not an http(s) URL")
         _origin(parts)  # a bad port raises ValueError
     except ValueError:
+        shown = _printable(_CREDENTIALS_RE.sub("//", url))
         raise InvalidInputError(
-            f"{_printable(url)!r} is not a conversation's web URL (expected {base_url}/conversations/ID)"
+            f"{shown!r} is not a conversation's web URL (expected {base_url}/conversations/ID)"
         ) from None
     base = urlsplit(base_url)
     where = parts.path.find(_WEB_PATH)
