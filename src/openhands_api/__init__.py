@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .aio import AsyncOpenHandsAPI
     from .client import OpenHandsAPI
     from .errors import (
+        AmbiguousIdError,
         APIConnectionError,
         APIStatusError,
         APITimeoutError,
@@ -57,6 +58,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AgentState",
+    "AmbiguousIdError",
     "AsyncOpenHandsAPI",
     "AuthenticationError",
     "BadRequestError",

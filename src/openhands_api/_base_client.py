@@ -34,6 +34,7 @@ from .protocol.generation import (
     wait_timed_out,
 )
 from .protocol.http import BULK_FACTOR, Call, Emit, Now, Op, Request, Response, Shared, Step
+from .protocol.ids import PREFIX_PAGE_SIZE, find_by_prefix, parse_reference
 from .protocol.pacing import SELF_HOSTED_BURST, SELF_HOSTED_RATE, RequestBudget
 from .protocol.parsing import is_concurrency_limit
 from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy, relay
@@ -547,6 +548,23 @@ class BaseClient:
 
     def _op_get(self, conversation_id: str) -> Op[Conversation]:
         return self._on_owner(lambda generation: generation.get(conversation_id))
+
+    def _op_resolve_id(self, text: str, scan_limit: int) -> Op[str]:
+        """A full id at once (no request); a prefix looked up in the listing of the server's
+        generation (on a server that speaks both, the V0 listing, which shows both kinds)."""
+        if isinstance(scan_limit, bool) or not isinstance(scan_limit, int) or scan_limit < 1:
+            raise errors.InvalidInputError("scan_limit must be a positive number of conversations")
+        reference = parse_reference(text, self.base_url)
+        if reference.conversation_id is not None:
+            return reference.conversation_id
+        page_size = min(PREFIX_PAGE_SIZE, scan_limit)
+        return (
+            yield from self._on_generation(
+                lambda generation: find_by_prefix(
+                    generation.iter_conversations(page_size=page_size, filters={}), reference, scan_limit
+                )
+            )
+        )
 
     def _op_result(self, conversation_id: str) -> Op[ConversationResult]:
         return self._on_owner(lambda generation: generation.result(conversation_id))

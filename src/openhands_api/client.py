@@ -52,6 +52,7 @@ from .models import (
 )
 from .protocol import v0, v0_ops, v1, v1_ops
 from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step
+from .protocol.ids import MAX_PREFIX_SCAN
 
 __all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
 
@@ -254,6 +255,21 @@ class OpenHandsAPI(BaseClient):
     def get_conversation(self, conversation_id: str) -> Conversation:
         """The conversation with its current outcome; NotFoundError if there is no such id."""
         return self._run(self._op_get(conversation_id))
+
+    def resolve_conversation_id(self, text: str, *, scan_limit: int = MAX_PREFIX_SCAN) -> str:
+        """The full id that ``text`` names: an id, a unique prefix of one, or the web URL.
+
+        A full id (32 hex characters, dashes allowed) or any other well-formed id comes back
+        as given, without a request. A web URL (``{base_url}/conversations/{id}``; a trailing
+        slash, query or fragment is ignored) must be of the configured server, else
+        InvalidInputError (nothing is sent to another server). A prefix (at least 4 hex
+        characters) is looked for among the newest ``scan_limit`` conversations, 100 a
+        request, stopping once two match: NotFoundError if none does, AmbiguousIdError
+        (``.candidates``) if several do, or if the search stopped before the end of the
+        listing. At most ``ceil(scan_limit / 100)`` list requests (10 by default), plus the
+        version detection if the client has not made it yet.
+        """
+        return self._run(self._op_resolve_id(text, scan_limit))
 
     def iter_conversations(self, *, page_size: int = 20, **filters: Any) -> Iterator[Conversation]:
         """Every conversation, newest first, following the server's paging to the end.

@@ -7,6 +7,7 @@ branch they can act on::
     ├── ConfigurationError          missing/invalid settings (bad base URL, insecure http)
     │   └── MissingAPIKeyError      no API key where one is required (OpenHands Cloud)
     ├── InvalidInputError           refused before anything was sent (also a ValueError)
+    │   └── AmbiguousIdError        an id prefix that names more than one conversation
     ├── TransportError              no usable HTTP response
     │   └── APIConnectionError      could not connect, or the connection broke
     │       └── APITimeoutError     a request timed out (connecting, sending or reading)
@@ -39,6 +40,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AmbiguousIdError",
     "AuthenticationError",
     "BadRequestError",
     "ConcurrencyLimitError",
@@ -82,6 +84,22 @@ class MissingAPIKeyError(ConfigurationError):
 
 class InvalidInputError(OpenHandsError, ValueError):
     """An argument was refused before any request was sent."""
+
+
+class AmbiguousIdError(InvalidInputError):
+    """An id prefix that does not name one conversation for sure (``resolve_conversation_id``).
+
+    ``candidates`` are the conversations found whose ids start with ``prefix``, newest first
+    (:class:`~openhands_api.models.Conversation`); ``complete`` is False when the search
+    stopped before the end of the listing (it had already found two, or reached its limit),
+    so that more conversations may start with ``prefix`` than ``candidates`` holds.
+    """
+
+    def __init__(self, message: str, *, prefix: str, candidates: list[Any], complete: bool) -> None:
+        super().__init__(message)
+        self.prefix = prefix
+        self.candidates = candidates
+        self.complete = complete
 
 
 class TransportError(OpenHandsError):

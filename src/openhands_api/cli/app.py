@@ -247,10 +247,11 @@ def following(
 def result_json(result: ConversationResult) -> dict[str, Any]:
     """The final state as printed by ``--poll``: the outcome first, then what happened.
 
-    ``status`` repeats the outcome and ``url`` is the web page, as the seed client printed.
+    ``status`` repeats the outcome and ``url`` is the web page, as the seed client printed;
+    ``id`` is the conversation's id, as in every other JSON of a conversation.
     """
     data = result.model_dump(mode="json")
-    return {"status": result.outcome.value, "url": result.web_url, **data}
+    return {"status": result.outcome.value, "url": result.web_url, "id": result.conversation_id, **data}
 
 
 @click.group(
@@ -292,7 +293,11 @@ def cli(debug: bool) -> None:
     help="With --poll: seconds between polls (default: 1 s growing to 5 s; Cloud 3 s to 15 s).",
 )
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print only JSON: the conversation, or with --poll the result."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print only JSON (no URL line): the conversation, with "id" and "web_url"; '
+    'with --poll the result, with "id", "status" (the outcome) and "url".',
 )
 @handle_errors
 def new_conversation(

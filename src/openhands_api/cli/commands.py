@@ -25,6 +25,8 @@ from .prompt import InputProblem, read_text_file
 if TYPE_CHECKING:
     from ..models import Conversation, ConversationResult, Event
 
+# An id, a unique prefix of one, or the conversation's web URL: each command hands it to
+# resolve_conversation_id first (a full id costs no request) and then uses the full id.
 CONVERSATION_ID = click.argument("conversation_id", metavar="ID")
 JSON_FLAG = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 
@@ -64,6 +66,7 @@ def _exit_for(result: ConversationResult) -> None:
 def get_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
     """Show a conversation and its outcome now (a V1 start-task id works too)."""
     with make_client(**connection) as api:
+        conversation_id = api.resolve_conversation_id(conversation_id)
         conversation = api.get_conversation(conversation_id)
     if as_json:
         _echo_json(conversation.model_dump(mode="json"))
@@ -98,12 +101,10 @@ def list_command(limit: int, as_json: bool, **connection: Any) -> None:
 @handle_errors
 def wait_command(conversation_id: str, timeout_s: float, as_json: bool, **connection: Any) -> None:
     """Wait until the agent's turn has an outcome; the exit code tells which."""
-    with (
-        make_client(**connection) as api,
-        following(conversation_id, **connection),
-        progress_line() as on_progress,
-    ):
-        result = api.wait(conversation_id, timeout=timeout_s, on_progress=on_progress)
+    with make_client(**connection) as api:
+        conversation_id = api.resolve_conversation_id(conversation_id)
+        with following(conversation_id, **connection), progress_line() as on_progress:
+            result = api.wait(conversation_id, timeout=timeout_s, on_progress=on_progress)
     _render_result(result, as_json)
     _exit_for(result)
 
@@ -116,6 +117,7 @@ def wait_command(conversation_id: str, timeout_s: float, as_json: bool, **connec
 def result_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
     """The outcome now, the agent's final message and its PRs (no waiting)."""
     with make_client(**connection) as api:
+        conversation_id = api.resolve_conversation_id(conversation_id)
         result = api.result(conversation_id)
     _render_result(result, as_json)
     _exit_for(result)
@@ -150,6 +152,7 @@ def send_command(
     if not text.strip():
         raise InputProblem("The message is empty")
     with make_client(**connection) as api:
+        conversation_id = api.resolve_conversation_id(conversation_id)
         sent = api.send_message(conversation_id, text, resume=not no_resume)
         if not wait_for_answer:
             if as_json:
@@ -173,6 +176,7 @@ def events_command(
 ) -> None:
     """Print a conversation's events (one line each, or JSON lines with --json)."""
     with make_client(**connection) as api:
+        conversation_id = api.resolve_conversation_id(conversation_id)
         for count, event in enumerate(api.iter_events(conversation_id, reverse=reverse), start=1):
             click.echo(
                 json.dumps(event.model_dump(mode="json"), default=str) if as_json else _event_line(event)
@@ -194,6 +198,7 @@ def _event_line(event: Event) -> str:
 def stop_command(conversation_id: str, **connection: Any) -> None:
     """Stop the conversation's compute (V0 runtime; V1 pauses the sandbox)."""
     with make_client(**connection) as api:
+        conversation_id = api.resolve_conversation_id(conversation_id)
         api.stop(conversation_id)
     click.echo(f"stopped {conversation_id}")
 
@@ -205,6 +210,7 @@ def stop_command(conversation_id: str, **connection: Any) -> None:
 def resume_command(conversation_id: str, **connection: Any) -> None:
     """Start a stopped conversation's compute again."""
     with make_client(**connection) as api:
+        conversation_id = api.resolve_conversation_id(conversation_id)
         api.resume(conversation_id)
     click.echo(f"resumed {conversation_id}")
 
@@ -216,6 +222,7 @@ def resume_command(conversation_id: str, **connection: Any) -> None:
 def delete_command(conversation_id: str, **connection: Any) -> None:
     """Delete a conversation and its compute (exit 4 if there was no such conversation)."""
     with make_client(**connection) as api:
+        conversation_id = api.resolve_conversation_id(conversation_id)
         deleted = api.delete_conversation(conversation_id)
     if not deleted:
         click.echo(f"error: no conversation {conversation_id}", err=True)
@@ -233,6 +240,7 @@ def download_command(conversation_id: str, destination: Path, **connection: Any)
     if not destination.parent.is_dir():
         raise InputProblem(f"The directory {destination.parent} does not exist")
     with make_client(**connection) as api:
+        conversation_id = api.resolve_conversation_id(conversation_id)
         path = api.download_history(conversation_id, destination)
     click.echo(f"saved {path} ({path.stat().st_size} bytes)")
 
