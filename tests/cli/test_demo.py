@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 
 from tests.cli.conftest import run_cli
 
@@ -39,10 +40,16 @@ def _served(command: list[str]) -> Iterator[str]:
             process.stdout.close()
 
 
-def test_demo_shows_the_library_calls_as_python() -> None:
+@pytest.fixture(scope="module")
+def demo_output() -> str:
+    """``openhands-api demo``'s stdout (run once for the module's tests)."""
     done = run_cli("demo", "--speed", "5")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    return done.stdout
+
+
+def test_demo_shows_the_library_calls_as_python(demo_output: str) -> None:
+    lines = demo_output.splitlines()
     assert not [line for line in lines if line.startswith("$ ")]  # no Python dressed as shell
     assert any(line.startswith("The library, in Python") for line in lines)
     calls = [line for line in lines if line.startswith(">>> ")]
@@ -51,10 +58,8 @@ def test_demo_shows_the_library_calls_as_python() -> None:
     assert ">>> api.delete_conversation(conversation.id)" in calls
 
 
-def test_demo_ends_with_commands_that_work_without_a_key() -> None:
-    done = run_cli("demo", "--speed", "5")
-    assert done.returncode == 0, done.stderr
-    tail = done.stdout[done.stdout.index("Done.") :].splitlines()
+def test_demo_ends_with_commands_that_work_without_a_key(demo_output: str) -> None:
+    tail = demo_output[demo_output.index("Done.") :].splitlines()
     commands = [shlex.split(line) for line in tail if line.startswith("  ")]
     serve, export, new = commands
     assert " ".join(serve).startswith(SERVE_PREFIX)
