@@ -55,7 +55,7 @@ class FakeServer:
     def __init__(self, *args: str) -> None:
         self.args = args
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "openhands_api.testing", "serve", "--port", "0", *args],
+            [sys.executable, "-m", "openhands_api.testing", "serve", "--port", "0", "--quiet", *args],
             stdout=subprocess.PIPE,
             text=True,
             env=child_env(),

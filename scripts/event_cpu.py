@@ -28,9 +28,9 @@ from openhands_api import OpenHandsAPI
 
 @contextmanager
 def fake_server(generations: str) -> Iterator[str]:
-    command = [sys.executable, "-m", "openhands_api.testing", "serve", "--port", "0", "--no-rate-limit"]
+    command = [sys.executable, "-m", "openhands_api.testing", "serve", "--port", "0", "--quiet"]
     proc = subprocess.Popen(
-        [*command, "--speed", "1000", "--generations", generations],
+        [*command, "--no-rate-limit", "--speed", "1000", "--generations", generations],
         stdout=subprocess.PIPE,
         text=True,
     )

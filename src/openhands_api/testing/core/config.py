@@ -1,7 +1,8 @@
 """Configuration of the fake OpenHands server: every knob in one dataclass.
 
-Responsible for: the names, defaults and validation of the knobs, and the scaling of
-simulated durations by ``speed``.
+Responsible for: the names, defaults and validation of the knobs (an invalid one raises
+``ConfigError``, which names knobs so that the ``serve`` command can word them as its flags), and
+the scaling of simulated durations by ``speed``.
 
 Not responsible for: acting on them (the app, the scheduler, the scripted agents and the
 middleware read this object). Defaults mirror a self-hosted ``openhands-ai`` server (1.6.0
@@ -12,6 +13,7 @@ authentication, except that simulated durations are short so test suites stay fa
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,53 @@ GENERATIONS = ("v0", "v1", "both")
 
 FLAVORS = ("selfhosted", "cloud")
 """Values accepted for ``FakeServerConfig.flavor``."""
+
+
+_NO_VALUE: Any = object()
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A knob an invalid configuration names, with the value it needs or has, if that matters.
+
+    ``ConfigError`` keeps knobs apart from the words around them so each audience reads its
+    own names: Python users ``flavor="cloud"``, the ``serve`` command's users ``--flavor cloud``.
+    """
+
+    name: str
+    """The ``FakeServerConfig`` field."""
+    value: Any = _NO_VALUE
+    """The value the message is about; ``_NO_VALUE`` when it names only the knob."""
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not _NO_VALUE
+
+    def as_python(self) -> str:
+        """``speed``, ``flavor="cloud"``: as a keyword argument of ``FakeServerConfig``."""
+        if not self.has_value:
+            return self.name
+        value = f'"{self.value}"' if isinstance(self.value, str) else repr(self.value)
+        return f"{self.name}={value}"
+
+
+class ConfigError(ValueError):
+    """An invalid ``FakeServerConfig``: ``str()`` names the knobs as Python does
+    (``flavor="cloud" needs generations="v1": …``); ``render`` names them another way (the
+    ``serve`` command renders ``--flavor cloud needs --generations v1: …``)."""
+
+    def __init__(self, *parts: str | Knob) -> None:
+        self.parts = parts
+        super().__init__(self.render(Knob.as_python))
+
+    @property
+    def knobs(self) -> tuple[Knob, ...]:
+        """The knobs the message names, in order."""
+        return tuple(part for part in self.parts if isinstance(part, Knob))
+
+    def render(self, name: Callable[[Knob], str]) -> str:
+        """The message with each knob written by ``name``."""
+        return "".join(part if isinstance(part, str) else name(part) for part in self.parts)
 
 
 @dataclass
@@ -144,17 +193,22 @@ class FakeServerConfig:
 
     def __post_init__(self) -> None:
         if self.generations not in GENERATIONS:
-            raise ValueError(f"generations must be one of {GENERATIONS}, not {self.generations!r}")
+            raise ConfigError(Knob("generations"), f" must be one of {GENERATIONS}, not {self.generations!r}")
         if self.flavor not in FLAVORS:
-            raise ValueError(f"flavor must be one of {FLAVORS}, not {self.flavor!r}")
+            raise ConfigError(Knob("flavor"), f" must be one of {FLAVORS}, not {self.flavor!r}")
         if self.flavor == "cloud" and self.generations != "v1":
-            raise ValueError('flavor="cloud" needs generations="v1": Cloud serves no V0 routes')
+            raise ConfigError(
+                Knob("flavor", "cloud"), " needs ", Knob("generations", "v1"), ": Cloud serves no V0 routes"
+            )
         if self.start_stuck is not None and self.start_stuck not in START_STATUSES:
-            raise ValueError(f"start_stuck must be one of {START_STATUSES} or None")
+            raise ConfigError(Knob("start_stuck"), f" must be one of {START_STATUSES} or None")
         if self.session_api_key is not None and self.api_key is not None:
-            raise ValueError("configure either session_api_key or api_key, not both")
-        if self.speed <= 0:
-            raise ValueError("speed must be > 0")
+            raise ConfigError(
+                "configure either ", Knob("session_api_key"), " or ", Knob("api_key"), ", not both"
+            )
+        # Written as "not >": NaN, which compares false with everything, is refused too.
+        if not self.speed > 0:
+            raise ConfigError(Knob("speed"), " must be > 0")
         for name in (
             "startup_delay",
             "step_delay",
@@ -168,25 +222,25 @@ class FakeServerConfig:
             "rate_limit_window",
             "rate_limit_delay",
         ):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+            if not getattr(self, name) >= 0:
+                raise ConfigError(Knob(name), " must be >= 0")
         if self.rate_limit_requests < 1:
-            raise ValueError("rate_limit_requests must be >= 1")
+            raise ConfigError(Knob("rate_limit_requests"), " must be >= 1")
         if self.max_concurrent_conversations < 1:
-            raise ValueError("max_concurrent_conversations must be >= 1")
-        if self.webhook_flush_delay is not None and self.webhook_flush_delay < 0:
-            raise ValueError("webhook_flush_delay must be >= 0 or None")
+            raise ConfigError(Knob("max_concurrent_conversations"), " must be >= 1")
+        if self.webhook_flush_delay is not None and not self.webhook_flush_delay >= 0:
+            raise ConfigError(Knob("webhook_flush_delay"), " must be >= 0 when set")
         if self.webhook_batch_size < 1:
-            raise ValueError("webhook_batch_size must be >= 1")
+            raise ConfigError(Knob("webhook_batch_size"), " must be >= 1")
         if self.concurrency_limit is not None and self.concurrency_limit < 1:
-            raise ValueError("concurrency_limit must be >= 1 or None")
+            raise ConfigError(Knob("concurrency_limit"), " must be >= 1 when set")
         self.faults = list(self.faults)
         if not all(isinstance(rule, FaultRule) for rule in self.faults):
-            raise ValueError("faults must be FaultRule objects")
+            raise ConfigError(Knob("faults"), " must be FaultRule objects")
         if isinstance(self.fault_seed, bool) or not isinstance(self.fault_seed, int):
-            raise ValueError("fault_seed must be an integer")
+            raise ConfigError(Knob("fault_seed"), " must be an integer")
         if self.chaos is not None and not isinstance(self.chaos, Chaos):
-            raise ValueError("chaos must be a Chaos or None")
+            raise ConfigError(Knob("chaos"), " must be a Chaos or None")
 
     @property
     def serves_v0(self) -> bool:

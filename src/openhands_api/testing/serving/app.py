@@ -2,8 +2,9 @@
 
 Responsible for: creating the state, including the routers of the configured generation(s)
 (``generations``: V0 from ``v0/routes.py``, V1 from ``v1/routes.py``, or both), the health and
-``/_fake/`` control routes, Cloud's web-app fallback (``flavor="cloud"``, ``core/cloud_web_app.py``, last
-so every real route wins), the middleware stack in the right order, and the fault injector
+``/_fake/`` control routes, the conversations' web pages (``core/web_page.py``), Cloud's web-app
+fallback (``flavor="cloud"``, ``core/cloud_web_app.py``, last so every real route wins), the
+middleware stack in the right order, and the fault injector
 (``faults/injector.py``) as the state's fault hook.
 
 The middleware stack, outermost first (``faults/middleware.py`` the edge layers,
@@ -35,6 +36,7 @@ from ..core.config import FakeServerConfig
 from ..core.control import build_control_router
 from ..core.health import build_health_router
 from ..core.state import FakeState
+from ..core.web_page import build_web_page_router
 from ..faults import middleware as edge_mw
 from ..faults.injector import FaultInjector
 from ..v0.routes import build_v0_router
@@ -76,6 +78,7 @@ def create_app(config: FakeServerConfig | None = None, **overrides: Any) -> Fake
     if effective.serves_v1:
         app.include_router(build_v1_open_router(state))
         app.include_router(build_v1_router(state))
+    app.include_router(build_web_page_router(state))
     if effective.flavor == "cloud":
         app.include_router(build_web_app_router())
 

@@ -1,10 +1,13 @@
 """``python -m openhands_api.testing serve``: run the fake OpenHands server from a shell.
 
 Responsible for: parsing the command line (fault rules as JSON, chaos, a manual clock), starting
-``FakeOpenHandsServer``, printing one
-line with the base URL (stdout, flushed — scripts wait for it), and serving until Ctrl-C or
-SIGTERM, then shutting down cleanly. Exit status 0 after a clean stop, 1 when the address
-is taken, 2 on usage errors.
+``FakeOpenHandsServer``, printing the base URL as the first and only line on stdout (flushed —
+scripts wait for it and read it whole), then hints for a person on stderr (the ``export`` lines
+for the library and ``openhands-api``, "Ctrl-C to stop"; ``--quiet`` drops them), and serving
+until Ctrl-C or SIGTERM, then shutting down cleanly. Exit status 0 after a clean stop, 1 when
+the server cannot listen (the address is taken, no permission), 2 on usage errors: one line on
+stderr, never a traceback, invalid configurations worded with the flags
+(``--flavor cloud needs --generations v1``, from ``ConfigError``'s knobs).
 
 Not responsible for: server behaviour (see the package docstring). ``testing/__main__.py`` is
 the entry point and only calls ``main``.
@@ -13,20 +16,95 @@ the entry point and only calls ``main``.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
-    from ..core.config import FakeServerConfig
+    from ..core.config import FakeServerConfig, Knob
+    from .server import FakeOpenHandsServer
+
+USAGE = 2
+"""Exit status of a usage error (as argparse's own)."""
+CANNOT_LISTEN = 1
+
+FLAGS = {
+    "generations": "--generations",
+    "flavor": "--flavor",
+    "session_api_key": "--session-api-key",
+    "api_key": "--api-key",
+    "rate_limit": "--no-rate-limit",
+    "speed": "--speed",
+    "concurrency_limit": "--concurrency-limit",
+    "webhook_flush_delay": "--webhook-flush-delay",
+    "faults": "--fault",
+    "fault_seed": "--fault-seed",
+    "chaos": "--chaos",
+    "clock": "--manual-clock",
+    "startup_delay": "--startup-delay",
+}
+"""The flag that sets each ``FakeServerConfig`` knob ``config_from_args`` fills in."""
+
+_VALUELESS = frozenset({"--no-rate-limit", "--manual-clock"})
+
+
+class UsageError(Exception):
+    """A command line that cannot work; the message is one line, worded for a shell user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error is one line on stderr (the usage itself, many
+    lines for ``serve``, is what ``--help`` is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: error: {_one_line(message)} (see --help)\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def knob_as_flag(knob: Knob) -> str:
+    """A knob as the command line sets it: ``--speed``, ``--flavor cloud``; a knob no flag
+    sets keeps its Python name."""
+    flag = FLAGS.get(knob.name)
+    if flag is None:
+        return knob.as_python()
+    if not knob.has_value or flag in _VALUELESS:
+        return flag
+    return f"{flag} {knob.value}"
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port: use 0-65535 (0 picks a free one)")
+    return port
+
+
+def _host(text: str) -> str:
+    """An address this machine can resolve; binding it is ``serve``'s business."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs an address, e.g. 127.0.0.1")
+    try:
+        socket.getaddrinfo(text, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise argparse.ArgumentTypeError(f"{text} is not an address ({reason})") from None
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m openhands_api.testing",
         description=(
             "Fake OpenHands server for testing automations: V0 routes of openhands-ai 1.6.0, "
@@ -35,8 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the fake server until interrupted")
-    serve.add_argument("--port", type=int, default=0, help="port to listen on (0: pick a free one)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=0, help="port to listen on (0: pick a free one)")
+    serve.add_argument("--host", type=_host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     auth = serve.add_mutually_exclusive_group()
     auth.add_argument("--session-api-key", metavar="KEY", help="require X-Session-API-Key: KEY on /api/*")
     auth.add_argument(
@@ -104,12 +182,28 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--chaos-seed", type=int, default=None, metavar="N", help="seed for --chaos (default: --fault-seed)"
     )
-    serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    serve.add_argument(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+        default="warning",
+        help="uvicorn log level (default warning)",
+    )
+    serve.add_argument("-q", "--quiet", action="store_true", help="print only the URL (no hints on stderr)")
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
-    """The server configuration the parsed command line asks for; ``ValueError`` if invalid."""
+    """The server configuration the parsed command line asks for; ``UsageError`` (in flag
+    terms) if it is invalid."""
+    from ..core.config import ConfigError
+
+    try:
+        return _config(args)
+    except ConfigError as exc:
+        raise UsageError(exc.render(knob_as_flag)) from None
+
+
+def _config(args: argparse.Namespace) -> FakeServerConfig:
     from ..core.clock import ManualClock, SystemClock
     from ..core.config import FakeServerConfig
     from ..faults.rules import Chaos, FaultRule
@@ -117,13 +211,17 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
     faults = []
     for text in args.fault:
         try:
-            data = json.loads(text)
+            faults.append(FaultRule.from_json(json.loads(text)))
         except json.JSONDecodeError as exc:
-            raise ValueError(f"--fault is not JSON: {exc}") from None
-        faults.append(FaultRule.from_json(data))
+            raise UsageError(f"--fault {_one_line(text)}: not JSON ({exc})") from None
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"--fault {_one_line(text)}: {exc}") from None
     if args.chaos_seed is not None and args.chaos is None:
-        raise ValueError("--chaos-seed needs --chaos")
-    chaos = None if args.chaos is None else Chaos(args.chaos, seed=args.chaos_seed)
+        raise UsageError("--chaos-seed needs --chaos")
+    try:
+        chaos = None if args.chaos is None else Chaos(args.chaos, seed=args.chaos_seed)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"--chaos {args.chaos}: {exc}") from None
     config = FakeServerConfig(
         generations=args.generations,
         flavor=args.flavor,
@@ -143,15 +241,47 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
     return config
 
 
+def hints(server: FakeOpenHandsServer, args: argparse.Namespace) -> list[str]:
+    """What a person needs next, for stderr: which server this is, the ``export`` lines for
+    the library and ``openhands-api``, a first command, how to stop. A key is named by its
+    variable, never printed: stderr ends up in logs."""
+    config = server.config
+    routes = {
+        "v0": "the V0 routes of openhands-ai 1.6.0",
+        "v1": "the V1 routes of openhands-ai 1.11.0",
+        "both": "the V0 and V1 routes of openhands-ai 1.6.0",
+    }[config.generations]
+    if config.flavor == "cloud":
+        routes += " as OpenHands Cloud answers them"
+    lines = [
+        f"Fake OpenHands server ({routes}; a scripted agent, no LLM) at {server.base_url}",
+        "Point the library and openhands-api at it:",
+        f"  export OPENHANDS_BASE_URL={server.base_url}",
+    ]
+    if config.session_api_key is not None:
+        lines.append("  export OPENHANDS_SESSION_API_KEY=<the key given to --session-api-key>")
+    if config.api_key is not None:
+        lines.append("  export OPENHANDS_API_KEY=<the key given to --api-key>")
+    if args.manual_clock:
+        lines.append(
+            f"Simulated time stands still: curl -X POST {server.base_url}/_fake/clock/advance "
+            """-H 'Content-Type: application/json' -d '{"seconds": 5}' moves it."""
+        )
+    else:
+        lines.append("  openhands-api new-conversation --prompt 'Write hello.py [fake-llm steps=2]' --poll")
+    lines.append("Ctrl-C to stop.")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .server import FakeOpenHandsServer
 
     try:
         config = config_from_args(args)
-    except (TypeError, ValueError) as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
 
     stop = threading.Event()
 
@@ -164,9 +294,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         server.start()
     except OSError as exc:
+        if exc.errno == errno.EADDRNOTAVAIL:
+            print(f"error: --host {args.host} is not an address of this machine", file=sys.stderr)
+            return USAGE
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return CANNOT_LISTEN
+    except (RuntimeError, TimeoutError) as exc:  # uvicorn gave up; its log said why
+        print(f"error: {exc}", file=sys.stderr)
+        return CANNOT_LISTEN
+    # The URL alone on stdout, first: scripts read this line and use it as it is.
     print(server.base_url, flush=True)
+    if not args.quiet:
+        print("\n".join(hints(server, args)), file=sys.stderr, flush=True)
     try:
         while not stop.wait(0.1):
             pass
