@@ -8,6 +8,7 @@ it is put; a closed output pipe ends a command quietly.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -18,7 +19,10 @@ from collections.abc import Callable
 import pytest
 
 from openhands_api import OpenHandsAPI
-from openhands_api.testing import FakeOpenHandsServer
+from openhands_api.cli.app import error_text
+from openhands_api.protocol.http import Request, Response
+from openhands_api.protocol.parsing import error_from_response
+from openhands_api.testing import FakeOpenHandsServer, FaultRule
 from tests.cli.conftest import run_cli
 
 Factory = Callable[..., FakeOpenHandsServer]
@@ -72,9 +76,11 @@ def test_debug_after_the_command_shows_the_full_error_and_keeps_the_code() -> No
 def test_events_into_a_pipe_closed_after_one_line_exits_0_quietly(fake_openhands_factory: Factory) -> None:
     server = fake_openhands_factory(**FAST)
     with OpenHandsAPI(base_url=server.base_url, poll_interval=0.05) as api:
-        conversation = api.create_conversation("Many steps. [fake-llm steps=40]")
+        conversation = api.create_conversation("Many steps. [fake-llm steps=120]")
         api.wait(conversation.id, timeout=60)
-        events = sum(1 for _ in api.iter_events(conversation.id))
+        size = sum(
+            len(json.dumps(e.model_dump(mode="json"), default=str)) for e in api.iter_events(conversation.id)
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHANDS_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "openhands_api", "events", conversation.id, "--json"],
@@ -89,7 +95,7 @@ def test_events_into_a_pipe_closed_after_one_line_exits_0_quietly(fake_openhands
     stderr = process.stderr.read().decode()
     code = process.wait(timeout=60)
     assert first.startswith(b"{")
-    assert events > 100  # far more than a pipe holds, so the command writes into the closed pipe
+    assert size > 300_000  # far more than a pipe holds: the command writes into the closed pipe
     assert code == 0, stderr
     assert stderr == ""
 
@@ -154,14 +160,33 @@ def test_plain_http_to_another_host_names_the_flag() -> None:
 def test_an_error_answer_is_one_human_line_and_debug_keeps_the_details(
     cli_server: FakeOpenHandsServer,
 ) -> None:
-    done = run_cli("resume", UNKNOWN, "--base-url", cli_server.base_url)
+    conversation_id = _finished(cli_server)
+    assert run_cli("stop", conversation_id, "--base-url", cli_server.base_url).returncode == 0
+    cli_server.state.faults.add(
+        FaultRule("status", method="POST", path="/api/conversations/*/start", status=404, times=None)
+    )
+    done = run_cli("resume", conversation_id, "--base-url", cli_server.base_url)
     assert done.returncode == 4, done.stderr
     line = _error_line(done.stderr)
-    assert UNKNOWN in line
+    assert f"No conversation {conversation_id} on this server" in line
     assert not RAW_HTTP.search(line), line
-    debug = run_cli("resume", UNKNOWN, "--base-url", cli_server.base_url, "--debug")
+    debug = run_cli("resume", conversation_id, "--base-url", cli_server.base_url, "--debug")
     assert debug.returncode == 4
-    assert "/api/conversations/" in debug.stderr
+    assert f"request: POST /api/conversations/{conversation_id}/start" in debug.stderr
+    assert debug.stderr.splitlines()[-1] == line
+
+
+def test_the_v0_start_answer_without_a_message_becomes_one_sentence() -> None:
+    """The answer of V0's start route to an unknown id, as the real server sends it."""
+    body = json.dumps({"status": "error", "conversation_id": UNKNOWN}).encode()
+    error = error_from_response(
+        Request("POST", f"/api/conversations/{UNKNOWN}/start"),
+        Response(404, {"content-type": "application/json"}, body),
+    )
+    assert "failed with HTTP 404" in error.message  # the library's message keeps the route
+    assert error.server_message is None
+    text = error_text(error, UNKNOWN)
+    assert text == f"No conversation {UNKNOWN} on this server: unknown id, or deleted (HTTP 404)"
 
 
 def test_a_paused_v1_sandbox_says_to_run_resume(fake_openhands_factory: Factory) -> None:

@@ -7,6 +7,7 @@ command list, help on every option, an example in each command's help, the exit 
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -83,8 +84,9 @@ def test_every_option_has_help_and_every_command_an_example() -> None:
         for param in command.params:
             if isinstance(param, click.Option) and param.name not in ("help",):
                 assert param.help, f"{' '.join(words)} {param.opts[0]} has no help"
-        assert re.search(r"\bExamples?:\n", command.help or ""), f"{' '.join(words)} has no example"
-        assert "\b\nExample" in (command.help or ""), f"{' '.join(words)}: examples need a \\b block"
+        text = inspect.cleandoc(command.help or "")
+        assert re.search(r"^Examples?:\n", text, flags=re.MULTILINE), f"{' '.join(words)} has no example"
+        assert "\b\nExample" in text, f"{' '.join(words)}: examples need a \\b block"
 
 
 @pytest.mark.parametrize("words", COMMAND_WORDS, ids=[" ".join(w) for w in COMMAND_WORDS])

@@ -95,7 +95,7 @@ _STATUS_PROBLEMS: tuple[tuple[str, str], ...] = (
     ("UnprocessableEntityError", "The server refused the values sent"),
     ("BadRequestError", "The server refused the request"),
     ("RateLimitError", "The server is limiting requests"),
-    ("ServerError", "The server failed"),
+    ("ServerError", "Server error"),
 )
 """What each status error means, in words (the first class that matches)."""
 
@@ -111,10 +111,21 @@ def _status_problem(exc: APIStatusError, conversation_id: str | None) -> str | N
         (text for name, text in _STATUS_PROBLEMS if isinstance(exc, getattr(errors, name))),
         "The server answered with an error",
     )
-    if isinstance(exc, errors.NotFoundError) and conversation_id and exc.server_message is None:
-        meaning = f"No conversation {conversation_id} on this server (unknown id, or deleted)"
-    said = f": {exc.server_message}" if exc.server_message else ""
-    return f"{meaning} (HTTP {exc.status_code}){said}"
+    said = exc.server_message
+    if said is not None and said.casefold() == _reason_phrase(exc.status_code).casefold():
+        said = None  # a bare {"detail": "Not Found"} says no more than the status
+    if isinstance(exc, errors.NotFoundError) and conversation_id and said is None:
+        meaning = f"No conversation {conversation_id} on this server: unknown id, or deleted"
+    return f"{meaning} (HTTP {exc.status_code})" + (f": {said}" if said else "")
+
+
+def _reason_phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def error_text(exc: OpenHandsError, conversation_id: str | None = None) -> str:
@@ -189,6 +200,14 @@ class Group(click.Group):
         super().__init__(*args, **kwargs)
         self.params.append(debug_option())
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _closed_pipe_is_quiet():  # the help is written while parsing
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _closed_pipe_is_quiet():
+            return super().invoke(ctx)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args and self.no_args_is_help and not ctx.resilient_parsing:
             click.echo(ctx.get_help())
@@ -205,6 +224,17 @@ def _quiet_closed_pipe() -> None:
         pass
     finally:
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def _closed_pipe_is_quiet() -> Iterator[None]:
+    """A write to a closed stdout (``| head -1``) ends the command with exit 0 and no word
+    (click would print nothing but exit 1, the code for "failed")."""
+    try:
+        yield
+    except BrokenPipeError:
+        _quiet_closed_pipe()
+        raise click.exceptions.Exit(exit_codes.OK) from None
 
 
 def handle_errors(func: F) -> F:
@@ -227,9 +257,6 @@ def handle_errors(func: F) -> F:
                 click.echo(f"debug: {_one_line(debug_text(exc))}", err=True)
             click.echo(f"error: {_one_line(error_text(exc, kwargs.get('conversation_id')))}", err=True)
             sys.exit(exit_code_for(exc))
-        except BrokenPipeError:
-            _quiet_closed_pipe()
-            sys.exit(exit_codes.OK)
         except KeyboardInterrupt:
             if _FOLLOWING:
                 conversation_id, again = _FOLLOWING[-1]
