@@ -25,7 +25,7 @@ from ._body import ACCEPT_ENCODING, BodyReader, FileBody
 from ._redaction import guard_logs, redact, scrub
 from .config import Settings, check_transport_security, resolve_settings
 from .models import Conversation, ConversationResult, SentMessage
-from .protocol.detect import detect_version
+from .protocol.detect import detect_version, unspoken
 from .protocol.generation import (
     Generation,
     GenerationContext,
@@ -138,8 +138,10 @@ class BaseClient:
         guard_logs(self._settings.secrets())
         if self._settings.is_cloud and self._settings.api_key is None:
             raise errors.MissingAPIKeyError(
-                "No API key for OpenHands Cloud: set OPENHANDS_API_KEY (or pass api_key= / --api-key) "
-                "(create a key at https://app.all-hands.dev/settings/api-keys)"
+                "No API key for OpenHands Cloud",
+                remedy="Set OPENHANDS_API_KEY or pass {api_key}, or {store_key} (create a key at "
+                "https://app.all-hands.dev/settings/api-keys); for a self-hosted server, give its "
+                "address with {base_url} or OPENHANDS_BASE_URL",
             )
         if isinstance(timeout, httpx.Timeout):
             self._timeout = timeout
@@ -454,7 +456,9 @@ class BaseClient:
         An iterator that already emitted items is not run again."""
         generation = yield from self._op_generation()
         if not self._presumed:
-            return (yield from use(generation))
+            if self._requested_version == "auto":
+                return (yield from use(generation))
+            return (yield from self._on_forced(generation, use))
         emitted = False
 
         def note(step: Step) -> Step:
@@ -479,6 +483,21 @@ class BaseClient:
                 return (yield from use(corrected))
         self._presumed = False
         return result
+
+    def _on_forced(self, generation: Generation, use: Callable[[Generation], Op[T]]) -> Op[T]:
+        """Run ``use`` on the generation the caller forced; when a route answers 404 or 405 and
+        the generation's own listing route is missing too, the server does not speak that
+        generation: a NotSupportedError that says so (not the route's 404). Only a status
+        tells that: a web page or garbled answer may come after a create was made."""
+        try:
+            return (yield from use(generation))
+        except errors.APIStatusError as exc:
+            if exc.status_code not in (404, 405):
+                raise
+            unspoken_error = yield from unspoken(generation.version)
+            if unspoken_error is None:
+                raise
+            raise unspoken_error from exc
 
     def _op_recheck(self, presumed: Generation) -> Op[Generation | None]:
         """Detect the version the presumed one stood for; the detected generation if it is

@@ -145,7 +145,8 @@ def normalize_base_url(url: str) -> str:
         raise ConfigurationError(f"The base URL {_shorten(text)!r} has no host")
     if parts.username or parts.password:
         raise ConfigurationError(
-            "The base URL must not contain credentials; pass api_key= or set OPENHANDS_API_KEY"
+            "The base URL must not contain credentials",
+            remedy="Pass the key with {api_key} or set OPENHANDS_API_KEY",
         )
     if parts.query or parts.fragment:
         raise ConfigurationError(f"The base URL {_shorten(text)!r} must not have a query or fragment")
@@ -438,8 +439,8 @@ def check_transport_security(settings: Settings, *, allow_insecure_http: bool) -
         return
     if (settings.api_key or settings.session_api_key) and not is_loopback_host(parts.hostname or ""):
         raise ConfigurationError(
-            f"Refusing to send an API key over plain http:// to {parts.hostname}; use https://, "
-            "or pass allow_insecure_http=True (CLI: --allow-insecure-http) if this network is trusted"
+            f"Refusing to send an API key over plain http:// to {parts.hostname}",
+            remedy="Use https://, or pass {allow_insecure_http:True} if this network is trusted",
         )
 
 

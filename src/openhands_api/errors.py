@@ -63,15 +63,69 @@ __all__ = [
 ]
 
 
-class OpenHandsError(Exception):
-    """Base class of every error raised by openhands-api."""
+class _Argument:
+    """A setting as the clients spell it: ``{api_key}`` is ``api_key=``, ``{api_version:v0}``
+    is ``api_version='v0'``, ``{allow_insecure_http:True}`` is ``allow_insecure_http=True``."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __format__(self, value: str) -> str:
+        if not value:
+            return f"{self.name}="
+        return f"{self.name}={value}" if value in ("True", "False") else f"{self.name}={value!r}"
+
+
+SETTINGS = ("api_key", "session_api_key", "base_url", "api_version", "allow_insecure_http", "profile")
+"""The settings a remedy may name (the clients' keyword arguments)."""
+
+LIBRARY_SPELLING: dict[str, object] = {name: _Argument(name) for name in SETTINGS} | {
+    "store_key": "store it with openhands_api.config.save_key_file()"
+}
+"""How a :attr:`OpenHandsError.remedy` names the settings for the library's own messages.
+A front end with other names for them (the CLI's flags) words the remedy its own way with
+:meth:`OpenHandsError.worded`; its mapping needs the same keys."""
+
+
+class OpenHandsError(Exception):
+    """Base class of every error raised by openhands-api.
+
+    ``problem`` says what happened, ``notes`` what else is known (sentences added on the way
+    out, e.g. "the conversation may have been created"), and ``remedy``, when given, what to
+    change: a template whose placeholders (``{api_key}``, ``{api_version:v0}``, …: the keys
+    of :data:`LIBRARY_SPELLING`) name settings. ``message`` is all three, in the library's
+    spelling; :meth:`worded` spells them another way (the CLI names its flags).
+    """
+
+    def __init__(self, message: str, *, remedy: str | None = None) -> None:
+        self.problem = message
+        self.remedy = remedy
+        self.notes: list[str] = []
+        self.message = self.worded(LIBRARY_SPELLING)
+        super().__init__(self.message)
+
+    def add_sentence(self, sentence: str) -> None:
+        """Add what is known besides the problem (kept apart from it, see :meth:`worded`)."""
+        self.notes.append(sentence)
+        self.message = self.worded(LIBRARY_SPELLING)
+        self.args = (self.message,)
+
+    def worded(self, spelling: dict[str, object], *, problem: str | None = None) -> str:
+        """The message with the remedy's settings named as ``spelling`` names them, and
+        ``problem`` (a front end's own wording of what happened) in place of the library's."""
+        first = self.problem if problem is None else problem
+        rest = [*self.notes, *([self.remedy.format_map(spelling)] if self.remedy is not None else [])]
+        if not rest:
+            return first
+        return " ".join(_sentence(part) for part in (first, *rest))
 
     def __str__(self) -> str:
         return self.message
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 class ConfigurationError(OpenHandsError):
@@ -131,7 +185,9 @@ class APIStatusError(OpenHandsError):
     """The server answered with an HTTP error status.
 
     ``body`` is the decoded JSON body when there was one (else the start of the text), and
-    ``detail`` the human-readable message extracted from it.
+    ``detail`` the human-readable message extracted from it (or, when the body has none, a
+    short dump of it); ``server_message`` is only the server's own sentence, None when the
+    body had none (a bare ``{"status": "error"}``, a web page, nothing).
     """
 
     def __init__(
@@ -143,14 +199,17 @@ class APIStatusError(OpenHandsError):
         path: str,
         body: Any = None,
         detail: str | None = None,
+        server_message: str | None = None,
         headers: dict[str, str] | None = None,
+        remedy: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, remedy=remedy)
         self.status_code = status_code
         self.method = method
         self.path = path
         self.body = body
         self.detail = detail
+        self.server_message = server_message
         self.headers = headers or {}
 
 

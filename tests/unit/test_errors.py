@@ -49,3 +49,25 @@ def test_every_outcome_has_an_exit_code() -> None:
 
     assert set(exit_codes.BY_OUTCOME) == {outcome.value for outcome in Outcome}
     assert exit_codes.BY_OUTCOME["in_progress"] == exit_codes.IN_PROGRESS == 8
+
+
+def test_a_remedy_names_settings_as_each_front_end_spells_them() -> None:
+    from openhands_api.cli.app import CLI_SPELLING
+
+    error = errors.NotSupportedError("No V1 here", remedy="Try {api_version:auto} or {api_key}")
+    assert error.message == str(error) == "No V1 here. Try api_version='auto' or api_key=."
+    assert error.worded(CLI_SPELLING) == "No V1 here. Try --api-version auto or --api-key."
+    assert set(CLI_SPELLING) == set(errors.LIBRARY_SPELLING)
+
+
+def test_a_note_goes_between_the_problem_and_the_remedy_and_a_front_end_may_reword_the_problem() -> None:
+    error = errors.ConfigurationError("Refused", remedy="Pass {allow_insecure_http:True}")
+    error.add_sentence("It may exist")
+    assert error.message == "Refused. It may exist. Pass allow_insecure_http=True."
+    assert error.args == (error.message,)
+    assert (
+        error.worded(errors.LIBRARY_SPELLING, problem="Nope")
+        == "Nope. It may exist. Pass allow_insecure_http=True."
+    )
+    plain = errors.OpenHandsError("Just this (no period)")
+    assert plain.message == "Just this (no period)"

@@ -1,12 +1,16 @@
 """The command tree. Each command parses its options, calls the library, and renders.
 
-Errors become one line on stderr and a documented exit code (see ``exit_codes.py``); a
-traceback is shown only for an unexpected bug, and only with ``--debug``.
+Errors become one line on stderr and a documented exit code (see ``exit_codes.py``), worded
+for the command line (:func:`error_text`: flags, not library arguments; no HTTP routes or
+bodies, which ``--debug`` adds); a traceback is shown only for an unexpected bug, and only
+with ``--debug``, which every command takes, before or after its name. A closed output pipe
+(``| head -1``) ends a command quietly (:func:`main`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import logging
@@ -21,12 +25,15 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from ..errors import SETTINGS
+from ..protocol.validation import GIT_PROVIDERS
 from . import exit_codes
 from .prompt import InputProblem, resolve_prompt
 
 if TYPE_CHECKING:
     from .._base_client import ApiVersion
     from ..client import OpenHandsAPI
+    from ..errors import APIStatusError, OpenHandsError
     from ..models import ConversationResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,11 +62,179 @@ def exit_code_for(exc: BaseException) -> int:
         return exit_codes.FAILED
     if isinstance(exc, (errors.NotFoundError, errors.GoneError)):
         return exit_codes.STOPPED
+    # NotSupportedError (the server cannot do this; see exit_codes.py), and every other
+    # answer or failure of the server.
     return exit_codes.API_ERROR
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+class _Flag:
+    """A setting as the command line spells it: ``{api_version:v0}`` is ``--api-version v0``."""
+
+    def __init__(self, name: str) -> None:
+        self.flag = "--" + name.replace("_", "-")
+
+    def __format__(self, value: str) -> str:
+        return self.flag if value in ("", "True") else f"{self.flag} {value}"
+
+
+CLI_SPELLING: dict[str, object] = {name: _Flag(name) for name in SETTINGS} | {
+    "store_key": "store it with: openhands-api auth login"
+}
+"""The library's remedies (``errors.OpenHandsError.remedy``) worded with the CLI's flags."""
+
+_STATUS_PROBLEMS: tuple[tuple[str, str], ...] = (
+    ("AuthenticationError", "The server refused the credentials"),
+    ("PermissionDeniedError", "The key is not allowed to do this"),
+    ("NotFoundError", "Not found"),
+    ("ConflictError", "The conversation is not in a state that allows this"),
+    ("GoneError", "Gone for good"),
+    ("UnprocessableEntityError", "The server refused the values sent"),
+    ("BadRequestError", "The server refused the request"),
+    ("RateLimitError", "The server is limiting requests"),
+    ("ServerError", "Server error"),
+)
+"""What each status error means, in words (the first class that matches)."""
+
+
+def _status_problem(exc: APIStatusError, conversation_id: str | None) -> str | None:
+    """An answer's error in words: what it means and the server's own sentence if it gave one
+    (never the route or a dump of the body); None for an error the library worded itself."""
+    from .. import errors
+
+    if exc.detail is None:  # made by the library, not read from an answer: already in words
+        return None
+    meaning = next(
+        (text for name, text in _STATUS_PROBLEMS if isinstance(exc, getattr(errors, name))),
+        "The server answered with an error",
+    )
+    said = exc.server_message
+    if said is not None and said.casefold() == _reason_phrase(exc.status_code).casefold():
+        said = None  # a bare {"detail": "Not Found"} says no more than the status
+    if isinstance(exc, errors.NotFoundError) and conversation_id and said is None:
+        meaning = f"No conversation {conversation_id} on this server: unknown id, or deleted"
+    return f"{meaning} (HTTP {exc.status_code})" + (f": {said}" if said else "")
+
+
+def _reason_phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def error_text(exc: OpenHandsError, conversation_id: str | None = None) -> str:
+    """A library error worded for the command line: its flags, the commands that fix it."""
+    from .. import errors
+
+    if isinstance(exc, errors.ConflictError) and conversation_id:
+        # V1 answers 409 to a conversation whose sandbox is not running (paused, starting),
+        # quoting its own resume route: say the command instead.
+        return (
+            f"The sandbox of conversation {conversation_id} is not running (paused, or still "
+            "starting); "
+            f"resume it first: openhands-api resume {conversation_id}"
+        )
+    problem = _status_problem(exc, conversation_id) if isinstance(exc, errors.APIStatusError) else None
+    return exc.worded(CLI_SPELLING, problem=problem)
+
+
+def debug_text(exc: OpenHandsError) -> str:
+    """Everything the library knows about an error, for ``--debug``: its class, its whole
+    message, and the request and answer it came from (already without keys)."""
+    parts = [f"{type(exc).__name__}: {exc.message}"]
+    method, path = getattr(exc, "method", ""), getattr(exc, "path", "")
+    if method or path:
+        parts.append(f"request: {method} {path}")
+    body = getattr(exc, "body", None)
+    if body is not None:
+        parts.append(f"answer: {json.dumps(body, default=str)[:500]}")
+    return " | ".join(parts)
+
+
+_DEBUG = False
+"""Set by ``--debug`` (wherever it was given): tracebacks of bugs, the library's full errors."""
+
+
+def _enable_debug(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    global _DEBUG
+    if not value or _DEBUG:
+        return
+    _DEBUG = True
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("openhands_api").setLevel(logging.DEBUG)
+
+
+def debug_option() -> click.Option:
+    return click.Option(
+        ["--debug"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_enable_debug,
+        help="Log each request and retry to stderr (keys redacted); show errors in full.",
+    )
+
+
+class Command(click.Command):
+    """Every command takes ``--debug`` too, so that it works after the command's name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(debug_option())
+
+
+class Group(click.Group):
+    """A group whose commands and subgroups take ``--debug`` (see :class:`Command`), and
+    whose bare name prints its help and exits 0 (click 8.2+ makes that a usage error, 2)."""
+
+    command_class = Command
+    group_class = type  # subgroups are Groups too
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(debug_option())
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _closed_pipe_is_quiet():  # the help is written while parsing
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _closed_pipe_is_quiet():
+            return super().invoke(ctx)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            click.echo(ctx.get_help())
+            ctx.exit(exit_codes.OK)
+        return super().parse_args(ctx, args)
+
+
+def _quiet_closed_pipe() -> None:
+    """The reader of our output went away (``| head -1``): what is left goes nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file behind stdout (an embedding's StringIO)
+        pass
+    finally:
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def _closed_pipe_is_quiet() -> Iterator[None]:
+    """A write to a closed stdout (``| head -1``) ends the command with exit 0 and no word
+    (click would print nothing but exit 1, the code for "failed")."""
+    try:
+        yield
+    except BrokenPipeError:
+        _quiet_closed_pipe()
+        raise click.exceptions.Exit(exit_codes.OK) from None
 
 
 def handle_errors(func: F) -> F:
@@ -78,7 +253,9 @@ def handle_errors(func: F) -> F:
             click.echo(f"error: {_one_line(str(problem))}", err=True)
             sys.exit(exit_codes.USAGE)
         except errors.OpenHandsError as exc:
-            click.echo(f"error: {_one_line(str(exc))}", err=True)
+            if _DEBUG:
+                click.echo(f"debug: {_one_line(debug_text(exc))}", err=True)
+            click.echo(f"error: {_one_line(error_text(exc, kwargs.get('conversation_id')))}", err=True)
             sys.exit(exit_code_for(exc))
         except KeyboardInterrupt:
             if _FOLLOWING:
@@ -255,28 +432,38 @@ def result_json(result: ConversationResult) -> dict[str, Any]:
 
 
 @click.group(
+    cls=Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=exit_codes.EPILOG,
 )
 @click.version_option(package_name="openhands-api", prog_name="openhands-api")
-@click.option("--debug", is_flag=True, help="Log each request and retry to stderr (keys redacted).")
-def cli(debug: bool) -> None:
-    """Start and follow OpenHands agent conversations (OpenHands Cloud or self-hosted)."""
+def cli() -> None:
+    """Start and follow OpenHands agent conversations (OpenHands Cloud or self-hosted).
+
+    \b
+    Examples:
+      export OPENHANDS_BASE_URL=http://localhost:3000   # or OPENHANDS_API_KEY
+      openhands-api new-conversation --prompt "Fix the test" --repo me/app --poll
+      openhands-api list
+      openhands-api wait ID && openhands-api result ID
+    """
     # Library warnings (e.g. a world-readable key file) as one plain line, like errors.
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
-    if debug:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        logging.getLogger("openhands_api").setLevel(logging.DEBUG)
 
 
-@cli.command("new-conversation", epilog=exit_codes.EPILOG)
+@cli.command("new-conversation", epilog=exit_codes.SEE_EXIT_CODES)
 @connection_options
 @click.option("--prompt", "prompt", metavar="TEXT", help="The task for the agent.")
 @click.option("--prompt-file", metavar="PATH", help="Read the task from a file ('-' for stdin).")
 @click.option("--append-file", metavar="PATH", help="Append this file's text to the prompt.")
 @click.option("--repo", metavar="OWNER/REPO", help="Repository to work on.")
-@click.option("--branch", help="Git branch to start from.")
-@click.option("--git-provider", help="github, gitlab, bitbucket, … (when the server cannot tell).")
+@click.option("--branch", help="Git branch to start from (needs --repo).")
+@click.option(
+    "--git-provider",
+    type=click.Choice(GIT_PROVIDERS, case_sensitive=False),
+    metavar="PROVIDER",
+    help="Where --repo is hosted, when the server cannot tell: " + ", ".join(GIT_PROVIDERS) + ".",
+)
 @click.option("--title", help="Title for the conversation.")
 @click.option("--poll", is_flag=True, help="Wait for the outcome and print the final state as JSON.")
 @click.option(
@@ -319,15 +506,20 @@ def new_conversation(
     poll_interval_s: float | None,
     as_json: bool,
 ) -> None:
-    """Start a conversation; print its web URL (first line), then with --poll its outcome.
+    """Start a conversation and print its web URL.
+
+    The web URL is the first line; with --poll the command waits, the final state follows
+    as JSON and the exit code tells the outcome.
 
     \b
     Examples:
-      openhands-api new-conversation --prompt "Fix the failing test" --repo me/app --poll
-      cat task.md | openhands-api new-conversation --prompt-file - --base-url http://localhost:3000
+      openhands-api new-conversation --prompt "Fix the test" --repo me/app --poll
+      cat task.md | openhands-api new-conversation --prompt-file -
     """
     from ..protocol.validation import validate_repository
 
+    if branch is not None and repo is None:
+        raise InputProblem("--branch needs --repo (the repository the branch belongs to)")
     message = resolve_prompt(prompt, prompt_file, append_file)
     if repo is not None:
         try:
@@ -362,7 +554,7 @@ def new_conversation(
         sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
 
 
-@cli.command(epilog=exit_codes.EPILOG)
+@cli.command(epilog=exit_codes.SEE_EXIT_CODES)
 @click.option(
     "--speed",
     type=click.FloatRange(min=0, min_open=True),
@@ -372,7 +564,14 @@ def new_conversation(
 )
 @handle_errors
 def demo(speed: float) -> None:
-    """Run a whole conversation against the embedded fake server (no account needed)."""
+    """Run a demo conversation on the built-in fake server.
+
+    No account or server needed: the fake server runs in this process.
+
+    \b
+    Example:
+      openhands-api demo --speed 5
+    """
     from .demo import run_demo
 
     sys.exit(run_demo(speed=speed))
@@ -381,14 +580,31 @@ def demo(speed: float) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``openhands-api`` command."""
     try:
-        cli.main(args=argv, prog_name="openhands-api", standalone_mode=True)
+        try:
+            cli.main(args=argv, prog_name="openhands-api", standalone_mode=True)
+        finally:
+            _flush_output()
     except SystemExit:
         raise
     except Exception as exc:  # a bug: say so in one line; the traceback only with --debug
-        if "--debug" in (argv if argv is not None else sys.argv[1:]):
+        if _DEBUG or "--debug" in (argv if argv is not None else sys.argv[1:]):
             raise
         click.echo(
             f"internal error: {type(exc).__name__}: {_one_line(str(exc))} (run with --debug for details)",
             err=True,
         )
         sys.exit(exit_codes.INTERNAL)
+
+
+def _flush_output() -> None:
+    """Write what is still buffered for stdout now, while a closed pipe can be told apart: a
+    reader that went away (``| head -1``) after the command finished leaves its exit code as
+    it was, and no "Exception ignored" noise at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_closed_pipe()
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        _quiet_closed_pipe()

@@ -58,13 +58,20 @@ def _exit_for(result: ConversationResult) -> None:
     sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
 
 
-@cli.command("get", epilog=exit_codes.EPILOG)
+@cli.command("get", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @JSON_FLAG
 @connection_options
 @handle_errors
 def get_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
-    """Show a conversation and its outcome now (a V1 start-task id works too)."""
+    """Show a conversation and its outcome now.
+
+    A V1 start-task id works too.
+
+    \b
+    Example:
+      openhands-api get 48c8a1e2b0c94c0f9a2de0f1c2b3a4d5 --json
+    """
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         conversation = api.get_conversation(conversation_id)
@@ -75,13 +82,25 @@ def get_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
         click.echo(conversation.web_url)
 
 
-@cli.command("list", epilog=exit_codes.EPILOG)
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@cli.command("list", epilog=exit_codes.SEE_EXIT_CODES)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Show at most this many conversations.",
+)
 @JSON_FLAG
 @connection_options
 @handle_errors
 def list_command(limit: int, as_json: bool, **connection: Any) -> None:
-    """List conversations, newest first."""
+    """List conversations, newest first.
+
+    \b
+    Examples:
+      openhands-api list --limit 5
+      openhands-api list --json | jq -r '.[].id'
+    """
     with make_client(**connection) as api:
         conversations = api.list_conversations(limit=limit)
     if as_json:
@@ -91,16 +110,25 @@ def list_command(limit: int, as_json: bool, **connection: Any) -> None:
         click.echo(_conversation_line(conversation))
 
 
-@cli.command("wait", epilog=exit_codes.EPILOG)
+@cli.command("wait", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @click.option(
-    "--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30 * 60.0, show_default=True
+    "--timeout-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30 * 60.0,
+    show_default=True,
+    help="Give up waiting after this many seconds (exit 5; the conversation goes on).",
 )
 @JSON_FLAG
 @connection_options
 @handle_errors
 def wait_command(conversation_id: str, timeout_s: float, as_json: bool, **connection: Any) -> None:
-    """Wait until the agent's turn has an outcome; the exit code tells which."""
+    """Wait for the agent's turn to end; exit by its outcome.
+
+    \b
+    Example:
+      openhands-api wait ID --timeout-s 600 && echo "the agent finished"
+    """
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         with following(conversation_id, **connection), progress_line() as on_progress:
@@ -109,13 +137,20 @@ def wait_command(conversation_id: str, timeout_s: float, as_json: bool, **connec
     _exit_for(result)
 
 
-@cli.command("result", epilog=exit_codes.EPILOG)
+@cli.command("result", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @JSON_FLAG
 @connection_options
 @handle_errors
 def result_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
-    """The outcome now, the agent's final message and its PRs (no waiting)."""
+    """Print the outcome now, the final message and PRs.
+
+    No waiting: a conversation still running exits 8.
+
+    \b
+    Example:
+      openhands-api result ID --json | jq -r .final_message
+    """
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         result = api.result(conversation_id)
@@ -123,13 +158,17 @@ def result_command(conversation_id: str, as_json: bool, **connection: Any) -> No
     _exit_for(result)
 
 
-@cli.command("send", epilog=exit_codes.EPILOG)
+@cli.command("send", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @click.option("--message", metavar="TEXT", help="The follow-up message.")
 @click.option("--message-file", metavar="PATH", help="Read the message from a file ('-' for stdin).")
 @click.option("--wait", "wait_for_answer", is_flag=True, help="Wait for the agent's answer; exit by outcome.")
 @click.option(
-    "--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30 * 60.0, show_default=True
+    "--timeout-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30 * 60.0,
+    show_default=True,
+    help="With --wait: give up waiting after this many seconds.",
 )
 @click.option("--no-resume", is_flag=True, help="V1: fail instead of resuming a paused sandbox.")
 @JSON_FLAG
@@ -145,7 +184,15 @@ def send_command(
     as_json: bool,
     **connection: Any,
 ) -> None:
-    """Send a follow-up message (restarting or resuming the conversation if needed)."""
+    """Send a follow-up message to a conversation.
+
+    A stopped conversation is restarted (V0) or its paused sandbox resumed (V1) first.
+
+    \b
+    Examples:
+      openhands-api send ID --message "Now add tests" --wait
+      openhands-api send ID --message-file review.md
+    """
     if (message is None) == (message_file is None):
         raise InputProblem("Give the message with --message TEXT or --message-file PATH (- for stdin)")
     text = message if message is not None else read_text_file(str(message_file), "message file")
@@ -164,7 +211,7 @@ def send_command(
     _exit_for(result)
 
 
-@cli.command("events", epilog=exit_codes.EPILOG)
+@cli.command("events", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @click.option("--reverse", is_flag=True, help="Newest first.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many events.")
@@ -174,7 +221,15 @@ def send_command(
 def events_command(
     conversation_id: str, reverse: bool, limit: int | None, as_json: bool, **connection: Any
 ) -> None:
-    """Print a conversation's events (one line each, or JSON lines with --json)."""
+    """Print a conversation's events, oldest first.
+
+    One line each, or one JSON object a line with --json.
+
+    \b
+    Examples:
+      openhands-api events ID --reverse --limit 20
+      openhands-api events ID --json | jq -r .kind
+    """
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         for count, event in enumerate(api.iter_events(conversation_id, reverse=reverse), start=1):
@@ -191,36 +246,53 @@ def _event_line(event: Event) -> str:
     return f"{when}  {event.source or '-':<11}  {event.kind:<36}  {text[:100]}"
 
 
-@cli.command("stop", epilog=exit_codes.EPILOG)
+@cli.command("stop", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @connection_options
 @handle_errors
 def stop_command(conversation_id: str, **connection: Any) -> None:
-    """Stop the conversation's compute (V0 runtime; V1 pauses the sandbox)."""
+    """Stop a conversation's compute (V1: pause its sandbox).
+
+    \b
+    Example:
+      openhands-api stop ID
+    """
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         api.stop(conversation_id)
     click.echo(f"stopped {conversation_id}")
 
 
-@cli.command("resume", epilog=exit_codes.EPILOG)
+@cli.command("resume", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @connection_options
 @handle_errors
 def resume_command(conversation_id: str, **connection: Any) -> None:
-    """Start a stopped conversation's compute again."""
+    """Start a stopped conversation's compute again.
+
+    \b
+    Example:
+      openhands-api resume ID
+    """
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         api.resume(conversation_id)
     click.echo(f"resumed {conversation_id}")
 
 
-@cli.command("delete", epilog=exit_codes.EPILOG)
+@cli.command("delete", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @connection_options
 @handle_errors
 def delete_command(conversation_id: str, **connection: Any) -> None:
-    """Delete a conversation and its compute (exit 4 if there was no such conversation)."""
+    """Delete a conversation and its compute.
+
+    Exits 4 if there was no such conversation.
+
+    \b
+    Example:
+      openhands-api delete ID
+    """
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         deleted = api.delete_conversation(conversation_id)
@@ -230,13 +302,20 @@ def delete_command(conversation_id: str, **connection: Any) -> None:
     click.echo(f"deleted {conversation_id}")
 
 
-@cli.command("download", epilog=exit_codes.EPILOG)
+@cli.command("download", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @click.argument("destination", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @connection_options
 @handle_errors
 def download_command(conversation_id: str, destination: Path, **connection: Any) -> None:
-    """Save the full history: V1's zip, or V0's trajectory as JSON."""
+    """Save a conversation's full history to a file.
+
+    V1 servers give a zip; V0 servers the trajectory as JSON.
+
+    \b
+    Example:
+      openhands-api download ID history.json
+    """
     if not destination.parent.is_dir():
         raise InputProblem(f"The directory {destination.parent} does not exist")
     with make_client(**connection) as api:
@@ -259,15 +338,28 @@ def _only_the_given_secret() -> Iterator[None]:
 
 @cli.group("auth")
 def auth_group() -> None:
-    """Store, list and check credentials (the Cloud key file, or named profiles)."""
+    """Store, list and check credentials.
+
+    The Cloud key file, or named profiles (a server and its key).
+
+    \b
+    Examples:
+      openhands-api auth login < cloud-key.txt
+      openhands-api auth status
+    """
 
 
-@auth_group.command("status", epilog=exit_codes.EPILOG)
+@auth_group.command("status", epilog=exit_codes.SEE_EXIT_CODES)
 @JSON_FLAG
 @connection_options
 @handle_errors
 def auth_status(as_json: bool, **connection: Any) -> None:
-    """Say which server and API generation answer, and whether the key is accepted."""
+    """Check the server, its API generation and the key.
+
+    \b
+    Example:
+      openhands-api auth status --base-url http://localhost:3000
+    """
     with make_client(**connection) as api:
         api.list_conversations(limit=1)  # any authenticated read proves the key
         info = {
@@ -287,7 +379,7 @@ def auth_status(as_json: bool, **connection: Any) -> None:
         )
 
 
-@auth_group.command("login", epilog=exit_codes.EPILOG)
+@auth_group.command("login", epilog=exit_codes.SEE_EXIT_CODES)
 @click.option(
     "--profile", metavar="NAME", help="Store a named profile (server + key) instead of the Cloud key file."
 )
@@ -307,19 +399,23 @@ def auth_status(as_json: bool, **connection: Any) -> None:
 def auth_login(
     profile: str | None, base_url: str | None, session_key: bool, no_check: bool, allow_insecure_http: bool
 ) -> None:
-    """Store a key (asked for, or read from stdin) owner-only (0600), after checking it with the server.
+    """Check a key with the server and store it owner-only.
 
-    \b
+    The key is asked for on a terminal, else read from stdin; the file is readable by you
+    only (0600).
+
     Without --profile: an OpenHands Cloud API key, kept in ~/.openhands/cloud/api_key.txt
     (the file the OpenHands CLI writes; used for Cloud when no key is set).
+
     With --profile NAME: a server and its key, kept in ~/.config/openhands-api/profiles.json;
-    use it with --profile NAME or OPENHANDS_PROFILE=NAME. The profile named 'default'
-    is used when no profile, URL or key is given.
+    use it with --profile NAME or OPENHANDS_PROFILE=NAME. The profile named 'default' is
+    used when no profile, URL or key is given.
 
     \b
     Examples:
       openhands-api auth login < cloud-key.txt
-      openhands-api auth login --profile lab --base-url https://oh.lab.example --session-key < key.txt
+      openhands-api auth login --profile lab --base-url https://oh.lab.example \\
+          --session-key < key.txt
     """
     from ..config import CLOUD_BASE_URL, is_cloud, normalize_base_url, save_key_file, save_profile
 
@@ -352,11 +448,18 @@ def auth_login(
     click.echo(f"saved profile {profile!r} for {url} to {path} (readable by you only)")
 
 
-@auth_group.command("profiles", epilog=exit_codes.EPILOG)
+@auth_group.command("profiles", epilog=exit_codes.SEE_EXIT_CODES)
 @JSON_FLAG
 @handle_errors
 def auth_profiles(as_json: bool) -> None:
-    """List the stored profiles: name, server, and which keys are set (never the keys)."""
+    """List the stored profiles and which keys they hold.
+
+    Name, server, and whether each key is set (never the keys).
+
+    \b
+    Example:
+      openhands-api auth profiles --json
+    """
     from ..config import load_profiles
 
     rows = [
@@ -380,11 +483,17 @@ def auth_profiles(as_json: bool) -> None:
         )
 
 
-@auth_group.command("logout", epilog=exit_codes.EPILOG)
+@auth_group.command("logout", epilog=exit_codes.SEE_EXIT_CODES)
 @click.option("--profile", metavar="NAME", help="Remove this profile instead of the Cloud key file.")
 @handle_errors
 def auth_logout(profile: str | None) -> None:
-    """Forget a stored key: the Cloud key file, or the profile NAME."""
+    """Forget a stored key: the Cloud key file, or a profile.
+
+    \b
+    Examples:
+      openhands-api auth logout
+      openhands-api auth logout --profile lab
+    """
     from ..config import KEY_FILE, delete_profile
 
     if profile is not None:

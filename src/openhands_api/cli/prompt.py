@@ -16,6 +16,8 @@ class InputProblem(Exception):
 def read_text_file(path_text: str, what: str) -> str:
     """The UTF-8 text of ``path_text`` (``-`` is stdin), refusing what cannot be a prompt."""
     if path_text == "-":
+        if sys.stdin.isatty():  # a person at a terminal may not know the command waits for them
+            print(f"reading the {what.removesuffix(' file')} from stdin; end with Ctrl-D", file=sys.stderr)
         data = sys.stdin.buffer.read(MAX_PROMPT_BYTES + 1)
         source = "standard input"
     else:

@@ -27,3 +27,21 @@ def detect_version(*, is_cloud: bool) -> Op[str]:
         "GET /api/conversations both answered 404, 405 or a web page. Is the base URL the "
         "OpenHands server (e.g. http://localhost:3000 or https://app.all-hands.dev)?"
     )
+
+
+PROBES = {"v0": v0.probe, "v1": v1.probe}
+"""Each generation's own listing, asked with ``limit=1``: answered by every server that speaks it."""
+
+
+def unspoken(version: str) -> Op[NotSupportedError | None]:
+    """After a missing route (404/405, a web page) on a ``version`` the caller forced: the
+    error to raise instead when the server does not speak that version at all (its own
+    listing route is missing too), None when it does (then the 404 is the answer: an unknown
+    id, say)."""
+    if (yield PROBES[version]()):
+        return None
+    other = "v0" if version == "v1" else "v1"
+    return NotSupportedError(
+        f"This server does not speak the {version.upper()} API (its conversation listing is not there)",
+        remedy="Try {api_version:auto} or {api_version:" + other + "}",
+    )

@@ -262,11 +262,10 @@ class CreateUndecided(OpenHandsError):
 
 def undecided(exc: OpenHandsError, how_to_look: str) -> OpenHandsError:
     """The create's own error, saying that the conversation may exist and how to look."""
-    exc.message = (
-        f"{exc.message} The conversation may have been created: {how_to_look} before trying again "
+    exc.add_sentence(
+        f"The conversation may have been created: {how_to_look} before trying again "
         "(openhands-api could not tell)."
     )
-    exc.args = (exc.message,)
     return exc
 
 

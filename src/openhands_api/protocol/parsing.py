@@ -75,10 +75,11 @@ _CLASS_BY_STATUS: dict[int, type[errors.APIStatusError]] = {
     429: errors.RateLimitError,
 }
 
+# Remedies (templates naming settings, see errors.OpenHandsError.remedy): no data in them.
 _HINTS: dict[type[errors.APIStatusError], str] = {
     errors.AuthenticationError: (
-        "Check the API key (api_key= or OPENHANDS_API_KEY); for a self-hosted server started "
-        "with SESSION_API_KEY, pass session_api_key= or set OPENHANDS_SESSION_API_KEY."
+        "Check the API key ({api_key} or OPENHANDS_API_KEY); for a self-hosted server started "
+        "with SESSION_API_KEY, pass {session_api_key} or set OPENHANDS_SESSION_API_KEY."
     ),
     errors.PermissionDeniedError: "The key is valid but not allowed to do this.",
     errors.RateLimitError: "Too many requests: slow down and try again shortly.",
@@ -97,11 +98,23 @@ def body_of(response: Response) -> Any:
 
 
 def detail_of(body: Any, response: Response) -> str:
-    """The human-readable message inside any of OpenHands' error shapes."""
+    """The human-readable message inside any of OpenHands' error shapes (a short dump of the
+    body, or what kind of body it was, when it has none)."""
+    message = server_message_of(body, response)
+    if message is not None:
+        return message
     if isinstance(body, str):
-        if not response.is_json and ("html" in response.content_type or body.lstrip().startswith("<")):
+        if _is_page(body, response):
             return "an HTML page instead of an API answer"
-        return body or "(empty body)"
+        return "(empty body)"
+    return redact(json.dumps(body), response.secrets)[:300]
+
+
+def server_message_of(body: Any, response: Response) -> str | None:
+    """The server's own sentence in any of OpenHands' error shapes; None when there is none
+    (a bare ``{"status": "error", …}``, a web page, an empty body)."""
+    if isinstance(body, str):
+        return None if _is_page(body, response) or not body else body
     if isinstance(body, dict):
         detail = body.get("detail")
         if isinstance(detail, str):
@@ -116,7 +129,11 @@ def detail_of(body: Any, response: Response) -> str:
             value = body.get(key)
             if isinstance(value, str) and value:
                 return value
-    return redact(json.dumps(body), response.secrets)[:300]
+    return None
+
+
+def _is_page(body: str, response: Response) -> bool:
+    return not response.is_json and ("html" in response.content_type or body.lstrip().startswith("<"))
 
 
 def _validation_item(item: Any) -> str:
@@ -132,6 +149,7 @@ def error_from_response(request: Request, response: Response) -> errors.APIStatu
     status = response.status_code
     body = body_of(response)
     detail = detail_of(body, response)
+    message = server_message_of(body, response)
     cls = _CLASS_BY_STATUS.get(status, errors.ServerError if status >= 500 else errors.APIStatusError)
     headers = dict(response.headers)
     secrets = response.secrets
@@ -141,6 +159,7 @@ def error_from_response(request: Request, response: Response) -> errors.APIStatu
         "path": request.path,
         "body": scrub(body, secrets),
         "detail": redact(detail, secrets),
+        "server_message": None if message is None else redact(message, secrets),
         "headers": scrub(headers, secrets),
     }
     prefix = f"{request.describe()} failed with HTTP {status}: {common['detail']}"
@@ -149,23 +168,22 @@ def error_from_response(request: Request, response: Response) -> errors.APIStatu
         if concurrency is not None:
             limit, current = concurrency
             return errors.ConcurrencyLimitError(
-                _sentences(
-                    prefix,
-                    f"Too many conversations are running ({current} of {limit} allowed): "
-                    "stop, pause or delete one, then try again. Not retried automatically",
-                ),
+                _sentences(prefix),
+                remedy=f"Too many conversations are running ({current} of {limit} allowed): "
+                "stop, pause or delete one, then try again. Not retried automatically.",
                 limit=limit,
                 current=current,
                 retry_after=None,
                 **common,
             )
         return errors.RateLimitError(
-            _sentences(prefix, _HINTS[errors.RateLimitError]),
+            _sentences(prefix),
+            remedy=_HINTS[errors.RateLimitError],
             retry_after=parse_retry_after(headers.get("retry-after"), wall_now=response.received_at),
             **common,
         )
     hint = _HINTS.get(cls) or _HINTS.get(errors.ServerError if status >= 500 else cls, "")
-    return cls(_sentences(prefix, hint), **common)
+    return cls(_sentences(prefix), remedy=hint or None, **common)
 
 
 def _sentences(*parts: str) -> str:

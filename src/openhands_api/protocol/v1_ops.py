@@ -146,8 +146,8 @@ def route_required(call: Call[Any], name: str) -> Op[Any]:
     except APIStatusError as exc:
         if exc.status_code == 405 or (exc.status_code == 404 and exc.detail == "Not Found"):
             raise NotSupportedError(
-                f"This server's V1 API has no {name} route (openhands-ai 1.0–1.6.0 lack it); "
-                "use its V0 API instead: api_version='v0' (CLI: --api-version v0)"
+                f"This server's V1 API has no {name} route (openhands-ai 1.0–1.6.0 lack it)",
+                remedy="Use its V0 API instead: {api_version:v0}",
             ) from None
         raise
     return result

@@ -15,6 +15,17 @@ MAX_ID_LENGTH = 100  # the V0 server refuses longer ids with 400 "Conversation I
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _REPO_SEGMENT_RE = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_MESSAGE_CHARS = 1_000_000  # beyond this a prompt is almost certainly a mistake
+GIT_PROVIDERS = (
+    "github",
+    "gitlab",
+    "bitbucket",
+    "bitbucket_data_center",
+    "forgejo",
+    "azure_devops",
+    "enterprise_sso",
+)
+"""The values of ``git_provider`` both generations accept: the server's ``ProviderType``
+(the same seven in openhands-ai 1.6.0 and 1.11.0); any other is refused by its validation."""
 
 
 def validate_id(value: object, what: str = "conversation id") -> str:
