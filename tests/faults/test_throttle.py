@@ -17,14 +17,16 @@ CONVERSATIONS = 30
 POLL = {"poll_interval": 0.2, "max_poll_interval": 0.2}
 
 
-async def _many_waits(server: FakeOpenHandsServer, *, throttle: bool) -> list[Outcome | BaseException]:
+async def _many_waits(
+    server: FakeOpenHandsServer, *, throttle: bool, timeout: float = 120
+) -> list[Outcome | BaseException]:
     """Each wait's outcome, or the error it ended with."""
     async with AsyncOpenHandsAPI(base_url=server.base_url, throttle=throttle, **POLL) as api:  # type: ignore[arg-type]
         created = [
             await api.create_conversation(f"Task {n}. [fake-llm steps=3]") for n in range(CONVERSATIONS)
         ]
         results = await asyncio.gather(
-            *(api.wait(c.id, timeout=120) for c in created), return_exceptions=True
+            *(api.wait(c.id, timeout=timeout) for c in created), return_exceptions=True
         )
     return [r if isinstance(r, BaseException) else r.outcome for r in results]
 
@@ -56,7 +58,7 @@ def test_without_the_budget_the_same_waits_meet_the_rate_limiter(
     server = fake_openhands_factory(
         rate_limit=True, speed=10.0, generations="v1", max_concurrent_conversations=50
     )
-    asyncio.run(_many_waits(server, throttle=False))
+    asyncio.run(_many_waits(server, throttle=False, timeout=30))  # a starved wait need not take long
     assert _rejected(server) > 0
 
 
