@@ -97,10 +97,10 @@ def body_of(response: Response) -> Any:
     return response.text_preview(300)
 
 
-def detail_of(body: Any, response: Response) -> str:
-    """The human-readable message inside any of OpenHands' error shapes (a short dump of the
-    body, or what kind of body it was, when it has none)."""
-    message = server_message_of(body, response)
+def detail_of(body: Any, response: Response, message: str | None) -> str:
+    """The human-readable message inside any of OpenHands' error shapes: the server's own
+    ``message`` (:func:`server_message_of`), else a short dump of the body, or what kind of
+    body it was."""
     if message is not None:
         return message
     if isinstance(body, str):
@@ -148,8 +148,8 @@ def error_from_response(request: Request, response: Response) -> errors.APIStatu
     """The typed exception for an error status."""
     status = response.status_code
     body = body_of(response)
-    detail = detail_of(body, response)
     message = server_message_of(body, response)
+    detail = detail_of(body, response, message)
     cls = _CLASS_BY_STATUS.get(status, errors.ServerError if status >= 500 else errors.APIStatusError)
     headers = dict(response.headers)
     secrets = response.secrets
