@@ -27,7 +27,7 @@ def test_prints_the_web_url_first_and_exits_0(cli_server: FakeOpenHandsServer) -
     assert len(url.rsplit("/", 1)[1]) == 32
 
 
-def test_poll_prints_the_final_state_as_json(cli_server: FakeOpenHandsServer) -> None:
+def test_poll_prints_the_url_then_a_summary(cli_server: FakeOpenHandsServer) -> None:
     done = run_cli(
         "new-conversation",
         "--base-url",
@@ -39,12 +39,34 @@ def test_poll_prints_the_final_state_as_json(cli_server: FakeOpenHandsServer) ->
         "0.1",
     )
     assert done.returncode == 0, done.stderr
-    url, rest = done.stdout.split("\n", 1)
-    final = json.loads(rest)
+    url, outcome, answer = done.stdout.splitlines()[:3]
+    assert url.startswith(cli_server.base_url)
+    assert outcome == "finished"
+    assert answer
+    assert "{" not in done.stdout
+
+
+def test_poll_json_prints_the_final_state_only(cli_server: FakeOpenHandsServer) -> None:
+    done = run_cli(
+        "new-conversation",
+        "--base-url",
+        cli_server.base_url,
+        "--prompt",
+        "Hi. [fake-llm steps=1]",
+        "--poll",
+        "--poll-interval-s",
+        "0.1",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    final = json.loads(done.stdout)
     assert final["status"] == final["outcome"] == "finished"
-    assert final["url"] == url
+    assert final["url"] == final["web_url"]
+    assert final["id"] in final["url"]
     assert final["final_message"]
-    assert final["conversation"]["raw"]["status"] == "RUNNING"
+    # V0 says RUNNING after the agent finished: the outcome came from the agent's state.
+    assert final["conversation"]["runtime"] == "running"
+    assert "raw" not in final["conversation"]
 
 
 @pytest.mark.parametrize(
@@ -65,7 +87,7 @@ def test_exit_code_tells_the_outcome(
         "0.1",
     )
     assert done.returncode == code, done.stderr
-    assert json.loads(done.stdout.split("\n", 1)[1])["outcome"] == outcome
+    assert done.stdout.splitlines()[1] == outcome
 
 
 def test_wait_timeout_exits_5(cli_server: FakeOpenHandsServer) -> None:

@@ -107,8 +107,8 @@ def test_get_of_a_listed_v1_conversation_on_a_server_with_both_generations_exits
     assert conversation.id in out
     code, out, err = _run(server, "get", conversation.id)
     assert code == 0, err
-    assert out.startswith(conversation.id)
-    assert "finished" in out
+    assert f"id          {conversation.id}" in out
+    assert "outcome     finished" in out
 
 
 # ---------------------------------------------------------------------------- defect 7

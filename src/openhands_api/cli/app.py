@@ -16,11 +16,11 @@ import json
 import logging
 import os
 import shlex
-import shutil
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
@@ -28,7 +28,13 @@ import click
 from ..errors import SETTINGS
 from ..protocol.validation import GIT_PROVIDERS
 from . import exit_codes
+from .jq import Filter
+from .output import Printer, Terminal, json_output, printer_for, split_json_value
 from .prompt import InputProblem, resolve_prompt
+from .views import CONVERSATION_FIELDS, RAW, RESULT_FIELDS, conversation_json, result_json, result_lines
+
+NEW_CONVERSATION_FIELDS = tuple(dict.fromkeys(CONVERSATION_FIELDS + RESULT_FIELDS))
+"""The conversation's fields, and with --poll the outcome's (a field the JSON lacks is null)."""
 
 if TYPE_CHECKING:
     from .._base_client import ApiVersion
@@ -181,12 +187,70 @@ def debug_option() -> click.Option:
     )
 
 
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["quiet"] = True
+
+
+def quiet_option() -> click.Option:
+    return click.Option(
+        ["-q", "--quiet"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_quiet,
+        help="Print only what a script reads (ids, JSON, results): no confirmations or hints.",
+    )
+
+
 class Command(click.Command):
-    """Every command takes ``--debug`` too, so that it works after the command's name."""
+    """Every command takes ``--debug`` and ``-q`` too, so that they work after the command's
+    name; a command with JSON output tells a bare ``--json`` from ``--json FIELDS`` here."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.params.append(debug_option())
+        self.params += [quiet_option(), debug_option()]
+        self.json_fields: tuple[str, ...] | None = getattr(self.callback, "__json_fields__", None)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if self.json_fields is not None:
+            args = split_json_value(args, self.json_fields)
+        return super().parse_args(ctx, args)
+
+
+@dataclass
+class Seam:
+    """What a command takes from outside, replaceable in tests (as gh's factory): the
+    terminal, the client, the browser. ``None`` means the real one."""
+
+    terminal: Terminal | None = None
+    client_factory: Callable[..., OpenHandsAPI] | None = None
+    open_browser: Callable[[str], bool] | None = None
+
+
+def seam() -> Seam:
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Seam) if ctx is not None else None
+    return found if found is not None else Seam()
+
+
+def terminal() -> Terminal:
+    return seam().terminal or Terminal.detect()
+
+
+def output(json_fields: str | None = None, jq: Filter | None = None) -> Printer:
+    """The printer of the running command, from its ``--json``/``--jq`` values and ``-q``."""
+    return printer_for(click.get_current_context(), terminal(), json_fields=json_fields, jq=jq)
+
+
+def open_in_browser(url: str) -> bool:
+    """Open ``url`` in the user's browser (``--web``); False when none could be started."""
+    opener = seam().open_browser
+    if opener is not None:
+        return opener(url)
+    import webbrowser
+
+    return webbrowser.open(url)
 
 
 class Group(click.Group):
@@ -335,7 +399,8 @@ def make_client(
     from ..client import OpenHandsAPI
     from . import version_cache
 
-    with OpenHandsAPI(
+    factory = seam().client_factory or OpenHandsAPI
+    with factory(
         api_key=api_key,
         base_url=base_url,
         session_api_key=session_api_key,
@@ -359,7 +424,7 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
     """A one-line status on stderr while a wait runs, rewritten after each poll and erased at
     the end; only on a terminal, so pipes, logs and CI output stay clean."""
     stream = sys.stderr
-    if not stream.isatty() or os.environ.get("TERM") == "dumb":
+    if not terminal().stderr_tty or click.get_current_context().meta.get("quiet"):
         yield None
         return
     started = time.monotonic()
@@ -373,7 +438,7 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
             parts.append(f"runtime {conversation.runtime.lower()}")
         if conversation.agent_state:
             parts.append(f"agent {conversation.agent_state.lower()}")
-        width = max(20, shutil.get_terminal_size().columns - 1)
+        width = max(20, terminal().columns - 1)
         stream.write("\r\x1b[2K" + " · ".join(parts)[:width])
         stream.flush()
         shown = True
@@ -419,16 +484,6 @@ def following(
         _FOLLOWING.pop()
         raise
     _FOLLOWING.pop()
-
-
-def result_json(result: ConversationResult) -> dict[str, Any]:
-    """The final state as printed by ``--poll``: the outcome first, then what happened.
-
-    ``status`` repeats the outcome and ``url`` is the web page, as the seed client printed;
-    ``id`` is the conversation's id, as in every other JSON of a conversation.
-    """
-    data = result.model_dump(mode="json")
-    return {"status": result.outcome.value, "url": result.web_url, "id": result.conversation_id, **data}
 
 
 @click.group(
@@ -479,13 +534,7 @@ def cli() -> None:
     default=None,
     help="With --poll: seconds between polls (default: 1 s growing to 5 s; Cloud 3 s to 15 s).",
 )
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help='Print only JSON (no URL line): the conversation, with "id" and "web_url"; '
-    'with --poll the result, with "id", "status" (the outcome) and "url".',
-)
+@json_output(NEW_CONVERSATION_FIELDS, on_request=RAW)
 @handle_errors
 def new_conversation(
     profile: str | None,
@@ -504,7 +553,8 @@ def new_conversation(
     poll: bool,
     timeout_s: float,
     poll_interval_s: float | None,
-    as_json: bool,
+    json_fields: str | None,
+    jq: Filter | None,
 ) -> None:
     """Start a conversation and print its web URL.
 
@@ -539,10 +589,11 @@ def new_conversation(
         conversation = api.create_conversation(
             message, repository=repo, branch=branch, git_provider=git_provider, title=title
         )
-        if not as_json:
+        out = output(json_fields, jq)
+        if not out.as_json:
             click.echo(conversation.web_url)
         elif not poll:
-            click.echo(json.dumps(conversation.model_dump(mode="json"), indent=2, default=str))
+            out.record(conversation_json(conversation), [])
         if not poll:
             return
         with (
@@ -550,7 +601,7 @@ def new_conversation(
             progress_line() as on_progress,
         ):
             result = api.wait(conversation.id, timeout=timeout_s, on_progress=on_progress)
-        click.echo(json.dumps(result_json(result), indent=2, default=str))
+        out.record(result_json(result), result_lines(result, with_url=False))  # the URL came first
         sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
 
 
@@ -577,12 +628,19 @@ def demo(speed: float) -> None:
     sys.exit(run_demo(speed=speed))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``openhands-api`` command."""
+def main(argv: list[str] | None = None, *, seam: Seam | None = None) -> None:
+    """Entry point of the ``openhands-api`` command; ``seam`` replaces what it takes from
+    outside (tests run commands in-process through it)."""
+    global _DEBUG
+    _DEBUG = False
+    _FOLLOWING.clear()
+    library_log = logging.getLogger("openhands_api")
+    level = library_log.level
     try:
         try:
-            cli.main(args=argv, prog_name="openhands-api", standalone_mode=True)
+            cli.main(args=argv, prog_name="openhands-api", standalone_mode=True, obj=seam)
         finally:
+            library_log.setLevel(level)
             _flush_output()
     except SystemExit:
         raise

@@ -9,7 +9,6 @@ an outcome (wait, result, send --wait) exit with the outcome's code.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -19,39 +18,35 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import exit_codes
-from .app import cli, connection_options, following, handle_errors, make_client, progress_line, result_json
+from .app import cli, connection_options, following, handle_errors, make_client, output, progress_line
+from .jq import Filter
+from .output import Column, json_output
 from .prompt import InputProblem, read_text_file
+from .views import (
+    CONVERSATION_COLUMNS,
+    CONVERSATION_FIELDS,
+    EVENT_FIELDS,
+    RAW,
+    RESULT_FIELDS,
+    conversation_json,
+    conversation_lines,
+    event_json,
+    event_line,
+    result_json,
+    result_lines,
+)
 
 if TYPE_CHECKING:
-    from ..models import Conversation, ConversationResult, Event
+    from ..models import ConversationResult
 
 # An id, a unique prefix of one, or the conversation's web URL: each command hands it to
 # resolve_conversation_id first (a full id costs no request) and then uses the full id.
 CONVERSATION_ID = click.argument("conversation_id", metavar="ID")
-JSON_FLAG = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+ACTION_FIELDS = ("id", "action")
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-def _conversation_line(c: Conversation) -> str:
-    outcome = c.outcome.value if c.outcome else "-"
-    created = c.created_at.strftime("%Y-%m-%d %H:%M") if c.created_at else "-"
-    return f"{c.id}  {created}  {c.runtime or '-':<8}  {outcome:<16}  {c.title or ''}"
-
-
-def _render_result(result: ConversationResult, as_json: bool) -> None:
-    if as_json:
-        _echo_json(result_json(result))
-        return
-    click.echo(f"{result.outcome.value}  {result.web_url}")
-    if result.detail:
-        click.echo(f"detail: {result.detail}")
-    if result.final_message:
-        click.echo(result.final_message)
-    if result.pr_numbers:
-        click.echo("PRs: " + ", ".join(f"#{n}" for n in result.pr_numbers))
+def _render_result(result: ConversationResult, json_fields: str | None, jq: Filter | None) -> None:
+    output(json_fields, jq).record(result_json(result), result_lines(result))
 
 
 def _exit_for(result: ConversationResult) -> None:
@@ -60,10 +55,10 @@ def _exit_for(result: ConversationResult) -> None:
 
 @cli.command("get", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
-@JSON_FLAG
+@json_output(CONVERSATION_FIELDS, on_request=RAW)
 @connection_options
 @handle_errors
-def get_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
+def get_command(conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any) -> None:
     """Show a conversation and its outcome now.
 
     A V1 start-task id works too.
@@ -75,11 +70,7 @@ def get_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         conversation = api.get_conversation(conversation_id)
-    if as_json:
-        _echo_json(conversation.model_dump(mode="json"))
-    else:
-        click.echo(_conversation_line(conversation))
-        click.echo(conversation.web_url)
+    output(json_fields, jq).record(conversation_json(conversation), conversation_lines(conversation))
 
 
 @cli.command("list", epilog=exit_codes.SEE_EXIT_CODES)
@@ -90,10 +81,10 @@ def get_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
     show_default=True,
     help="Show at most this many conversations.",
 )
-@JSON_FLAG
+@json_output(CONVERSATION_FIELDS, on_request=RAW)
 @connection_options
 @handle_errors
-def list_command(limit: int, as_json: bool, **connection: Any) -> None:
+def list_command(limit: int, json_fields: str | None, jq: Filter | None, **connection: Any) -> None:
     """List conversations, newest first.
 
     \b
@@ -103,11 +94,9 @@ def list_command(limit: int, as_json: bool, **connection: Any) -> None:
     """
     with make_client(**connection) as api:
         conversations = api.list_conversations(limit=limit)
-    if as_json:
-        _echo_json([c.model_dump(mode="json") for c in conversations])
-        return
-    for conversation in conversations:
-        click.echo(_conversation_line(conversation))
+    output(json_fields, jq).table(
+        [conversation_json(c) for c in conversations], CONVERSATION_COLUMNS, empty="no conversations"
+    )
 
 
 @cli.command("wait", epilog=exit_codes.SEE_EXIT_CODES)
@@ -119,10 +108,12 @@ def list_command(limit: int, as_json: bool, **connection: Any) -> None:
     show_default=True,
     help="Give up waiting after this many seconds (exit 5; the conversation goes on).",
 )
-@JSON_FLAG
+@json_output(RESULT_FIELDS)
 @connection_options
 @handle_errors
-def wait_command(conversation_id: str, timeout_s: float, as_json: bool, **connection: Any) -> None:
+def wait_command(
+    conversation_id: str, timeout_s: float, json_fields: str | None, jq: Filter | None, **connection: Any
+) -> None:
     """Wait for the agent's turn to end; exit by its outcome.
 
     \b
@@ -133,16 +124,18 @@ def wait_command(conversation_id: str, timeout_s: float, as_json: bool, **connec
         conversation_id = api.resolve_conversation_id(conversation_id)
         with following(conversation_id, **connection), progress_line() as on_progress:
             result = api.wait(conversation_id, timeout=timeout_s, on_progress=on_progress)
-    _render_result(result, as_json)
+    _render_result(result, json_fields, jq)
     _exit_for(result)
 
 
 @cli.command("result", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
-@JSON_FLAG
+@json_output(RESULT_FIELDS)
 @connection_options
 @handle_errors
-def result_command(conversation_id: str, as_json: bool, **connection: Any) -> None:
+def result_command(
+    conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any
+) -> None:
     """Print the outcome now, the final message and PRs.
 
     No waiting: a conversation still running exits 8.
@@ -154,7 +147,7 @@ def result_command(conversation_id: str, as_json: bool, **connection: Any) -> No
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         result = api.result(conversation_id)
-    _render_result(result, as_json)
+    _render_result(result, json_fields, jq)
     _exit_for(result)
 
 
@@ -171,7 +164,7 @@ def result_command(conversation_id: str, as_json: bool, **connection: Any) -> No
     help="With --wait: give up waiting after this many seconds.",
 )
 @click.option("--no-resume", is_flag=True, help="V1: fail instead of resuming a paused sandbox.")
-@JSON_FLAG
+@json_output(RESULT_FIELDS)
 @connection_options
 @handle_errors
 def send_command(
@@ -181,7 +174,8 @@ def send_command(
     wait_for_answer: bool,
     timeout_s: float,
     no_resume: bool,
-    as_json: bool,
+    json_fields: str | None,
+    jq: Filter | None,
     **connection: Any,
 ) -> None:
     """Send a follow-up message to a conversation.
@@ -202,12 +196,19 @@ def send_command(
         conversation_id = api.resolve_conversation_id(conversation_id)
         sent = api.send_message(conversation_id, text, resume=not no_resume)
         if not wait_for_answer:
-            if as_json:
-                _echo_json(sent.model_dump(mode="json"))
+            output(json_fields, jq).done(
+                {
+                    "id": conversation_id,
+                    "outcome": None,
+                    "status": "sent",
+                    "conversation_id": conversation_id,
+                },
+                f"sent to {conversation_id}; to wait for the answer: openhands-api wait {conversation_id}",
+            )
             return
         with following(conversation_id, **connection), progress_line() as on_progress:
             result = api.wait(conversation_id, timeout=timeout_s, after=sent, on_progress=on_progress)
-    _render_result(result, as_json)
+    _render_result(result, json_fields, jq)
     _exit_for(result)
 
 
@@ -215,11 +216,16 @@ def send_command(
 @CONVERSATION_ID
 @click.option("--reverse", is_flag=True, help="Newest first.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many events.")
-@JSON_FLAG
+@json_output(EVENT_FIELDS, on_request=RAW)
 @connection_options
 @handle_errors
 def events_command(
-    conversation_id: str, reverse: bool, limit: int | None, as_json: bool, **connection: Any
+    conversation_id: str,
+    reverse: bool,
+    limit: int | None,
+    json_fields: str | None,
+    jq: Filter | None,
+    **connection: Any,
 ) -> None:
     """Print a conversation's events, oldest first.
 
@@ -230,27 +236,21 @@ def events_command(
       openhands-api events ID --reverse --limit 20
       openhands-api events ID --json | jq -r .kind
     """
+    out = output(json_fields, jq)
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         for count, event in enumerate(api.iter_events(conversation_id, reverse=reverse), start=1):
-            click.echo(
-                json.dumps(event.model_dump(mode="json"), default=str) if as_json else _event_line(event)
-            )
+            out.line(event_json(event), event_line(event))
             if limit is not None and count >= limit:
                 break
 
 
-def _event_line(event: Event) -> str:
-    when = event.timestamp.strftime("%H:%M:%S") if event.timestamp else "--:--:--"
-    text = " ".join((event.text or "").split())
-    return f"{when}  {event.source or '-':<11}  {event.kind:<36}  {text[:100]}"
-
-
 @cli.command("stop", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
+@json_output(ACTION_FIELDS)
 @connection_options
 @handle_errors
-def stop_command(conversation_id: str, **connection: Any) -> None:
+def stop_command(conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any) -> None:
     """Stop a conversation's compute (V1: pause its sandbox).
 
     \b
@@ -260,14 +260,17 @@ def stop_command(conversation_id: str, **connection: Any) -> None:
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         api.stop(conversation_id)
-    click.echo(f"stopped {conversation_id}")
+    output(json_fields, jq).done({"id": conversation_id, "action": "stopped"}, f"stopped {conversation_id}")
 
 
 @cli.command("resume", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
+@json_output(ACTION_FIELDS)
 @connection_options
 @handle_errors
-def resume_command(conversation_id: str, **connection: Any) -> None:
+def resume_command(
+    conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any
+) -> None:
     """Start a stopped conversation's compute again.
 
     \b
@@ -277,14 +280,17 @@ def resume_command(conversation_id: str, **connection: Any) -> None:
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         api.resume(conversation_id)
-    click.echo(f"resumed {conversation_id}")
+    output(json_fields, jq).done({"id": conversation_id, "action": "resumed"}, f"resumed {conversation_id}")
 
 
 @cli.command("delete", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
+@json_output(ACTION_FIELDS)
 @connection_options
 @handle_errors
-def delete_command(conversation_id: str, **connection: Any) -> None:
+def delete_command(
+    conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any
+) -> None:
     """Delete a conversation and its compute.
 
     Exits 4 if there was no such conversation.
@@ -299,15 +305,18 @@ def delete_command(conversation_id: str, **connection: Any) -> None:
     if not deleted:
         click.echo(f"error: no conversation {conversation_id}", err=True)
         sys.exit(exit_codes.STOPPED)
-    click.echo(f"deleted {conversation_id}")
+    output(json_fields, jq).done({"id": conversation_id, "action": "deleted"}, f"deleted {conversation_id}")
 
 
 @cli.command("download", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
 @click.argument("destination", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@json_output(("id", "path", "bytes"))
 @connection_options
 @handle_errors
-def download_command(conversation_id: str, destination: Path, **connection: Any) -> None:
+def download_command(
+    conversation_id: str, destination: Path, json_fields: str | None, jq: Filter | None, **connection: Any
+) -> None:
     """Save a conversation's full history to a file.
 
     V1 servers give a zip; V0 servers the trajectory as JSON.
@@ -321,7 +330,10 @@ def download_command(conversation_id: str, destination: Path, **connection: Any)
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         path = api.download_history(conversation_id, destination)
-    click.echo(f"saved {path} ({path.stat().st_size} bytes)")
+    size = path.stat().st_size
+    output(json_fields, jq).done(
+        {"id": conversation_id, "path": str(path), "bytes": size}, f"saved {path} ({size} bytes)"
+    )
 
 
 @contextlib.contextmanager
@@ -334,6 +346,9 @@ def _only_the_given_secret() -> Iterator[None]:
         yield
     finally:
         os.environ.update(saved)
+
+
+PROFILE_FIELDS = ("name", "base_url", "api_key", "session_api_key")
 
 
 @cli.group("auth")
@@ -350,10 +365,10 @@ def auth_group() -> None:
 
 
 @auth_group.command("status", epilog=exit_codes.SEE_EXIT_CODES)
-@JSON_FLAG
+@json_output(("base_url", "api_version", "profile", "api_key", "session_api_key", "authenticated"))
 @connection_options
 @handle_errors
-def auth_status(as_json: bool, **connection: Any) -> None:
+def auth_status(json_fields: str | None, jq: Filter | None, **connection: Any) -> None:
     """Check the server, its API generation and the key.
 
     \b
@@ -370,13 +385,13 @@ def auth_status(as_json: bool, **connection: Any) -> None:
             "session_api_key": "set" if api.has_session_key else "none",
             "authenticated": True,
         }
-    if as_json:
-        _echo_json(info)
-    else:
-        click.echo(
+    output(json_fields, jq).record(
+        info,
+        [
             f"{info['base_url']}: OK ({info['api_version']} API; API key from {info['api_key']}, "
             f"session key {info['session_api_key']})"
-        )
+        ],
+    )
 
 
 @auth_group.command("login", epilog=exit_codes.SEE_EXIT_CODES)
@@ -449,9 +464,9 @@ def auth_login(
 
 
 @auth_group.command("profiles", epilog=exit_codes.SEE_EXIT_CODES)
-@JSON_FLAG
+@json_output(PROFILE_FIELDS)
 @handle_errors
-def auth_profiles(as_json: bool) -> None:
+def auth_profiles(json_fields: str | None, jq: Filter | None) -> None:
     """List the stored profiles and which keys they hold.
 
     Name, server, and whether each key is set (never the keys).
@@ -471,16 +486,11 @@ def auth_profiles(as_json: bool) -> None:
         }
         for p in sorted(load_profiles().values(), key=lambda p: p.name)
     ]
-    if as_json:
-        _echo_json(rows)
-        return
-    if not rows:
-        click.echo("no profiles (create one: openhands-api auth login --profile NAME --base-url URL)")
-    for row in rows:
-        click.echo(
-            f"{row['name']}  {row['base_url']}  "
-            f"api key {row['api_key']}, session key {row['session_api_key']}"
-        )
+    output(json_fields, jq).table(
+        rows,
+        [Column(name.replace("_", " "), name) for name in PROFILE_FIELDS],
+        empty="no profiles (create one: openhands-api auth login --profile NAME --base-url URL)",
+    )
 
 
 @auth_group.command("logout", epilog=exit_codes.SEE_EXIT_CODES)
