@@ -6,10 +6,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from openhands_api.cli import main
+from openhands_api.cli.app import Seam
+from openhands_api.cli.output import Terminal
 from openhands_api.testing import FakeOpenHandsServer
 
 
@@ -36,3 +41,51 @@ def run_cli(
 @pytest.fixture
 def cli_server(fake_openhands_factory: Callable[..., FakeOpenHandsServer]) -> FakeOpenHandsServer:
     return fake_openhands_factory(rate_limit=False, speed=5.0)
+
+
+@dataclass
+class Ran:
+    """What an in-process run of the CLI left: its exit code and output."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+TERMINAL = Terminal(stdout_tty=True, stderr_tty=True, stdin_tty=True, columns=80, color=False)
+"""An 80-column terminal without colour, for in-process runs that check the terminal view."""
+PIPED = Terminal(stdout_tty=False, stderr_tty=False, stdin_tty=False, columns=80, color=False)
+"""Output to a pipe, as scripts and CI read it."""
+
+
+def invoke(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    terminal: Terminal = PIPED,
+    seam: Seam | None = None,
+) -> Ran:
+    """Run ``openhands-api`` in this process through its seam (fast: no interpreter start).
+
+    The environment holds no OPENHANDS_* variables but those in ``env``; HOME should be a
+    temporary directory (the autouse fixture below), so no real key or cache is read."""
+    runner = CliRunner()
+    clean = {k: None for k in os.environ if k.startswith("OPENHANDS_")}
+    chosen = seam or Seam()
+    chosen.terminal = chosen.terminal or terminal
+    with runner.isolation(input=stdin, env={**clean, **(env or {})}) as (out, err, _):
+        try:
+            main(list(args), seam=chosen)
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process runs read HOME (key file, profiles, version cache): give each test its own."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
