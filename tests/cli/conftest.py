@@ -87,5 +87,5 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     """In-process runs read HOME (key file, profiles, version cache): give each test its own."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)  # so that they follow HOME, which
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)  # a test may set for its subprocess

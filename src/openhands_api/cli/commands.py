@@ -410,9 +410,16 @@ def auth_status(json_fields: str | None, jq: Filter | None, **connection: Any) -
 @click.option(
     "--allow-insecure-http", is_flag=True, help="Allow a plain http:// server that is not loopback."
 )
+@json_output(("path", "profile", "base_url", "checked"))
 @handle_errors
 def auth_login(
-    profile: str | None, base_url: str | None, session_key: bool, no_check: bool, allow_insecure_http: bool
+    profile: str | None,
+    base_url: str | None,
+    session_key: bool,
+    no_check: bool,
+    allow_insecure_http: bool,
+    json_fields: str | None,
+    jq: Filter | None,
 ) -> None:
     """Check a key with the server and store it owner-only.
 
@@ -455,12 +462,16 @@ def auth_login(
             make_client(api_key, url, session_api_key, "auto", allow_insecure_http) as api,
         ):
             api.list_conversations(limit=1)
+    out = output(json_fields, jq)
+    saved = {"profile": profile, "base_url": url, "checked": not no_check}
     if profile is None:
         path = save_key_file(secret)
-        click.echo(f"saved the key to {path} (readable by you only)")
+        out.done({"path": str(path), **saved}, f"saved the key to {path} (readable by you only)")
         return
     path = save_profile(profile, base_url=url, api_key=api_key, session_api_key=session_api_key)
-    click.echo(f"saved profile {profile!r} for {url} to {path} (readable by you only)")
+    out.done(
+        {"path": str(path), **saved}, f"saved profile {profile!r} for {url} to {path} (readable by you only)"
+    )
 
 
 @auth_group.command("profiles", epilog=exit_codes.SEE_EXIT_CODES)
@@ -495,8 +506,9 @@ def auth_profiles(json_fields: str | None, jq: Filter | None) -> None:
 
 @auth_group.command("logout", epilog=exit_codes.SEE_EXIT_CODES)
 @click.option("--profile", metavar="NAME", help="Remove this profile instead of the Cloud key file.")
+@json_output(("removed", "profile", "path"))
 @handle_errors
-def auth_logout(profile: str | None) -> None:
+def auth_logout(profile: str | None, json_fields: str | None, jq: Filter | None) -> None:
     """Forget a stored key: the Cloud key file, or a profile.
 
     \b
@@ -506,15 +518,19 @@ def auth_logout(profile: str | None) -> None:
     """
     from ..config import KEY_FILE, delete_profile
 
+    out = output(json_fields, jq)
     if profile is not None:
         removed = delete_profile(profile)
-        click.echo(
-            f"removed profile {profile!r}" if removed else f"no profile named {profile!r}; nothing removed"
+        out.done(
+            {"removed": removed, "profile": profile, "path": None},
+            f"removed profile {profile!r}" if removed else f"no profile named {profile!r}; nothing removed",
         )
         return
     path = Path.home() / KEY_FILE
-    if path.exists():
+    removed = path.exists()
+    if removed:
         path.unlink()
-        click.echo(f"removed {path}")
-    else:
-        click.echo(f"no key file at {path}; nothing removed")
+    out.done(
+        {"removed": removed, "profile": None, "path": str(path)},
+        f"removed {path}" if removed else f"no key file at {path}; nothing removed",
+    )

@@ -107,8 +107,9 @@ class Printer:
         """``data`` cut to the fields ``--json a,b`` asked for (all of them for a bare --json)."""
         if self.json_fields is None or (self.json_fields == ALL_FIELDS and self.default_fields is None):
             return dict(data)
-        names = self.default_fields if self.json_fields == ALL_FIELDS else self.json_fields.split(",")
-        return {name: data.get(name) for name in names or ()}
+        if self.json_fields == ALL_FIELDS:  # the documented fields this object has
+            return {name: data[name] for name in self.default_fields or () if name in data}
+        return {name: data.get(name) for name in self.json_fields.split(",")}
 
     def _json_out(self, value: Any, *, lines: bool = False) -> None:
         if self.jq is not None:
