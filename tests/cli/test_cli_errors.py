@@ -286,3 +286,13 @@ def test_prompt_file_dash_from_a_pipe_prints_no_hint(cli_server: FakeOpenHandsSe
     done = run_cli("new-conversation", "--base-url", cli_server.base_url, "--prompt-file", "-", stdin="Hi.\n")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def test_a_server_that_cannot_be_reached_is_named_without_the_route() -> None:
+    from tests.cli.conftest import invoke
+
+    ran = invoke("list", "--base-url", "http://127.0.0.1:9", "--api-version", "v1")
+    assert ran.code == 7
+    assert ran.stderr.startswith("error: http://127.0.0.1:9: could not connect")
+    assert "/api/" not in ran.stderr  # the route is for --debug
+    assert "running and reachable" in ran.stderr

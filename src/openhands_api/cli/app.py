@@ -147,6 +147,9 @@ def error_text(exc: OpenHandsError, conversation_id: str | None = None) -> str:
             f"resume it first: openhands-api resume {conversation_id}"
         )
     problem = _status_problem(exc, conversation_id) if isinstance(exc, errors.APIStatusError) else None
+    if isinstance(exc, errors.TransportError) and exc.method and exc.problem.startswith(exc.method):
+        # "GET /api/… to URL: could not connect …": the route is for --debug; say the server.
+        problem = exc.problem.split(" to ", 1)[-1]
     return exc.worded(CLI_SPELLING, problem=problem)
 
 
