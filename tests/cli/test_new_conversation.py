@@ -9,7 +9,7 @@ import pytest
 
 from openhands_api import OpenHandsAPI
 from openhands_api.testing import FakeOpenHandsServer
-from tests.cli.conftest import run_cli
+from tests.cli.conftest import TERMINAL, invoke, run_cli
 
 
 def _assert_one_line_error(stderr: str) -> None:
@@ -27,7 +27,29 @@ def test_prints_the_web_url_first_and_exits_0(cli_server: FakeOpenHandsServer) -
     assert len(url.rsplit("/", 1)[1]) == 32
 
 
-def test_poll_prints_the_url_then_a_summary(cli_server: FakeOpenHandsServer) -> None:
+def test_poll_on_a_terminal_prints_the_url_then_a_summary(cli_server: FakeOpenHandsServer) -> None:
+    ran = invoke(
+        "new-conversation",
+        "--base-url",
+        cli_server.base_url,
+        "--prompt",
+        "Hi. [fake-llm steps=1]",
+        "--poll",
+        "--poll-interval-s",
+        "0.1",
+        terminal=TERMINAL,
+    )
+    assert ran.code == 0, ran.stderr
+    url, outcome, answer = ran.stdout.splitlines()[:3]
+    assert url.startswith(cli_server.base_url)
+    assert outcome == "finished"
+    assert answer
+    assert "{" not in ran.stdout  # a summary for a person, not a JSON wall
+
+
+def test_poll_piped_prints_the_url_then_json_like_the_seed(
+    cli_server: FakeOpenHandsServer,
+) -> None:
     done = run_cli(
         "new-conversation",
         "--base-url",
@@ -39,11 +61,11 @@ def test_poll_prints_the_url_then_a_summary(cli_server: FakeOpenHandsServer) -> 
         "0.1",
     )
     assert done.returncode == 0, done.stderr
-    url, outcome, answer = done.stdout.splitlines()[:3]
-    assert url.startswith(cli_server.base_url)
-    assert outcome == "finished"
-    assert answer
-    assert "{" not in done.stdout
+    url, rest = done.stdout.split("\n", 1)
+    final = json.loads(rest)
+    assert final["status"] == final["outcome"] == "finished"
+    assert final["url"] == url
+    assert "raw" not in final["conversation"]  # no longer the server's whole object
 
 
 def test_poll_json_prints_the_final_state_only(cli_server: FakeOpenHandsServer) -> None:
@@ -87,7 +109,7 @@ def test_exit_code_tells_the_outcome(
         "0.1",
     )
     assert done.returncode == code, done.stderr
-    assert done.stdout.splitlines()[1] == outcome
+    assert json.loads(done.stdout.split("\n", 1)[1])["outcome"] == outcome
 
 
 def test_wait_timeout_exits_5(cli_server: FakeOpenHandsServer) -> None:

@@ -3,6 +3,7 @@ a pipe gets nothing but the result."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -69,7 +70,7 @@ def test_a_terminal_sees_a_status_line_while_the_agent_works(
     code, stdout, screen = _run_with_terminal_stderr(*_poll_long_task(server))
     assert code == 0, screen
     conversation_id = stdout.splitlines()[0].rsplit("/", 1)[1]
-    assert stdout.splitlines()[1] == "finished"
+    assert json.loads(stdout.split("\n", 1)[1])["outcome"] == "finished"
     assert f"{conversation_id} · working".encode() in screen
     assert b"agent running" in screen
     assert screen.endswith(b"\r\x1b[2K")  # the line is erased before the result

@@ -604,7 +604,12 @@ def new_conversation(
             progress_line() as on_progress,
         ):
             result = api.wait(conversation.id, timeout=timeout_s, on_progress=on_progress)
-        out.record(result_json(result), result_lines(result, with_url=False))  # the URL came first
+        if out.as_json or terminal().stdout_tty:
+            out.record(result_json(result), result_lines(result, with_url=False))  # the URL came first
+        else:
+            # Piped without --json: the final state as JSON after the URL line, as the seed's
+            # CLI printed it, so that scripts written for it go on working.
+            click.echo(json.dumps(result_json(result), indent=2, default=str))
         sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
 
 
