@@ -431,10 +431,12 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
         elapsed = f"{time.monotonic() - started:.0f}s"
         if conversation.start_task_id is not None and conversation.start_task_id == conversation.id:
             # A V1 start task before its conversation exists: its status says what it is at
-            # (WAITING_FOR_SANDBOX …); the web URL is known only once it is READY.
-            parts = [f"starting: start task {conversation.id}", elapsed]
+            # (WAITING_FOR_SANDBOX …); the web URL is known only once it is READY. The task's
+            # id comes last, where a narrow terminal cuts the line.
+            parts = [f"starting {elapsed}"]
             if snapshot.detail:
                 parts.append(snapshot.detail.lower().replace("_", " "))
+            parts.append(f"start task {conversation.id}")
         else:
             parts = [conversation.id, f"working {elapsed}"]
             if conversation.runtime:
