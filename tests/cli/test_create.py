@@ -5,7 +5,11 @@ timeout, and --web; on both API generations against the fake server."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -398,3 +402,40 @@ def test_a_browser_that_cannot_start_is_a_note(server: FakeOpenHandsServer, fail
     url = ran.stdout.strip()
     note = ran.stderr.rsplit("\r\x1b[2K", 1)[-1]  # after a V1 start's progress line
     assert note.strip() == f"note: could not open a browser; the conversation is at {url}"
+
+
+def test_ctrl_c_during_the_v1_start_names_the_start_task_to_wait_for(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer],
+) -> None:
+    server = fake_openhands_factory(rate_limit=False, speed=5.0, generations="v1")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "openhands_api",
+            "create",
+            "--base-url",
+            server.base_url,
+            "--prompt",
+            "Hi [fake-start stuck]",
+            "--poll-interval-s",
+            "0.1",
+        ],
+        env={k: v for k, v in os.environ.items() if not k.startswith("OPENHANDS_")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+        r.path.startswith("/api/v1/app-conversations/start-tasks?") for r in server.state.requests
+    ):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    [task_id] = list(server.state.v1.tasks)
+    line = err.strip().splitlines()[-1]
+    assert f"openhands-api wait {task_id} --base-url {server.base_url}" in line

@@ -258,8 +258,16 @@ def new_conversation(
         git_provider = git_provider or found.provider
     with make_client(**connection, poll_interval=poll_interval_s, max_poll_interval=poll_interval_s) as api:
         out = output(json_fields, jq)
+        start_tasks: list[str] = []  # the V1 start task, once a look at it was reported
+
         try:
-            with progress_line() as on_progress:
+            with progress_line() as show:
+
+                def on_start(snapshot: ConversationResult) -> None:
+                    start_tasks.append(snapshot.conversation_id)
+                    if show is not None:
+                        show(snapshot)
+
                 conversation = api.create_conversation(
                     message,
                     repository=repository,
@@ -268,10 +276,17 @@ def new_conversation(
                     title=title,
                     conversation_instructions=extra_instructions,
                     start_timeout=start_timeout,
-                    on_progress=on_progress,
+                    on_progress=on_start,
                 )
         except WaitTimeoutError as exc:  # only a V1 start waits in a create
             raise _start_timed_out(exc, out, connection) from None
+        except KeyboardInterrupt:
+            if start_tasks:
+                # The server goes on starting it: Ctrl-C says so, and that `wait` takes the
+                # start task's id (handle_errors reports the innermost entry of `following`).
+                with following(start_tasks[-1], **connection):
+                    raise
+            raise
         if not out.as_json:
             click.echo(conversation.web_url)
         elif not poll:
