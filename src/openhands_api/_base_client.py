@@ -552,7 +552,14 @@ class BaseClient:
         conversation_instructions: str | None,
         image_urls: Sequence[str] | None,
         options: dict[str, Any],
+        start_timeout: float | None = None,
     ) -> Op[Conversation]:
+        if start_timeout is not None and not (
+            isinstance(start_timeout, (int, float))
+            and not isinstance(start_timeout, bool)
+            and start_timeout > 0
+        ):
+            raise errors.InvalidInputError("start_timeout must be a positive number of seconds")
         request = NewConversation(
             prompt,
             repository=repository,
@@ -563,7 +570,11 @@ class BaseClient:
             image_urls=image_urls,
             options=options,
         )
-        return (yield from self._on_generation(lambda generation: generation.create(request)))
+        return (
+            yield from self._on_generation(
+                lambda generation: generation.create(request, start_timeout=start_timeout)
+            )
+        )
 
     def _op_get(self, conversation_id: str) -> Op[Conversation]:
         return self._on_owner(lambda generation: generation.get(conversation_id))

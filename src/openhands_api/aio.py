@@ -227,6 +227,8 @@ class AsyncOpenHandsAPI(BaseClient):
         image_urls: Sequence[str] | None = None,
         initial_user_msg: str | None = None,
         selected_branch: str | None = None,
+        start_timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
         **options: Any,
     ) -> Conversation:
         """Start a conversation with ``prompt`` (the first message), optionally on a repository.
@@ -234,7 +236,15 @@ class AsyncOpenHandsAPI(BaseClient):
         Returns as soon as the server accepted it; ``wait()`` follows it. ``initial_user_msg``
         and ``selected_branch`` are the V0 names of ``prompt`` and ``branch``; other V0
         create fields (CONTRACT §3.3) pass through ``options``. Never sent twice on a
-        lost answer.
+        lost answer. ``conversation_instructions`` are extra instructions for the agent (V0's
+        field of that name, V1's ``system_message_suffix``).
+
+        On V1 the server starts the conversation first (a start task, followed until READY):
+        that takes at most ``start_timeout`` seconds (default: the client's, 300 s), else
+        WaitTimeoutError (``conversation_id`` the start task's id, which ``get_conversation``
+        accepts; ``last`` its last snapshot). ``on_progress`` is called with a snapshot of the
+        start task (its id, outcome ``in_progress``, its status as ``detail``) after each look
+        that found it starting. A V0 create returns before its runtime starts: neither applies.
         """
         return await self._run(
             self._op_create(
@@ -246,7 +256,9 @@ class AsyncOpenHandsAPI(BaseClient):
                 conversation_instructions=conversation_instructions,
                 image_urls=image_urls,
                 options=options,
-            )
+                start_timeout=start_timeout,
+            ),
+            on_progress,
         )
 
     async def get_conversation(self, conversation_id: str) -> Conversation:

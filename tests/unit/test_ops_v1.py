@@ -814,6 +814,28 @@ def test_create_whose_start_task_never_gets_ready_times_out() -> None:
         _create(V1Server(None), start_timeout=5)
 
 
+def test_create_reports_the_start_task_while_it_starts() -> None:
+    server = V1Server(None)
+    server.task_timeline = [None, task_ready]
+    _, driver = _create(server)
+    assert [(p.conversation_id, p.outcome.value, p.detail) for p in driver.progress] == [
+        (V1_TASK, "in_progress", "WORKING"),
+        (V1_TASK, "in_progress", "WORKING"),
+    ]
+    assert all(p.conversation.start_task_id == V1_TASK for p in driver.progress)
+
+
+def test_a_start_timeout_of_the_call_bounds_the_start_and_keeps_the_last_state() -> None:
+    driver = Driver(V1Server(None).answer)
+    request = NewConversation("Fix it.", options={"conversation_id": V1_CID})
+    with pytest.raises(WaitTimeoutError, match=r"still WORKING after the start timeout \(3s\)") as caught:
+        driver.run(generation(start_timeout=300).create(request, start_timeout=3))
+    assert 3 <= driver.now < 4
+    assert caught.value.conversation_id == V1_TASK
+    assert caught.value.timeout == 3
+    assert (caught.value.last.conversation_id, caught.value.last.detail) == (V1_TASK, "WORKING")
+
+
 def test_create_whose_start_task_is_ready_in_the_answer_is_not_polled() -> None:
     server = V1Server("RUNNING", "running")
     server.fail("POST", V1_CONVERSATIONS, json_response(start_task("READY")))

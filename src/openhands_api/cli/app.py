@@ -26,15 +26,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from ..errors import SETTINGS
-from ..protocol.validation import GIT_PROVIDERS
 from . import exit_codes
 from .jq import Filter
-from .output import Printer, Terminal, json_output, printer_for, split_json_value
-from .prompt import InputProblem, resolve_prompt
-from .views import CONVERSATION_FIELDS, RAW, RESULT_FIELDS, conversation_json, result_json, result_lines
-
-NEW_CONVERSATION_FIELDS = tuple(dict.fromkeys(CONVERSATION_FIELDS + RESULT_FIELDS))
-"""The conversation's fields, and with --poll the outcome's (a field the JSON lacks is null)."""
+from .output import Printer, Terminal, printer_for, split_json_value
+from .prompt import InputProblem
 
 if TYPE_CHECKING:
     from .._base_client import ApiVersion
@@ -436,11 +431,21 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
     def show(snapshot: ConversationResult) -> None:
         nonlocal shown
         conversation = snapshot.conversation
-        parts = [conversation.id, f"working {time.monotonic() - started:.0f}s"]
-        if conversation.runtime:
-            parts.append(f"runtime {conversation.runtime.lower()}")
-        if conversation.agent_state:
-            parts.append(f"agent {conversation.agent_state.lower()}")
+        elapsed = f"{time.monotonic() - started:.0f}s"
+        if conversation.start_task_id is not None and conversation.start_task_id == conversation.id:
+            # A V1 start task before its conversation exists: its status says what it is at
+            # (WAITING_FOR_SANDBOX …); the web URL is known only once it is READY. The task's
+            # id comes last, where a narrow terminal cuts the line.
+            parts = [f"starting {elapsed}"]
+            if snapshot.detail:
+                parts.append(snapshot.detail.lower().replace("_", " "))
+            parts.append(f"start task {conversation.id}")
+        else:
+            parts = [conversation.id, f"working {elapsed}"]
+            if conversation.runtime:
+                parts.append(f"runtime {conversation.runtime.lower()}")
+            if conversation.agent_state:
+                parts.append(f"agent {conversation.agent_state.lower()}")
         width = max(20, terminal().columns - 1)
         stream.write("\r\x1b[2K" + " · ".join(parts)[:width])
         stream.flush()
@@ -452,6 +457,27 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
         if shown:
             stream.write("\r\x1b[2K")
             stream.flush()
+
+
+def again_command(
+    command: str,
+    conversation_id: str,
+    *,
+    base_url: str | None = None,
+    profile: str | None = None,
+    api_version: str = "auto",
+    **_other_connection_options: Any,
+) -> str:
+    """The command line that looks at ``conversation_id`` again (``wait ID``, ``get ID``), with
+    the connection flags that were given (never a key), ready to paste."""
+    again = ["openhands-api", command, conversation_id]
+    if profile:
+        again += ["--profile", shlex.quote(profile)]
+    if base_url:
+        again += ["--base-url", shlex.quote(base_url)]
+    if api_version != "auto":
+        again += ["--api-version", api_version]
+    return " ".join(again)
 
 
 # The conversation a command is waiting for, and the command that picks the wait up again: what
@@ -471,14 +497,10 @@ def following(
     """While a command waits for ``conversation_id``: if it is interrupted, say that the
     conversation goes on and how to wait for it again (with the connection flags that were
     given; never a key)."""
-    again = ["openhands-api", "wait", conversation_id]
-    if profile:
-        again += ["--profile", shlex.quote(profile)]
-    if base_url:
-        again += ["--base-url", shlex.quote(base_url)]
-    if api_version != "auto":
-        again += ["--api-version", api_version]
-    _FOLLOWING.append((conversation_id, " ".join(again)))
+    again = again_command(
+        "wait", conversation_id, base_url=base_url, profile=profile, api_version=api_version
+    )
+    _FOLLOWING.append((conversation_id, again))
     try:
         yield
     except KeyboardInterrupt:
@@ -507,110 +529,6 @@ def cli() -> None:
     """
     # Library warnings (e.g. a world-readable key file) as one plain line, like errors.
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
-
-
-@cli.command("new-conversation", epilog=exit_codes.SEE_EXIT_CODES)
-@connection_options
-@click.option("--prompt", "prompt", metavar="TEXT", help="The task for the agent.")
-@click.option("--prompt-file", metavar="PATH", help="Read the task from a file ('-' for stdin).")
-@click.option("--append-file", metavar="PATH", help="Append this file's text to the prompt.")
-@click.option("--repo", metavar="OWNER/REPO", help="Repository to work on.")
-@click.option("--branch", help="Git branch to start from (needs --repo).")
-@click.option(
-    "--git-provider",
-    type=click.Choice(GIT_PROVIDERS, case_sensitive=False),
-    metavar="PROVIDER",
-    help="Where --repo is hosted, when the server cannot tell: " + ", ".join(GIT_PROVIDERS) + ".",
-)
-@click.option("--title", help="Title for the conversation.")
-@click.option("--poll", is_flag=True, help="Wait for the outcome and print the final state as JSON.")
-@click.option(
-    "--timeout-s",
-    type=click.FloatRange(min=0, min_open=True),
-    default=20 * 60.0,
-    show_default=True,
-    help="With --poll: give up waiting after this many seconds.",
-)
-@click.option(
-    "--poll-interval-s",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="With --poll: seconds between polls (default: 1 s growing to 5 s; Cloud 3 s to 15 s).",
-)
-@json_output(NEW_CONVERSATION_FIELDS, on_request=RAW)
-@handle_errors
-def new_conversation(
-    profile: str | None,
-    api_key: str | None,
-    base_url: str | None,
-    session_api_key: str | None,
-    api_version: str,
-    allow_insecure_http: bool,
-    prompt: str | None,
-    prompt_file: str | None,
-    append_file: str | None,
-    repo: str | None,
-    branch: str | None,
-    git_provider: str | None,
-    title: str | None,
-    poll: bool,
-    timeout_s: float,
-    poll_interval_s: float | None,
-    json_fields: str | None,
-    jq: Filter | None,
-) -> None:
-    """Start a conversation and print its web URL.
-
-    The web URL is the first line; with --poll the command waits, the final state follows
-    as JSON and the exit code tells the outcome.
-
-    \b
-    Examples:
-      openhands-api new-conversation --prompt "Fix the test" --repo me/app --poll
-      cat task.md | openhands-api new-conversation --prompt-file -
-    """
-    from ..protocol.validation import validate_repository
-
-    if branch is not None and repo is None:
-        raise InputProblem("--branch needs --repo (the repository the branch belongs to)")
-    message = resolve_prompt(prompt, prompt_file, append_file)
-    if repo is not None:
-        try:
-            validate_repository(repo)
-        except ValueError as exc:
-            raise InputProblem(f"--repo: {exc}") from None
-    with make_client(
-        api_key,
-        base_url,
-        session_api_key,
-        api_version,
-        allow_insecure_http,
-        profile,
-        poll_interval=poll_interval_s,
-        max_poll_interval=poll_interval_s,
-    ) as api:
-        conversation = api.create_conversation(
-            message, repository=repo, branch=branch, git_provider=git_provider, title=title
-        )
-        out = output(json_fields, jq)
-        if not out.as_json:
-            click.echo(conversation.web_url)
-        elif not poll:
-            out.record(conversation_json(conversation), [])
-        if not poll:
-            return
-        with (
-            following(conversation.id, base_url=base_url, profile=profile, api_version=api_version),
-            progress_line() as on_progress,
-        ):
-            result = api.wait(conversation.id, timeout=timeout_s, on_progress=on_progress)
-        if out.as_json or terminal().stdout_tty:
-            out.record(result_json(result), result_lines(result, with_url=False))  # the URL came first
-        else:
-            # Piped without --json: the final state as JSON after the URL line, as the seed's
-            # CLI printed it, so that scripts written for it go on working.
-            click.echo(json.dumps(result_json(result), indent=2, default=str))
-        sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
 
 
 @cli.command(epilog=exit_codes.SEE_EXIT_CODES)

@@ -136,8 +136,12 @@ class Generation(ABC):
         self.context = context
 
     @abstractmethod
-    def create(self, request: NewConversation) -> Op[Conversation]:
-        """Start a conversation exactly once; return when the server has accepted it."""
+    def create(self, request: NewConversation, *, start_timeout: float | None = None) -> Op[Conversation]:
+        """Start a conversation exactly once; return when the server has accepted it.
+
+        Where starting is part of creating (a V1 start task, followed to READY), it takes at
+        most ``start_timeout`` seconds (None: the client's), and each look at the start that
+        found it still going is a Progress snapshot (outcome ``in_progress``)."""
 
     @abstractmethod
     def observe(self, conversation_id: str) -> Op[ConversationResult]:

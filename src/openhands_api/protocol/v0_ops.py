@@ -389,7 +389,8 @@ class V0Generation(Generation):
 
     # ------------------------------------------------------------------ create
 
-    def create(self, request: NewConversation) -> Op[Conversation]:
+    def create(self, request: NewConversation, *, start_timeout: float | None = None) -> Op[Conversation]:
+        # A V0 create returns before the runtime starts: there is no start to bound or follow.
         if request.title is not None:
             validate_title(request.title)
         body = v0.create_body(

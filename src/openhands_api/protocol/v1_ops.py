@@ -435,9 +435,11 @@ class V1Generation(Generation):
 
     # ------------------------------------------------------------------ create
 
-    def create(self, request: NewConversation) -> Op[Conversation]:
-        """Start a V1 conversation exactly once and follow its start task to READY; the title,
-        which the start request does not set (1.11.0 ignores it there), is set after."""
+    def create(self, request: NewConversation, *, start_timeout: float | None = None) -> Op[Conversation]:
+        """Start a V1 conversation exactly once and follow its start task to READY (within
+        ``start_timeout``, default the client's; a Progress snapshot of the task after each
+        look that found it starting); the title, which the start request does not set
+        (1.11.0 ignores it there), is set after."""
         if request.title is not None:
             validate_title(request.title)
         options = dict(request.options)
@@ -453,21 +455,24 @@ class V1Generation(Generation):
             conversation_instructions=request.conversation_instructions,
             **options,
         )
-        task, created = yield from self._start_exactly_once(body)
+        timeout = self.context.start_timeout if start_timeout is None else start_timeout
+        task, created = yield from self._start_exactly_once(body, timeout)
         if request.title is not None and created.title != request.title:
             created = yield v1.update_conversation(created.id, title=request.title)
         return v1.to_conversation(
             created, base_url=self.context.base_url, start_task_id=task.id if task else None
         )
 
-    def _start_exactly_once(self, body: dict[str, Any]) -> Op[tuple[StartTask | None, AppConversation]]:
+    def _start_exactly_once(
+        self, body: dict[str, Any], timeout: float
+    ) -> Op[tuple[StartTask | None, AppConversation]]:
         """``body`` carries the client-chosen ``conversation_id``: after a lost answer the
         conversation, or a start task whose request names that id, either exists or provably
         does not. Only then is the request sent again — with the same id, so a late first
         request and the resend cannot make two conversations."""
         conversation_id = str(body["conversation_id"])
         started = yield Now()
-        deadline = started + self.context.start_timeout
+        deadline = started + timeout
         tries = 0
         while True:
             sent_at = yield Now(wall=True)
@@ -494,7 +499,7 @@ class V1Generation(Generation):
                     continue
                 task = found_task
             try:
-                ready = yield from self._follow_start_task(task, deadline=deadline)
+                ready = yield from self._follow_start_task(task, deadline=deadline, timeout=timeout)
             except ConversationStartError:
                 # A resend that collided with a late first request fails to start; the first one
                 # is then the conversation.
@@ -524,28 +529,42 @@ class V1Generation(Generation):
         )
         return conversation
 
-    def _follow_start_task(self, task: StartTask, *, deadline: float) -> Op[StartTask]:
-        """Poll a start task until READY; ERROR raises ConversationStartError with the server's
-        detail; running out of time raises WaitTimeoutError (the start may still complete)."""
+    def _follow_start_task(self, task: StartTask, *, deadline: float, timeout: float) -> Op[StartTask]:
+        """Poll a start task until READY, with a Progress snapshot of it (its id, outcome
+        ``in_progress``, its status as the detail) after each look that found it starting;
+        ERROR raises ConversationStartError with the server's detail; running out of time
+        raises WaitTimeoutError (``conversation_id`` the task's id, ``last`` the last
+        snapshot: the start may still complete)."""
+        base_url = self.context.base_url
         latest = [task]
+
+        def snapshot(current: StartTask) -> ConversationResult:
+            return without_conversation(
+                current, current.id, base_url, classify_start_task(current) or classify_v1(None)
+            )
 
         def look() -> Op[StartTask | None]:
             fresh = yield from get_start_task(task.id)
             if fresh is None:
                 raise not_found(task.id, "GET", f"{v1.CONVERSATIONS}/start-tasks?ids={task.id}")
             latest[0] = fresh
-            return ready_or_none(fresh)
+            ready = ready_or_none(fresh)
+            if ready is None:
+                yield Progress(snapshot(fresh))
+            return ready
 
         def timed_out(error: OpenHandsError | None) -> OpenHandsError:
             return WaitTimeoutError(
-                f"Start task {task.id} is still {latest[0].status} after the start timeout; it may "
-                "still complete: wait for it again, or look it up later",
+                f"Start task {task.id} is still {latest[0].status} after the start timeout "
+                f"({timeout:g}s); it may still complete: look it up later",
                 conversation_id=task.id,
-                timeout=self.context.start_timeout,
+                timeout=timeout,
+                last=snapshot(latest[0]),
             )
 
         if ready_or_none(task) is not None:
             return task
+        yield Progress(snapshot(task))
         ready = yield from until(
             look,
             deadline=deadline,
