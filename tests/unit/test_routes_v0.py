@@ -1,80 +1,14 @@
-"""Every V0 route: the request it builds, and how real answers parse (tests/vectors/v0_routes.json)."""
+"""V0 routes beyond their shared vectors (tests/vectors/v0_routes.json, run by test_vectors.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from openhands_api import errors
 from openhands_api.protocol import v0
 from openhands_api.protocol.http import Response
-from tests.conftest import load_vectors
-
-CASES = load_vectors("v0_routes.json")
-
-
-def _call(case: dict[str, Any]) -> Any:
-    return getattr(v0, case["route"])(**case["args"])
-
-
-def _response(spec: dict[str, Any]) -> Response:
-    headers = {"content-type": spec["content_type"], **spec.get("headers", {})}
-    return Response(status_code=spec["status"], headers=headers, content=spec["body"].encode())
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if "request" in c], ids=lambda c: c["name"])
-def test_route_builds_the_request(case: dict[str, Any]) -> None:
-    request = _call(case).request
-    expected = case["request"]
-    assert request.method == expected["method"]
-    assert request.path == expected["path"]
-    assert [list(p) for p in request.params] == expected["params"]
-    assert request.idempotent is expected["idempotent"]
-    if "json" in expected:
-        assert request.json == expected["json"]
-    else:
-        assert not request.has_body
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c["name"])
-def test_route_parses_the_answer(case: dict[str, Any]) -> None:
-    call = _call(case)
-    response = _response(case["response"])
-    expect = case["expect"]
-    if "error" in expect:
-        with pytest.raises(errors.OpenHandsError) as caught:
-            call.parse(response)
-        assert type(caught.value).__name__ == expect["error"]
-        if "detail" in expect:
-            assert caught.value.detail == expect["detail"]  # type: ignore[attr-defined]
-        for key in ("limit", "current"):
-            if key in expect:
-                assert getattr(caught.value, key) == expect[key]
-        return
-    result = call.parse(response)
-    if "result" in expect:
-        if isinstance(expect["result"], dict):
-            dumped = _plain(result)
-            assert {k: dumped[k] for k in expect["result"]} == expect["result"]
-        else:
-            assert _plain(result) == expect["result"]
-    if "result_keys" in expect:
-        assert set(expect["result_keys"]) <= set(_plain(result))
-    if "event_ids" in expect:
-        events = result if isinstance(result, list) else result.events
-        assert [e.id for e in events] == expect["event_ids"]
-    if "has_more" in expect:
-        assert result.has_more is expect["has_more"]
 
 
 def test_unknown_fields_survive_parsing() -> None:

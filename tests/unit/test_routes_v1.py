@@ -1,78 +1,14 @@
-"""Every V1 route: the request it builds, and how real answers parse (tests/vectors/v1_routes.json)."""
+"""V1 routes beyond their shared vectors (tests/vectors/v1_routes.json, run by test_vectors.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from openhands_api import errors
 from openhands_api.protocol import v0, v1
 from openhands_api.protocol.http import Response
-from tests.conftest import load_vectors
-
-CASES = load_vectors("v1_routes.json")
-
-
-def _call(case: dict[str, Any]) -> Any:
-    return getattr(v1, case["route"])(**case["args"])
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if "request" in c], ids=lambda c: c["name"])
-def test_route_builds_the_request(case: dict[str, Any]) -> None:
-    request = _call(case).request
-    expected = case["request"]
-    assert (request.method, request.path) == (expected["method"], expected["path"])
-    assert [list(p) for p in request.params] == expected["params"]
-    assert request.idempotent is expected["idempotent"]
-    if "json" in expected:
-        assert request.json == expected["json"]
-    else:
-        assert not request.has_body
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c["name"])
-def test_route_parses_the_answer(case: dict[str, Any]) -> None:
-    spec = case["response"]
-    response = Response(spec["status"], {"content-type": spec["content_type"]}, spec["body"].encode())
-    expect = case["expect"]
-    call = _call(case)
-    if "error" in expect:
-        with pytest.raises(errors.OpenHandsError) as caught:
-            call.parse(response)
-        assert type(caught.value).__name__ == expect["error"]
-        if "detail" in expect:
-            assert caught.value.detail == expect["detail"]  # type: ignore[attr-defined]
-        return
-    result = _plain(call.parse(response))
-    if "result" in expect:
-        if isinstance(expect["result"], dict):
-            assert {k: result[k] for k in expect["result"]} == expect["result"]
-        else:
-            assert result == expect["result"]
-    if "first" in expect:
-        first = result[0]
-        if expect["first"] is None:
-            assert first is None
-        else:
-            assert {k: first[k] for k in expect["first"]} == expect["first"]
-    if expect.get("second_is_null"):
-        assert result[1] is None
-    if "item_ids" in expect:
-        assert [item["id"] for item in result["items"]] == expect["item_ids"]
-    if "item_count" in expect:
-        assert len(result["items"]) == expect["item_count"]
-    if "next_page_id" in expect:
-        assert result["next_page_id"] == expect["next_page_id"]
 
 
 def test_batch_get_refuses_more_than_99_ids() -> None:

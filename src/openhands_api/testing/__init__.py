@@ -69,10 +69,14 @@ Command line: ``python -m openhands_api.testing serve --port 8000 [--generations
 ``fake_openhands`` and ``fake_openhands_factory`` (plugin ``openhands_api.testing.pytest_plugin``).
 Routes under ``/_fake/`` are test controls, not part of OpenHands.
 
+Browser tests: ``static_dir`` (``serve --static DIR``) serves a directory at ``/_fake/static/``,
+a page on the fake's own origin; ``cors_origin`` (``serve --cors ORIGIN|*``) answers preflights
+and allows that origin on every answer. ``core/cors.py`` says how the real servers' CORS differs.
+
 Layout (everything below is implementation; the names above are the public API):
 
     core/      shared pieces: state, config, clock, scheduler, directives, workspace, auth,
-               plain middleware, health and ``/_fake/`` control routes, Cloud's web-app
+               plain middleware, CORS, health and ``/_fake/`` control routes, Cloud's web-app
                fallback, and ``error_bodies.py``, every error body in the real stack's words
     v0/        V0 (1.6.0): routes, store, conversation, scripted agent, events
     v1/        V1 (1.11.0 / 1.6.0): routes, request models, store, conversation, events, settings

@@ -13,9 +13,11 @@ authentication, except that simulated durations are short so test suites stay fa
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..faults.rules import Chaos, FaultRule
 from .clock import Clock, SystemClock
@@ -188,6 +190,16 @@ class FakeServerConfig:
     afterwards both give 404. True models the warm cache (CONTRACT §2.3), False the cold one.
     """
 
+    # --- browser tests -------------------------------------------------------------------
+    cors_origin: str | None = None
+    """Answer CORS preflights and allow this origin (``"http://127.0.0.1:5173"``, or ``"*"``
+    for any) on every answer, exposing ``Retry-After`` and ``X-RateLimit-*`` (``core/cors.py``,
+    which also says what the real servers do). None: no CORS headers at all."""
+    static_dir: str | os.PathLike[str] | None = None
+    """A directory served at ``/_fake/static/`` (``index.html`` for a directory), so a test page
+    and its scripts load from the fake's own origin and call it without CORS. Outside the
+    API: no faults, rate limit, log or authentication there."""
+
     clock: Clock = field(default_factory=SystemClock)
     """Injectable clock; use ``ManualClock`` to drive time by hand."""
 
@@ -234,6 +246,15 @@ class FakeServerConfig:
             raise ConfigError(Knob("webhook_batch_size"), " must be >= 1")
         if self.concurrency_limit is not None and self.concurrency_limit < 1:
             raise ConfigError(Knob("concurrency_limit"), " must be >= 1 when set")
+        if self.cors_origin is not None and not _is_origin_or_any(self.cors_origin):
+            raise ConfigError(
+                Knob("cors_origin", self.cors_origin),
+                " is not an origin: give scheme://host[:port] with no path (http://127.0.0.1:5173), or *",
+            )
+        if self.static_dir is not None:
+            self.static_dir = os.fspath(self.static_dir)
+            if not os.path.isdir(self.static_dir):
+                raise ConfigError(Knob("static_dir", self.static_dir), " is not a directory")
         self.faults = list(self.faults)
         if not all(isinstance(rule, FaultRule) for rule in self.faults):
             raise ConfigError(Knob("faults"), " must be FaultRule objects")
@@ -278,3 +299,22 @@ class FakeServerConfig:
                 value = None if value is None else value.to_json()
             out[f.name] = value
         return out
+
+
+def _is_origin_or_any(text: str) -> bool:
+    """``*``, or an origin as a browser sends it: ``http(s)://host[:port]``, nothing after."""
+    if text == "*":
+        return True
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.path
+        and not parts.query
+        and not parts.fragment
+        and "@" not in parts.netloc
+    )

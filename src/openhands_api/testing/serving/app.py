@@ -2,13 +2,16 @@
 
 Responsible for: creating the state, including the routers of the configured generation(s)
 (``generations``: V0 from ``v0/routes.py``, V1 from ``v1/routes.py``, or both), the health and
-``/_fake/`` control routes, the conversations' web pages (``core/web_page.py``), Cloud's web-app
-fallback (``flavor="cloud"``, ``core/cloud_web_app.py``, last so every real route wins), the
-middleware stack in the right order, and the fault injector
+``/_fake/`` control routes, ``static_dir`` at ``/_fake/static/``, the conversations' web pages
+(``core/web_page.py``), Cloud's web-app fallback (``flavor="cloud"``, ``core/cloud_web_app.py``,
+last so every real route wins), the middleware stack in the right order, and the fault injector
 (``faults/injector.py``) as the state's fault hook.
 
 The middleware stack, outermost first (``faults/middleware.py`` the edge layers,
 ``core/middleware.py`` the plain ones):
+
+(``CorsMiddleware`` from ``core/cors.py`` when ``cors_origin`` is configured: preflights are
+answered before anything else sees them, and every answer gets the headers.)
 
 0. ``DateHeaderMiddleware`` — the ``Date`` of every answer, from the fake's clock.
 1. ``FaultHookMiddleware`` — every request outside ``/_fake/`` meets the fault hook first.
@@ -25,15 +28,18 @@ call it in-process).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
 
 from ..core import middleware as core_mw
 from ..core.auth import BearerAuthMiddleware
 from ..core.cloud_web_app import build_web_app_router
 from ..core.config import FakeServerConfig
-from ..core.control import build_control_router
+from ..core.control import CONTROL_PREFIX, build_control_router
+from ..core.cors import CorsMiddleware
 from ..core.health import build_health_router
 from ..core.state import FakeState
 from ..core.web_page import build_web_page_router
@@ -41,6 +47,9 @@ from ..faults import middleware as edge_mw
 from ..faults.injector import FaultInjector
 from ..v0.routes import build_v0_router
 from ..v1.routes import build_v1_open_router, build_v1_router
+
+STATIC_PREFIX = f"{CONTROL_PREFIX}/static"
+"""Where ``static_dir`` is served."""
 
 FAKE_VERSION = "1.6.0"
 """The ``openhands-ai`` version the V0 fake imitates; ``generations="v1"`` imitates 1.11.0
@@ -79,6 +88,10 @@ def create_app(config: FakeServerConfig | None = None, **overrides: Any) -> Fake
         app.include_router(build_v1_open_router(state))
         app.include_router(build_v1_router(state))
     app.include_router(build_web_page_router(state))
+    if effective.static_dir is not None:
+        # Before Cloud's catch-all web app, so the files win; under /_fake/ so that no fault,
+        # rate limit, log or key stands between a browser test and its page.
+        app.mount(STATIC_PREFIX, StaticFiles(directory=os.fspath(effective.static_dir), html=True))
     if effective.flavor == "cloud":
         app.include_router(build_web_app_router())
 
@@ -93,4 +106,6 @@ def create_app(config: FakeServerConfig | None = None, **overrides: Any) -> Fake
     app.add_middleware(core_mw.RequestLogMiddleware, state=state)
     app.add_middleware(edge_mw.FaultHookMiddleware, state=state)
     app.add_middleware(core_mw.DateHeaderMiddleware, state=state)
+    if effective.cors_origin is not None:
+        app.add_middleware(CorsMiddleware, origin=effective.cors_origin)
     return app

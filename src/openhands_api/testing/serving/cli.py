@@ -48,6 +48,8 @@ FLAGS = {
     "chaos": "--chaos",
     "clock": "--manual-clock",
     "startup_delay": "--startup-delay",
+    "cors_origin": "--cors",
+    "static_dir": "--static",
 }
 """The flag that sets each ``FakeServerConfig`` knob ``config_from_args`` fills in."""
 
@@ -183,6 +185,19 @@ def _parser() -> argparse.ArgumentParser:
         "--chaos-seed", type=int, default=None, metavar="N", help="seed for --chaos (default: --fault-seed)"
     )
     serve.add_argument(
+        "--cors",
+        metavar="ORIGIN|*",
+        default=None,
+        help="answer CORS preflights and allow this origin (http://127.0.0.1:5173) or * on every "
+        "answer, for a page served elsewhere (off by default)",
+    )
+    serve.add_argument(
+        "--static",
+        metavar="DIR",
+        default=None,
+        help="serve DIR at /_fake/static/ (a test page on the fake's own origin needs no CORS)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug", "trace"),
         default="warning",
@@ -235,6 +250,8 @@ def _config(args: argparse.Namespace) -> FakeServerConfig:
         fault_seed=args.fault_seed,
         chaos=chaos,
         clock=ManualClock() if args.manual_clock else SystemClock(),
+        cors_origin=args.cors,
+        static_dir=args.static,
     )
     if args.startup_delay is not None:
         config = config.with_overrides(startup_delay=args.startup_delay)
@@ -269,6 +286,10 @@ def hints(server: FakeOpenHandsServer, args: argparse.Namespace) -> list[str]:
         )
     else:
         lines.append("  openhands-api new-conversation --prompt 'Write hello.py [fake-llm steps=2]' --poll")
+    if config.static_dir is not None:
+        lines.append(f"Files of {config.static_dir} at {server.base_url}/_fake/static/")
+    if config.cors_origin is not None:
+        lines.append(f"CORS: answers allow the origin {config.cors_origin}")
     lines.append("Ctrl-C to stop.")
     return lines
 
