@@ -383,13 +383,9 @@ class OpenHandsAPI(BaseClient):
         ``iter_events``), then each new event as it comes, each once and in order, until
         the agent's turn has an outcome — the moment ``wait()`` would return.
 
-        >>> stream = api.stream_events(conversation_id)  # doctest: +SKIP
-        >>> for event in stream:  # doctest: +SKIP
-        ...     print(event.kind, event.text)
-        >>> stream.result.outcome  # doctest: +SKIP
-
-        After the last event the stream's ``result`` is the turn's ConversationResult (as
-        ``wait()`` returns it); it stays None if the caller stops early. Raises
+        Iterate over the returned stream for the events; after the last one, its ``result``
+        is the turn's ConversationResult (as ``wait()`` returns it); it stays None if the
+        caller stops early. Raises
         WaitTimeoutError after ``timeout`` seconds (default: none, until the turn ends).
         Poll-based for now: each poll reads the conversation (as ``wait``) and the events
         newer than the last one read; a later WebSocket transport comes behind this method.
