@@ -7,8 +7,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
@@ -260,3 +262,28 @@ def test_follow_into_head_1_exits_0_quietly(fake_openhands_factory: Factory) -> 
     assert stderr == ""
     with OpenHandsAPI(base_url=server.base_url) as api:
         assert api.result(cid).outcome.value == "in_progress"  # it stopped following, not the turn
+
+
+@pytest.mark.parametrize("generation", ["v0", "v1"])
+def test_ctrl_c_while_following_says_the_conversation_goes_on(
+    fake_openhands_factory: Factory, generation: str
+) -> None:
+    server = _server(fake_openhands_factory, generation, speed=1.0)
+    cid = _started(server, "A long task. [fake-llm steps=200 delay=0.5]")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHANDS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "openhands_api", "events", cid, "--follow"],
+        env={**env, "OPENHANDS_BASE_URL": server.base_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline()  # it is following
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert f"conversation {cid} goes on running on the server" in err
+    assert f"openhands-api wait {cid}" in err
+    assert "Traceback" not in err
