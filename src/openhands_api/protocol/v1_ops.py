@@ -143,7 +143,10 @@ class V1PolledEvents(EventSource):
     including it; NotFoundError if the history does not hold it).
 
     The event search answers an empty page for an unknown id, and keeps a deleted
-    conversation's events: the conversation itself is asked first."""
+    conversation's events: the conversation itself is asked first. The app server's copy of
+    the events lags the live status (webhooks, CONTRACT §5.3); a stream ends at the outcome
+    the wait decides, which already gives the answer's events a moment (ANSWER_GRACE); an
+    event copied later still is not waited for (a later ``iter_events`` shows it)."""
 
     def __init__(self, conversation_id: str, since: Since) -> None:
         self.conversation_id = conversation_id
