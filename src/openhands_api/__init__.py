@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .aio import AsyncOpenHandsAPI
-    from .client import OpenHandsAPI
+    from .aio import AsyncEventStream, AsyncOpenHandsAPI
+    from .client import EventStream, OpenHandsAPI
     from .errors import (
         AmbiguousIdError,
         APIConnectionError,
@@ -59,6 +59,7 @@ __all__ = [
     "APITimeoutError",
     "AgentState",
     "AmbiguousIdError",
+    "AsyncEventStream",
     "AsyncOpenHandsAPI",
     "AuthenticationError",
     "BadRequestError",
@@ -71,6 +72,7 @@ __all__ = [
     "ConversationStartError",
     "ConversationStatus",
     "Event",
+    "EventStream",
     "GoneError",
     "InvalidInputError",
     "MissingAPIKeyError",

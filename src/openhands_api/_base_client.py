@@ -10,6 +10,7 @@ themselves live in ``protocol/`` (no I/O).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import ssl
@@ -39,6 +40,7 @@ from .protocol.pacing import SELF_HOSTED_BURST, SELF_HOSTED_RATE, RequestBudget
 from .protocol.parsing import is_concurrency_limit
 from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy, relay
 from .protocol.retry import FailureKind, RetryPolicy
+from .protocol.streaming import Since, newest_first
 from .protocol.v0_ops import V0Generation
 from .protocol.v1_ops import V1Generation
 from .protocol.validation import validate_id
@@ -50,6 +52,8 @@ ApiVersion = Literal["auto", "v0", "v1"]
 # Called with a snapshot after each poll of a wait that has not ended; the async client also
 # awaits what it returns, so a coroutine function works there.
 ProgressCallback = Callable[[ConversationResult], object]
+# Called with an iterator operation's return value once it has emitted its last item.
+ResultCallback = Callable[[Any], None]
 GENERATIONS: dict[str, type[Generation]] = {"v0": V0Generation, "v1": V1Generation}
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, connect=10.0)
@@ -645,10 +649,38 @@ class BaseClient:
             lambda generation: generation.iter_conversations(page_size=page_size, filters=filters)
         )
 
-    def _op_iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
-        return self._on_owner(
-            lambda generation: generation.iter_events(conversation_id, reverse=reverse, page_size=page_size)
+    def _op_iter_events(
+        self, conversation_id: str, *, reverse: bool, page_size: int, since: Since = None
+    ) -> Op[None]:
+        if since is None:
+            return self._on_owner(
+                lambda generation: generation.iter_events(
+                    conversation_id, reverse=reverse, page_size=page_size
+                )
+            )
+        after = self._on_owner(lambda generation: generation.events_since(conversation_id, since=since))
+        return newest_first(after) if reverse else after
+
+    def _op_stream_events(
+        self,
+        conversation_id: str,
+        *,
+        since: Since,
+        timeout: float | None,
+        poll_interval: float | None,
+        max_poll_interval: float | None,
+    ) -> Op[ConversationResult]:
+        validate_id(conversation_id)
+        # No timeout: until the turn ends, however long it takes (a wait's default is 30 min).
+        limit = math.inf if timeout is None else self._wait_timeout(timeout)
+        poll = self._poll_policy(poll_interval, max_poll_interval, self._poll)
+        started = yield Now()
+        result = yield from self._on_owner(
+            lambda generation: generation.stream_events(
+                conversation_id, since=since, timeout=limit, poll=poll, started=started
+            )
         )
+        return result
 
     def _op_stop(self, conversation_id: str) -> Op[None]:
         return self._on_owner(lambda generation: generation.stop(conversation_id))

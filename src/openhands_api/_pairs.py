@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from ._base_client import ProgressCallback
@@ -21,6 +21,10 @@ from .protocol.polling import bounded
 
 if TYPE_CHECKING:
     import asyncio
+
+# What an iterator operation becomes in each client: a generator its caller may close early.
+AsyncItems = AsyncGenerator[Any, None]
+Items = Generator[Any, None, None]
 
 # What a shared run's asker gets: (result, None), or (None, the error to throw into its op).
 Outcome = tuple[Any, OpenHandsError | None]

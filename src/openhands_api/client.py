@@ -25,10 +25,11 @@ from ._base_client import (
     ApiVersion,
     BaseClient,
     ProgressCallback,
+    ResultCallback,
     one_of,
     tls_verification,
 )
-from ._pairs import CLIENT_DOC, SharedRuns, report_progress, sleep
+from ._pairs import CLIENT_DOC, Items, SharedRuns, report_progress, sleep
 from .models import (
     AppConversation,
     AppConversationPage,
@@ -53,8 +54,9 @@ from .models import (
 from .protocol import v0, v0_ops, v1, v1_ops
 from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step
 from .protocol.ids import MAX_PREFIX_SCAN
+from .protocol.streaming import Since
 
-__all__ = ["OpenHandsAPI", "V0Routes", "V1Routes"]
+__all__ = ["EventStream", "OpenHandsAPI", "V0Routes", "V1Routes"]
 
 T = TypeVar("T")
 
@@ -202,13 +204,16 @@ class OpenHandsAPI(BaseClient):
                 continue
             value, error = self._perform(step)
 
-    def _iterate(self, op: Op[None]) -> Iterator[Any]:
+    def _iterate(self, op: Op[Any], finished: ResultCallback | None = None) -> Items:
+        """The items ``op`` emits; at its end, ``finished`` gets its return value."""
         value: Any = None
         error: errors.OpenHandsError | None = None
         while True:
             try:
                 step = self._advance(op, value, error)
-            except StopIteration:
+            except StopIteration as stop:
+                if finished is not None:
+                    finished(stop.value)
                 return
             if isinstance(step, Emit):
                 value, error = None, None
@@ -366,10 +371,47 @@ class OpenHandsAPI(BaseClient):
         return self._run(self._op_send_and_wait(conversation_id, message, timeout=timeout), on_progress)
 
     def iter_events(
-        self, conversation_id: str, *, reverse: bool = False, page_size: int = 100
+        self, conversation_id: str, *, reverse: bool = False, page_size: int = 100, since: Since = None
     ) -> Iterator[Event]:
-        """Every event, oldest first (or newest first with ``reverse``)."""
-        return self._iterate(self._op_iter_events(conversation_id, reverse=reverse, page_size=page_size))
+        """Every event, oldest first (or newest first with ``reverse``).
+
+        ``since`` keeps only the newer ones: those after an event (V0: its integer id, or
+        ``Event.id``; V1: ``Event.id``), or at or after a time (a datetime; naive is UTC).
+        With ``since`` and ``reverse``, the events are held until the newest is read."""
+        return self._iterate(
+            self._op_iter_events(conversation_id, reverse=reverse, page_size=page_size, since=since)
+        )
+
+    def stream_events(
+        self,
+        conversation_id: str,
+        *,
+        since: Since = None,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+    ) -> EventStream:
+        """Follow the conversation's events live: first the history (after ``since``, as in
+        ``iter_events``), then each new event as it comes, each once and in order, until
+        the agent's turn has an outcome — the moment ``wait()`` would return.
+
+        Iterate over the returned stream for the events; after the last one, its ``result``
+        is the turn's ConversationResult (as ``wait()`` returns it); it stays None if the
+        caller stops early. Raises
+        WaitTimeoutError after ``timeout`` seconds (default: none, until the turn ends).
+        Poll-based for now: each poll reads the conversation (as ``wait``) and the events
+        newer than the last one read; a later WebSocket transport comes behind this method.
+        """
+        return EventStream(
+            self,
+            self._op_stream_events(
+                conversation_id,
+                since=since,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+            ),
+        )
 
     def stop(self, conversation_id: str) -> None:
         """Stop the conversation's runtime (V0 ``/stop``); ``resume()`` starts it again."""
@@ -390,6 +432,33 @@ class OpenHandsAPI(BaseClient):
         """Save the conversation's full history to ``destination``: V1's zip, or V0's
         trajectory as JSON (V0 has no zip of the history)."""
         return self._run(self._op_download_history(conversation_id, Path(destination)))
+
+
+class EventStream:
+    """The events of :meth:`OpenHandsAPI.stream_events` as they come: iterate over it
+    for each :class:`~openhands_api.models.Event`.
+
+    ``result``: None while events may still come; once the iterator is exhausted (the turn
+    has ended), the turn's :class:`~openhands_api.models.ConversationResult`. A caller that
+    stops early (``break``) may ``close()`` the stream to end it at once.
+    """
+
+    def __init__(self, client: OpenHandsAPI, op: Op[ConversationResult]) -> None:
+        self.result: ConversationResult | None = None
+        self._events = client._iterate(op, self._finished)
+
+    def _finished(self, result: ConversationResult) -> None:
+        self.result = result
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> Event:
+        event: Event = self._events.__next__()
+        return event
+
+    def close(self) -> None:
+        self._events.close()
 
 
 class V0Routes:

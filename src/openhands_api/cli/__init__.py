@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import commands as _commands  # noqa: F401  (registers the commands on the group)
 from . import create as _create  # noqa: F401  (registers new-conversation and create)
+from . import events as _events  # noqa: F401  (registers the events command)
 from .app import main
 
 __all__ = ["main"]

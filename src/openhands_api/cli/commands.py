@@ -1,5 +1,5 @@
 """The commands that follow and manage existing conversations: get, list, wait, result, send,
-events, stop, resume, delete, download, and auth status.
+stop, resume, delete, download, and auth status (events: ``events.py``).
 
 Each parses its options, calls one library method, and renders: a short human view by default,
 JSON with ``--json`` (for scripts). Exit codes follow ``exit_codes.py``: commands that report
@@ -25,13 +25,10 @@ from .prompt import InputProblem, read_text_file
 from .views import (
     CONVERSATION_COLUMNS,
     CONVERSATION_FIELDS,
-    EVENT_FIELDS,
     RAW,
     RESULT_FIELDS,
     conversation_json,
     conversation_lines,
-    event_json,
-    event_line,
     result_json,
     result_lines,
 )
@@ -210,39 +207,6 @@ def send_command(
             result = api.wait(conversation_id, timeout=timeout_s, after=sent, on_progress=on_progress)
     _render_result(result, json_fields, jq)
     _exit_for(result)
-
-
-@cli.command("events", epilog=exit_codes.SEE_EXIT_CODES)
-@CONVERSATION_ID
-@click.option("--reverse", is_flag=True, help="Newest first.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many events.")
-@json_output(EVENT_FIELDS, on_request=RAW)
-@connection_options
-@handle_errors
-def events_command(
-    conversation_id: str,
-    reverse: bool,
-    limit: int | None,
-    json_fields: str | None,
-    jq: Filter | None,
-    **connection: Any,
-) -> None:
-    """Print a conversation's events, oldest first.
-
-    One line each, or one JSON object a line with --json.
-
-    \b
-    Examples:
-      openhands-api events ID --reverse --limit 20
-      openhands-api events ID --json | jq -r .kind
-    """
-    out = output(json_fields, jq)
-    with make_client(**connection) as api:
-        conversation_id = api.resolve_conversation_id(conversation_id)
-        for count, event in enumerate(api.iter_events(conversation_id, reverse=reverse), start=1):
-            out.line(event_json(event), event_line(event))
-            if limit is not None and count >= limit:
-                break
 
 
 @cli.command("stop", epilog=exit_codes.SEE_EXIT_CODES)

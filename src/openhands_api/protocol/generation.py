@@ -35,6 +35,7 @@ from ..errors import (
 from ..models import Conversation, ConversationResult, SentMessage
 from .http import Op
 from .polling import PollPolicy
+from .streaming import EventSource, Since, follow
 
 T = TypeVar("T")
 
@@ -177,6 +178,11 @@ class Generation(ABC):
         """Emit every event (unified ``Event``); NotFoundError for an unknown conversation."""
 
     @abstractmethod
+    def event_source(self, conversation_id: str, *, since: Since) -> EventSource:
+        """The conversation's events after ``since``, read by polling (``streaming.py``);
+        NotFoundError for an unknown conversation, on the first read."""
+
+    @abstractmethod
     def stop(self, conversation_id: str) -> Op[None]:
         """Stop the compute (V0 runtime; V1 pauses the sandbox)."""
 
@@ -199,6 +205,20 @@ class Generation(ABC):
     def get(self, conversation_id: str) -> Op[Conversation]:
         result = yield from self.observe(conversation_id)
         return result.conversation
+
+    def events_since(self, conversation_id: str, *, since: Since) -> Op[None]:
+        """Emit the events after ``since`` (unified ``Event``), oldest first, to the newest now."""
+        yield from self.event_source(conversation_id, since=since).read()
+
+    def stream_events(
+        self, conversation_id: str, *, since: Since, timeout: float, poll: PollPolicy, started: float
+    ) -> Op[ConversationResult]:
+        """Emit the events after ``since``, then each new one as it comes, until the turn has
+        the outcome ``wait`` would return (for ``timeout`` seconds from ``started``); return it.
+        The source is this generation's polled one (``streaming.follow`` takes any source)."""
+        source = self.event_source(conversation_id, since=since)
+        turn = self.wait(conversation_id, timeout=timeout, after=None, poll=poll, started=started)
+        return follow(source, turn, deadline=started + timeout)
 
     def send_and_wait(self, conversation_id: str, message: str, *, timeout: float) -> Op[ConversationResult]:
         sent = yield from self.send_message(conversation_id, message, resume=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ from .lifecycle import (
 )
 from .parsing import dated
 from .polling import TRANSIENT_ERRORS, PollPolicy, map_emitted, unique_pages, until
+from .streaming import EventSource, Since, at_or_after, v0_since
 from .validation import validate_id, validate_title
 
 _POLL_PAGE = 20
@@ -108,6 +109,41 @@ def iter_v0_events(
                 return
         else:
             lower = max(e.id for e in page.events) + 1
+
+
+class V0PolledEvents(EventSource):
+    """A V0 conversation's events after a cursor: the newest id read (ids only grow, so every
+    event past it is new and none is read twice). ``since`` sets the cursor (an id) or a time
+    filter (the route has none: the events before it are read and skipped once).
+
+    A V1 conversation seen through 1.x's V0 routes has no V0 events: the first read's 404
+    asks the conversation (``existing``), which hands it over to the V1 generation."""
+
+    def __init__(self, conversation_id: str, since: Since, existing: Callable[[], Op[Any]]) -> None:
+        self.conversation_id = conversation_id
+        self.cursor, self.not_before = v0_since(since)
+        self._existing = existing
+        self._read_once = False
+
+    def read(self) -> Op[None]:
+        while True:
+            try:
+                page = yield v0.get_events(
+                    self.conversation_id, start_id=self.cursor + 1, limit=v0.MAX_EVENTS_LIMIT
+                )
+            except NotFoundError:
+                if not self._read_once:
+                    yield from self._existing()
+                raise
+            self._read_once = True
+            for event in v0.page_events(page):
+                if event.seq is None or event.seq <= self.cursor:
+                    continue
+                self.cursor = event.seq
+                if at_or_after(event, self.not_before):
+                    yield Emit(event)
+            if not page.events or not page.has_more:
+                return
 
 
 # ---------------------------------------------------------------------------- reading
@@ -665,6 +701,10 @@ class V0Generation(Generation):
                 page_size=page_size,
                 unified=True,
             )
+
+    def event_source(self, conversation_id: str, *, since: Since) -> EventSource:
+        validate_id(conversation_id)
+        return V0PolledEvents(conversation_id, since, lambda: self._existing(conversation_id))
 
     def _existing(self, conversation_id: str) -> Op[ConversationInfo]:
         """The conversation, if it exists and is V0's; NotFoundError if the server says null."""

@@ -47,7 +47,7 @@ from .generation import (
     undecided,
     wait_timed_out,
 )
-from .http import Call, Now, Op, Progress, Sleep, web_url
+from .http import Call, Emit, Now, Op, Progress, Sleep, web_url
 from .lifecycle import (
     Assessment,
     SettleTracker,
@@ -61,6 +61,7 @@ from .lifecycle import (
     with_answer,
 )
 from .polling import TRANSIENT_ERRORS, PollPolicy, cursor_pages, map_emitted, unique_pages, until
+from .streaming import EventSource, Since, v1_since
 from .validation import validate_id, validate_title
 
 # ---------------------------------------------------------------------------- reads and paging
@@ -131,6 +132,59 @@ def iter_v1_events(
         ),
         v1.page_events if unified else None,
     )
+
+
+class V1PolledEvents(EventSource):
+    """A V1 conversation's events after a cursor: the newest timestamp read. The search is in
+    timestamp order and has no "after" filter, only ``timestamp__gte``: each read asks from
+    the cursor's timestamp on and skips the events already emitted at that very timestamp
+    (event ids are UUIDs, not ordered), so ties cost a re-read, never a gap. ``since`` is a
+    time (the first read starts there) or an event id (events are skipped up to and
+    including it; NotFoundError if the history does not hold it).
+
+    The event search answers an empty page for an unknown id, and keeps a deleted
+    conversation's events: the conversation itself is asked first. The app server's copy of
+    the events lags the live status (webhooks, CONTRACT §5.3); a stream ends at the outcome
+    the wait decides, which already gives the answer's events a moment (ANSWER_GRACE); an
+    event copied later still is not waited for (a later ``iter_events`` shows it)."""
+
+    def __init__(self, conversation_id: str, since: Since) -> None:
+        self.conversation_id = conversation_id
+        self.after_event, start = v1_since(since)
+        self.cursor: str | datetime | None = start
+        self.at_cursor: set[str] = set()  # the ids emitted (or skipped) at the cursor's timestamp
+        self._checked = False
+
+    def read(self) -> Op[None]:
+        if not self._checked:
+            yield from existing_conversation(self.conversation_id)
+            self._checked = True
+        start, page_id = self.cursor, None
+        while True:
+            page = yield v1.search_events(
+                self.conversation_id, timestamp_gte=start, page_id=page_id, limit=v1.MAX_LIMIT
+            )
+            for wire, event in zip(page.items, v1.page_events(page), strict=True):
+                if wire.timestamp is not None and wire.timestamp != self.cursor:
+                    self.cursor, self.at_cursor = wire.timestamp, set()
+                if event.id in self.at_cursor:
+                    continue
+                self.at_cursor.add(event.id)
+                if self.after_event is not None:
+                    if event.id == self.after_event:
+                        self.after_event = None
+                    continue
+                yield Emit(event)
+            if page.next_page_id is None or not page.items:
+                break
+            page_id = page.next_page_id
+        if self.after_event is not None:
+            raise NotFoundError(
+                f"Conversation {self.conversation_id} has no event {self.after_event}",
+                status_code=404,
+                method="GET",
+                path=f"{v1.API}/conversation/{v1.conversation_id_hex(self.conversation_id)}/events/search",
+            )
 
 
 def iter_v1_sandboxes(*, page_size: int = 100) -> Op[None]:
@@ -701,6 +755,10 @@ class V1Generation(Generation):
         conversation's events: the conversation itself is asked first."""
         yield from existing_conversation(conversation_id)
         yield from iter_v1_events(conversation_id, newest_first=reverse, page_size=page_size, unified=True)
+
+    def event_source(self, conversation_id: str, *, since: Since) -> EventSource:
+        validate_id(conversation_id)
+        return V1PolledEvents(conversation_id, since)
 
     # ------------------------------------------------------------------ messages
 
