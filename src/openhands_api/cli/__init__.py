@@ -7,6 +7,9 @@ the library is imported inside each command.
 from __future__ import annotations
 
 from . import commands as _commands  # noqa: F401  (registers the commands on the group)
+from . import completion as _completion  # noqa: F401  (completion SHELL)
+from . import raw_api as _raw_api  # noqa: F401  (api METHOD PATH)
+from . import waiting as _waiting  # noqa: F401  (wait ID...)
 from .app import main
 
 __all__ = ["main"]

@@ -323,10 +323,14 @@ def handle_errors(func: F) -> F:
             sys.exit(exit_code_for(exc))
         except KeyboardInterrupt:
             if _FOLLOWING:
-                conversation_id, again = _FOLLOWING[-1]
+                conversation_ids, again = _FOLLOWING[-1]
+                which, goes, it = (
+                    (f"conversation {conversation_ids[0]}", "goes", "it")
+                    if len(conversation_ids) == 1
+                    else (f"conversations {', '.join(conversation_ids)}", "go", "them")
+                )
                 click.echo(
-                    f"interrupted: conversation {conversation_id} goes on running on the server; "
-                    f"to wait for it again: {again}",
+                    f"interrupted: {which} {goes} on running on the server; to wait for {it} again: {again}",
                     err=True,
                 )
             else:
@@ -453,29 +457,28 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
 
 # The conversation a command is waiting for, and the command that picks the wait up again: what
 # Ctrl-C says (a stack, innermost last).
-_FOLLOWING: list[tuple[str, str]] = []
+_FOLLOWING: list[tuple[tuple[str, ...], str]] = []
 
 
 @contextlib.contextmanager
 def following(
-    conversation_id: str,
-    *,
+    *conversation_ids: str,
     base_url: str | None = None,
     profile: str | None = None,
     api_version: str = "auto",
     **_other_connection_options: Any,
 ) -> Iterator[None]:
-    """While a command waits for ``conversation_id``: if it is interrupted, say that the
-    conversation goes on and how to wait for it again (with the connection flags that were
-    given; never a key)."""
-    again = ["openhands-api", "wait", conversation_id]
+    """While a command waits for ``conversation_ids`` (one, or several for ``wait A B``): if
+    it is interrupted, say that they go on and how to wait for them again (with the
+    connection flags that were given; never a key)."""
+    again = ["openhands-api", "wait", *conversation_ids]
     if profile:
         again += ["--profile", shlex.quote(profile)]
     if base_url:
         again += ["--base-url", shlex.quote(base_url)]
     if api_version != "auto":
         again += ["--api-version", api_version]
-    _FOLLOWING.append((conversation_id, " ".join(again)))
+    _FOLLOWING.append((conversation_ids, " ".join(again)))
     try:
         yield
     except KeyboardInterrupt:
@@ -500,7 +503,7 @@ def cli() -> None:
       export OPENHANDS_BASE_URL=http://localhost:3000   # or OPENHANDS_API_KEY
       openhands-api new-conversation --prompt "Fix the test" --repo me/app --poll
       openhands-api list
-      openhands-api wait ID && openhands-api result ID
+      openhands-api wait ID --exit-status && openhands-api result ID
     """
     # Library warnings (e.g. a world-readable key file) as one plain line, like errors.
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
