@@ -22,15 +22,14 @@ SHELLS = ("bash", "zsh", "fish")
 def completion_command(shell: str) -> None:
     """Print the shell completion script for bash, zsh or fish.
 
-    \b
-    Install it (then open a new shell):
-      bash:  echo 'eval "$(openhands-api completion bash)"' >> ~/.bashrc
-      zsh:   echo 'eval "$(openhands-api completion zsh)"' >> ~/.zshrc
-      fish:  openhands-api completion fish > ~/.config/fish/completions/openhands-api.fish
+    Load it in your shell's startup file; Tab then completes commands and options.
 
     \b
-    Or for the current shell only:
-      eval "$(openhands-api completion bash)"
+    Examples:
+      eval "$(openhands-api completion bash)"    # in ~/.bashrc
+      eval "$(openhands-api completion zsh)"     # in ~/.zshrc
+      openhands-api completion fish > \\
+          ~/.config/fish/completions/openhands-api.fish
     """
     from click.shell_completion import get_completion_class
 

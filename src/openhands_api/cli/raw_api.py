@@ -138,8 +138,9 @@ def api_command(
     \b
     Examples:
       openhands-api api GET /api/conversations -f limit=5
-      openhands-api api GET /api/v1/app-conversations/search --paginate --jq '.[].id'
-      openhands-api api POST /api/conversations -f initial_user_msg="Fix the test"
+      openhands-api api GET /api/v1/app-conversations/search --paginate \\
+          --jq '.[].id'
+      openhands-api api POST /api/conversations -f initial_user_msg=Hi
     """
     verb = method.upper()
     if paginate and verb != "GET":
