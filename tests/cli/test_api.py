@@ -91,27 +91,24 @@ def test_post_creates_a_conversation_that_the_listing_then_shows(
     assert len(listed) == 1
 
 
-def test_typed_fields_are_json_values(server: FakeOpenHandsServer, generation: str, tmp_path: Path) -> None:
-    if generation == "v1":
-        pytest.skip("the body's types are checked on V0's create (V1's needs an object: --input)")
-    (tmp_path / "prompt.txt").write_text("From a file.")
-    ran = invoke(
-        "api",
-        "POST",
-        "/api/conversations",
-        "-F",
-        "initial_user_msg=@" + str(tmp_path / "prompt.txt"),
-        "-F",
-        "create_microagent=null",
-        env=_env(server),
-    )
-    assert ran.code == 0, ran.stderr
+def test_typed_fields_are_json_values_and_a_file_s_text(
+    server: FakeOpenHandsServer, generation: str, tmp_path: Path
+) -> None:
+    (tmp_path / "title.txt").write_text("A title from a file")
+    [cid] = _create(server, 1)
+    title = "title=@" + str(tmp_path / "title.txt")
+    if generation == "v0":
+        ran = invoke("api", "PATCH", f"/api/conversations/{cid}", "-F", title, env=_env(server))
+        assert (ran.code, ran.stdout.strip()) == (0, "true"), ran.stderr
+    else:
+        path = f"/api/v1/app-conversations/{cid}"
+        ran = invoke("api", "PATCH", path, "-F", title, "-F", "public=true", env=_env(server))
+        assert ran.code == 0, ran.stderr
+        assert json.loads(ran.stdout)["public"] is True  # a JSON true, not "true"
     with OpenHandsAPI(base_url=server.base_url, session_api_key=SESSION_KEY) as api:
-        [conversation] = api.list_conversations()
-    assert conversation.id
-    ran = invoke(
-        "api", "GET", "/api/conversations", "-F", "limit=1", "--jq", ".results | length", env=_env(server)
-    )
+        assert api.get_conversation(cid).title == "A title from a file"
+    path, key = LISTING[generation]
+    ran = invoke("api", "GET", path, "-F", "limit=1", "--jq", f".{key} | length", env=_env(server))
     assert (ran.code, ran.stdout.strip()) == (0, "1"), ran.stderr
 
 
@@ -170,3 +167,34 @@ def test_paginate_needs_a_get_and_fields_need_an_equals_sign(server: FakeOpenHan
     assert invoke("api", "GET", "/api/conversations", "-f", "limit", env=_env(server)).code == 2
     assert invoke("api", "GET", "/api/conversations", "-H", "no colon", env=_env(server)).code == 2
     assert invoke("api", "FROB", "/api/conversations", env=_env(server)).code == 2
+
+
+def test_a_read_is_retried_and_a_post_that_may_have_arrived_is_not_sent_again(
+    server: FakeOpenHandsServer, generation: str
+) -> None:
+    from openhands_api.testing import FaultRule
+
+    path, _ = LISTING[generation]
+    gateway = server.state.faults.add(FaultRule("status", method="GET", path=path, status=503, times=1))
+    ran = invoke("api", "GET", path, env=_env(server))
+    assert ran.code == 0, ran.stderr  # the gateway's 503 was retried
+    assert _hits(server, gateway) == 1
+
+    create = LISTING_CREATE[generation]
+    reset = server.state.faults.add(FaultRule("reset_after", method="POST", path=create, times=None))
+    body = {"initial_user_msg": "Once."} if generation == "v0" else {"initial_message": _message("Once.")}
+    ran = invoke("api", "POST", create, "--input", "-", env=_env(server), stdin=json.dumps(body))
+    assert ran.code == 7  # the connection broke after the server had the request
+    assert "may have reached the server" in ran.stderr
+    assert _hits(server, reset) == 1  # never sent twice
+
+
+LISTING_CREATE = {"v0": "/api/conversations", "v1": "/api/v1/app-conversations"}
+
+
+def _hits(server: FakeOpenHandsServer, rule_id: int) -> int:
+    return next(status.hits for status in server.state.faults.rules if status.id == rule_id)
+
+
+def _message(text: str) -> dict[str, object]:
+    return {"role": "user", "content": [{"type": "text", "text": text}]}
