@@ -243,6 +243,8 @@ class BaseClient:
         kwargs: dict[str, Any] = {"params": list(request.params) or None}
         if request.has_body:
             kwargs["json"] = request.json
+        elif request.content is not None:
+            kwargs["content"] = request.content
         kwargs["headers"] = {**self._headers(), "Accept-Encoding": ACCEPT_ENCODING, **dict(request.headers)}
         timeout = self._timeout
         if request.deadline is not None:

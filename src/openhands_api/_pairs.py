@@ -11,8 +11,8 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._base_client import ProgressCallback
 from .errors import OpenHandsError
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # What an iterator operation becomes in each client: a generator its caller may close early.
 AsyncItems = AsyncGenerator[Any, None]
 Items = Generator[Any, None, None]
+T = TypeVar("T")
 
 # What a shared run's asker gets: (result, None), or (None, the error to throw into its op).
 Outcome = tuple[Any, OpenHandsError | None]
@@ -94,6 +95,43 @@ async def async_sleep(seconds: float) -> None:
 
 def sleep(seconds: float) -> None:
     time.sleep(seconds)
+
+
+async def async_gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    """Run the calls concurrently (tasks of the running loop); their results in order."""
+    import asyncio
+
+    return list(await asyncio.gather(*(call() for call in calls)))
+
+
+def gather(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run the calls concurrently, one thread each (the sync client is thread-safe: its
+    budget, shared runs and httpx client are); their results in order, or the first
+    exception any raised.
+
+    The threads are daemons and the caller waits in short slices, so a Ctrl-C reaches the
+    caller at once and an interrupted process does not wait for the calls to end."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    results: list[Any] = [None] * len(calls)
+    failures: list[BaseException | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = calls[index]()
+        except BaseException as exc:  # handed to the caller, which re-raises it
+            failures[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+    for failure in failures:
+        if failure is not None:
+            raise failure
+    return results
 
 
 def _own_copy(exc: OpenHandsError) -> OpenHandsError:

@@ -9,9 +9,10 @@ done?") comes from ``protocol/`` through the shared :class:`BaseClient`.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +27,14 @@ from ._base_client import (
     one_of,
     tls_verification,
 )
-from ._pairs import ASYNC_CLIENT_DOC, AsyncItems, AsyncSharedRuns, async_report_progress, async_sleep
+from ._pairs import (
+    ASYNC_CLIENT_DOC,
+    AsyncItems,
+    AsyncSharedRuns,
+    async_gather,
+    async_report_progress,
+    async_sleep,
+)
 from .models import (
     AppConversation,
     AppConversationPage,
@@ -48,9 +56,10 @@ from .models import (
     V1Event,
     V1EventPage,
 )
-from .protocol import v0, v0_ops, v1, v1_ops
-from .protocol.http import Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step
+from .protocol import raw, v0, v0_ops, v1, v1_ops
+from .protocol.http import NO_BODY, Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step
 from .protocol.ids import MAX_PREFIX_SCAN
+from .protocol.raw import RawResponse
 from .protocol.streaming import Since
 
 __all__ = ["AsyncEventStream", "AsyncOpenHandsAPI", "AsyncV0Routes", "AsyncV1Routes"]
@@ -332,6 +341,36 @@ class AsyncOpenHandsAPI(BaseClient):
             on_progress,
         )
 
+    async def wait_many(
+        self,
+        conversation_ids: Sequence[str],
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[ConversationResult | errors.OpenHandsError]:
+        """Wait for several conversations at once; each one's result, in the order given.
+
+        Each wait is :meth:`wait` (``timeout`` applies to each, and all run at the same time);
+        one that fails gives its error in its place (WaitTimeoutError, NotFoundError …)
+        instead of ending the others. ``on_progress`` is called as in ``wait`` for each, and
+        once more with each final result as it comes (its outcome is no longer
+        ``in_progress``), so that a caller can count those done. All share the client's
+        request budget.
+        """
+        if not conversation_ids:
+            raise errors.InvalidInputError("Give at least one conversation id to wait for")
+
+        async def wait_one(conversation_id: str) -> ConversationResult | errors.OpenHandsError:
+            try:
+                result = await self.wait(conversation_id, timeout=timeout, on_progress=on_progress)
+            except errors.OpenHandsError as exc:
+                return exc
+            if on_progress is not None:
+                await async_report_progress(on_progress, result)
+            return result
+
+        return await async_gather([functools.partial(wait_one, cid) for cid in conversation_ids])
+
     async def poll_until_terminal(
         self, conversation_id: str, *, timeout_s: float = 20 * 60, poll_interval_s: float = 30
     ) -> ConversationResult:
@@ -429,6 +468,45 @@ class AsyncOpenHandsAPI(BaseClient):
         """Save the conversation's full history to ``destination``: V1's zip, or V0's
         trajectory as JSON (V0 has no zip of the history)."""
         return await self._run(self._op_download_history(conversation_id, Path(destination)))
+
+    # ------------------------------------------------------------------ any route
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = NO_BODY,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RawResponse:
+        """Send any request to the configured server, with its keys, pacing and retries.
+
+        ``path`` is the server's (``/api/conversations``, or a URL of the configured server):
+        an absolute URL of another host is InvalidInputError and nothing is sent, so the keys
+        never go there. ``params`` become the query; the body is ``json`` (any JSON value) or
+        ``content`` (bytes, sent as ``application/json`` unless ``headers`` say otherwise).
+        GET, HEAD and DELETE are retried as every read is; POST, PUT and PATCH only when they
+        provably never reached the server. An error status raises the typed error (its
+        ``.body`` holds the server's answer); a success comes back whole as a RawResponse.
+        """
+        request = raw.raw_request(
+            method, path, self.base_url, params=params, json_body=json, content=content, headers=headers
+        )
+        return await self._send(raw.raw_call(request))
+
+    def iter_pages(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Any]:
+        """Every item of a paged GET listing, page after page: the items under ``results``
+        (V0) or ``items`` (V1), following ``next_page_id`` as ``page_id`` to the end."""
+        request = raw.raw_request("GET", path, self.base_url, params=params, headers=headers)
+        return self._iterate(raw.paginate(request))
 
 
 class AsyncEventStream:

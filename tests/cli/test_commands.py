@@ -89,6 +89,9 @@ def test_unknown_conversation_exits_4(cli_server: FakeOpenHandsServer) -> None:
     assert code == 4
     assert err.startswith("error:")
     code, out, _ = _run(cli_server, "wait", UNKNOWN)
+    assert code == 0  # gone is an outcome: wait is done (gh run watch's semantics)
+    assert out.startswith("gone")
+    code, out, _ = _run(cli_server, "wait", UNKNOWN, "--exit-status")
     assert code == 4
     assert out.startswith("gone")
 

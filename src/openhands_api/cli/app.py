@@ -321,10 +321,14 @@ def handle_errors(func: F) -> F:
             sys.exit(exit_code_for(exc))
         except KeyboardInterrupt:
             if _FOLLOWING:
-                conversation_id, again = _FOLLOWING[-1]
+                conversation_ids, again = _FOLLOWING[-1]
+                which, goes, it = (
+                    (f"conversation {conversation_ids[0]}", "goes", "it")
+                    if len(conversation_ids) == 1
+                    else (f"conversations {', '.join(conversation_ids)}", "go", "them")
+                )
                 click.echo(
-                    f"interrupted: conversation {conversation_id} goes on running on the server; "
-                    f"to wait for it again: {again}",
+                    f"interrupted: {which} {goes} on running on the server; to wait for {it} again: {again}",
                     err=True,
                 )
             else:
@@ -461,16 +465,15 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
 
 def again_command(
     command: str,
-    conversation_id: str,
-    *,
+    *conversation_ids: str,
     base_url: str | None = None,
     profile: str | None = None,
     api_version: str = "auto",
     **_other_connection_options: Any,
 ) -> str:
-    """The command line that looks at ``conversation_id`` again (``wait ID``, ``get ID``), with
+    """The command line that looks at ``conversation_ids`` again (``wait ID``, ``get ID``), with
     the connection flags that were given (never a key), ready to paste."""
-    again = ["openhands-api", command, conversation_id]
+    again = ["openhands-api", command, *conversation_ids]
     if profile:
         again += ["--profile", shlex.quote(profile)]
     if base_url:
@@ -482,25 +485,24 @@ def again_command(
 
 # The conversation a command is waiting for, and the command that picks the wait up again: what
 # Ctrl-C says (a stack, innermost last).
-_FOLLOWING: list[tuple[str, str]] = []
+_FOLLOWING: list[tuple[tuple[str, ...], str]] = []
 
 
 @contextlib.contextmanager
 def following(
-    conversation_id: str,
-    *,
+    *conversation_ids: str,
     base_url: str | None = None,
     profile: str | None = None,
     api_version: str = "auto",
     **_other_connection_options: Any,
 ) -> Iterator[None]:
-    """While a command waits for ``conversation_id``: if it is interrupted, say that the
-    conversation goes on and how to wait for it again (with the connection flags that were
-    given; never a key)."""
+    """While a command waits for ``conversation_ids`` (one, or several for ``wait A B``): if
+    it is interrupted, say that they go on and how to wait for them again (with the
+    connection flags that were given; never a key)."""
     again = again_command(
-        "wait", conversation_id, base_url=base_url, profile=profile, api_version=api_version
+        "wait", *conversation_ids, base_url=base_url, profile=profile, api_version=api_version
     )
-    _FOLLOWING.append((conversation_id, again))
+    _FOLLOWING.append((conversation_ids, again))
     try:
         yield
     except KeyboardInterrupt:
@@ -525,7 +527,7 @@ def cli() -> None:
       export OPENHANDS_BASE_URL=http://localhost:3000   # or OPENHANDS_API_KEY
       openhands-api new-conversation --prompt "Fix the test" --repo me/app --poll
       openhands-api list
-      openhands-api wait ID && openhands-api result ID
+      openhands-api wait ID --exit-status && openhands-api result ID
     """
     # Library warnings (e.g. a world-readable key file) as one plain line, like errors.
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"

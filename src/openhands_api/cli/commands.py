@@ -1,9 +1,9 @@
-"""The commands that follow and manage existing conversations: get, list, wait, result, send,
-stop, resume, delete, download, and auth status (events: ``events.py``).
+"""The commands that follow and manage existing conversations: get, list, result, send,
+stop, resume, delete, download, and auth status (events: ``events.py``; wait: ``waiting.py``).
 
 Each parses its options, calls one library method, and renders: a short human view by default,
 JSON with ``--json`` (for scripts). Exit codes follow ``exit_codes.py``: commands that report
-an outcome (wait, result, send --wait) exit with the outcome's code.
+an outcome (result, send --wait) exit with the outcome's code.
 """
 
 from __future__ import annotations
@@ -94,35 +94,6 @@ def list_command(limit: int, json_fields: str | None, jq: Filter | None, **conne
     output(json_fields, jq).table(
         [conversation_json(c) for c in conversations], CONVERSATION_COLUMNS, empty="no conversations"
     )
-
-
-@cli.command("wait", epilog=exit_codes.SEE_EXIT_CODES)
-@CONVERSATION_ID
-@click.option(
-    "--timeout-s",
-    type=click.FloatRange(min=0, min_open=True),
-    default=30 * 60.0,
-    show_default=True,
-    help="Give up waiting after this many seconds (exit 5; the conversation goes on).",
-)
-@json_output(RESULT_FIELDS)
-@connection_options
-@handle_errors
-def wait_command(
-    conversation_id: str, timeout_s: float, json_fields: str | None, jq: Filter | None, **connection: Any
-) -> None:
-    """Wait for the agent's turn to end; exit by its outcome.
-
-    \b
-    Example:
-      openhands-api wait ID --timeout-s 600 && echo "the agent finished"
-    """
-    with make_client(**connection) as api:
-        conversation_id = api.resolve_conversation_id(conversation_id)
-        with following(conversation_id, **connection), progress_line() as on_progress:
-            result = api.wait(conversation_id, timeout=timeout_s, on_progress=on_progress)
-    _render_result(result, json_fields, jq)
-    _exit_for(result)
 
 
 @cli.command("result", epilog=exit_codes.SEE_EXIT_CODES)

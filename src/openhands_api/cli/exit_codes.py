@@ -8,7 +8,8 @@ They follow gh's habit of one code per situation a script wants to tell apart. D
   and the server's answer decided; 2 means refused before anything was sent.
 - A closed output pipe (``openhands-api events ID | head -1``) is not an error: the command
   stops quietly and exits 0, as gh does, or with the code it had already decided when only
-  the final flush found the pipe closed (so ``wait ID | head -1`` still tells the outcome).
+  the final flush found the pipe closed (so ``wait ID --exit-status | head -1`` still tells
+  the outcome).
 """
 
 from __future__ import annotations

@@ -156,6 +156,16 @@ class Printer:
         if more:
             self.note(more)
 
+    def document(self, value: Any) -> None:
+        """Any JSON value as it is (the server's answer to ``api``): indented, or through --jq."""
+        self._json_out(value)
+
+    def text(self, text: str) -> None:
+        """A text that is not JSON (a non-JSON answer to ``api``), as it is."""
+        if self.jq is not None:
+            raise click.UsageError("--jq: the answer is not JSON")
+        self._echo(text, nl=not text.endswith("\n"))
+
     def line(self, data: Mapping[str, Any], human: str) -> None:
         """One item of a stream (events): a JSON line, or one human line."""
         if self.as_json:
@@ -281,24 +291,10 @@ def json_output(fields: Iterable[str], *, on_request: Iterable[str] = ()) -> Cal
             )
         return value
 
-    def check_jq(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Filter | None:
-        if value is None:
-            return None
-        try:
-            return compile_jq(value)
-        except JqError as exc:
-            raise click.BadParameter(str(exc), param_hint="--jq") from None
-
     def decorate(func: Any) -> Any:
         func.__json_fields__ = names
         func.__json_defaults__ = defaults
-        func = click.option(
-            "--jq",
-            "jq",
-            metavar="EXPR",
-            callback=check_jq,
-            help='Filter the JSON with a jq expression (a subset: .a.b, .[], select(.f == "x"), length).',
-        )(func)
+        func = jq_option()(func)
         return click.option(
             "--json",
             "json_fields",
@@ -308,6 +304,27 @@ def json_output(fields: Iterable[str], *, on_request: Iterable[str] = ()) -> Cal
         )(func)
 
     return decorate
+
+
+def _check_jq(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Filter | None:
+    if value is None:
+        return None
+    try:
+        return compile_jq(value)
+    except JqError as exc:
+        raise click.BadParameter(str(exc), param_hint="--jq") from None
+
+
+def jq_option() -> Callable[[Any], Any]:
+    """``--jq EXPR`` alone, for a command whose JSON has no documented fields to choose
+    (``api`` prints the server's answer): the filtered value goes to the command as ``jq``."""
+    return click.option(
+        "--jq",
+        "jq",
+        metavar="EXPR",
+        callback=_check_jq,
+        help='Filter the JSON with a jq expression (a subset: .a.b, .[], select(.f == "x"), length).',
+    )
 
 
 def split_json_value(args: list[str], fields: Sequence[str]) -> list[str]:

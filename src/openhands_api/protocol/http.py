@@ -73,7 +73,8 @@ class Request:
     without ``bulk`` it has neither cap nor whole-answer deadline (a workspace zip may be
     large), with it both hold as for a bulk answer read into memory. ``stream_json`` says
     that the file is a JSON answer, and what it looks like (:class:`JsonDocument`); without
-    it, a JSON or text answer is an error or a page, never the file.
+    it, a JSON or text answer is an error or a page, never the file. ``content`` is a body of
+    bytes sent as given (a raw request's ``--input``), instead of ``json``.
     """
 
     method: str
@@ -86,6 +87,7 @@ class Request:
     headers: tuple[tuple[str, str], ...] = ()
     bulk: bool = False
     stream_json: JsonDocument | None = None
+    content: bytes | None = None
 
     @property
     def has_body(self) -> bool:
