@@ -152,9 +152,9 @@ def send_command(
 @connection_options
 @handle_errors
 def stop_command(conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any) -> None:
-    """Stop a conversation's compute (V0: its runtime; V1: pause its sandbox).
+    """Stop a conversation's compute (V1: pause its sandbox).
 
-    The conversation and its history stay; resume (or send) starts it again.
+    V0 stops its runtime. The conversation and its history stay; resume (or send) starts it again.
 
     \b
     Examples:
@@ -175,7 +175,9 @@ def stop_command(conversation_id: str, json_fields: str | None, jq: Filter | Non
 def resume_command(
     conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any
 ) -> None:
-    """Start a stopped conversation's compute again (V1: resume its sandbox).
+    """Start a stopped conversation's compute again.
+
+    V0 starts its runtime, V1 resumes its sandbox.
 
     \b
     Examples:
@@ -223,8 +225,10 @@ def delete_command(
             title = api.get_conversation(conversation_id).title  # unknown id: exit 4 here
             named = f"{conversation_id} ({title})" if title else conversation_id
             click.echo(f"Delete conversation {named}? [y/N] ", nl=False, err=True)
-            answer = sys.stdin.readline().strip().casefold()
-            if answer not in CONFIRMING_ANSWERS:
+            answer = sys.stdin.readline()
+            if not answer.endswith("\n"):
+                click.echo(err=True)  # Ctrl-D: the terminal did not end the prompt's line
+            if answer.strip().casefold() not in CONFIRMING_ANSWERS:
                 click.echo("cancelled; nothing deleted", err=True)
                 return
         deleted = api.delete_conversation(conversation_id)
@@ -291,7 +295,7 @@ def download_command(
     jq: Filter | None,
     **connection: Any,
 ) -> None:
-    """Save a conversation's history (or its workspace) to a file.
+    """Save a conversation's history or workspace to a file.
 
     The history as the server gives it: V1 a zip (meta.json and every event), V0 its
     trajectory as JSON; the default name says which. An existing file is kept unless
@@ -299,7 +303,7 @@ def download_command(
 
     \b
     Examples:
-      openhands-api download ID                      # conversation-ID.zip or .json
+      openhands-api download ID       # conversation-ID.zip (V1) or .json (V0)
       openhands-api download ID -o history.zip --force
       openhands-api download ID -o - | unzip -l /dev/stdin
       openhands-api download ID --workspace -o work.zip
