@@ -30,7 +30,8 @@ def server(request: pytest.FixtureRequest, fake_openhands_factory: Factory) -> F
 
 def _generation(server: FakeOpenHandsServer) -> str:
     with OpenHandsAPI(base_url=server.base_url, throttle=False) as api:
-        return api.history_format() and str(api.api_version)
+        api.history_format()  # detects the generation
+        return str(api.api_version)
 
 
 def _finished(server: FakeOpenHandsServer, title: str = "Manage me") -> str:
@@ -258,6 +259,13 @@ def test_download_workspace(server: FakeOpenHandsServer, tmp_path: Path) -> None
     ran = _cli(server, "download", cid, "--workspace", "-o", "-", terminal=TERMINAL)
     assert ran.code == 2
     assert "binary" in ran.stderr
+    # V0 gives the workspace only while the runtime runs; its 404 is not "no such conversation".
+    assert _cli(server, "stop", cid).code == 0
+    ran = _cli(server, "download", cid, "--workspace", "-o", str(target), "--force")
+    assert ran.code == 7
+    assert f"openhands-api resume {cid}" in ran.stderr
+    ran = _cli(server, "download", UNKNOWN, "--workspace", "-o", str(tmp_path / "none.zip"))
+    assert ran.code == 4
 
 
 def test_download_to_a_pipe_through_the_real_entry_point_keeps_every_byte(
@@ -269,7 +277,6 @@ def test_download_to_a_pipe_through_the_real_entry_point_keeps_every_byte(
         expected = api.download_history(cid, tmp_path / "direct.zip").read_bytes()
     piped = tmp_path / "piped.zip"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHANDS_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, ["src", env.get("PYTHONPATH")]))
     with piped.open("wb") as sink:
         done = subprocess.run(
             [

@@ -328,7 +328,7 @@ def download_command(
         conversation_id = api.resolve_conversation_id(conversation_id)
         content = "zip" if workspace else api.history_format()
         if not workspace:
-            what = f"This server's ({api.api_version}) history"
+            what = f"A {str(api.api_version).upper()} server's history"
             if path is not None:
                 _check_suffix(path, content, what)
             if to_stdout and stdout_is_terminal and content == "zip":

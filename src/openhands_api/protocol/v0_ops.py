@@ -787,6 +787,25 @@ class V0Generation(Generation):
         return destination
 
     def download_workspace(self, conversation_id: str, destination: Path) -> Op[Path]:
-        """The server's zip of the runtime's workspace (``zip-directory``), streamed to disk."""
-        yield v0.download_workspace(conversation_id, destination)
+        """The server's zip of the runtime's workspace (``zip-directory``), streamed to disk.
+
+        The route answers only while the runtime runs: of a stopped one it says 404, as of an
+        unknown id, so a 404 is told apart by reading the conversation (ConflictError for a
+        conversation whose runtime is not running; NotFoundError if there is none)."""
+        call = v0.download_workspace(conversation_id, destination)  # validates first
+        try:
+            yield call
+        except NotFoundError:
+            info = yield from self._existing(conversation_id)
+            if info.status == "RUNNING":
+                raise
+            state = (info.status or "not running").lower()
+            raise ConflictError(
+                f"Conversation {conversation_id}'s runtime is {state}: the server gives its "
+                "workspace only while it runs",
+                status_code=409,
+                method=call.request.method,
+                path=call.request.path,
+                remedy="Start it first with resume()",
+            ) from None
         return destination
