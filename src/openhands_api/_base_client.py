@@ -702,6 +702,13 @@ class BaseClient:
     def _op_download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
         return self._on_owner(lambda generation: generation.download_history(conversation_id, destination))
 
+    def _op_download_workspace(self, conversation_id: str, destination: Path) -> Op[Path]:
+        return self._on_owner(lambda generation: generation.download_workspace(conversation_id, destination))
+
+    def _op_history_format(self) -> Op[str]:
+        generation = yield from self._op_generation()
+        return generation.history_format
+
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 

@@ -469,6 +469,18 @@ class AsyncOpenHandsAPI(BaseClient):
         trajectory as JSON (V0 has no zip of the history)."""
         return await self._run(self._op_download_history(conversation_id, Path(destination)))
 
+    async def history_format(self) -> str:
+        """What ``download_history`` writes on this server: ``"zip"`` (V1) or ``"json"``
+        (V0's trajectory), to name the file honestly before downloading. Detects the version
+        if the client has not yet."""
+        return await self._run(self._op_history_format())
+
+    async def download_workspace(self, conversation_id: str, destination: str | os.PathLike[str]) -> Path:
+        """Save the workspace's files (the agent's checkout) as a zip to ``destination``,
+        streamed through a temporary file renamed into place once complete. V0 only:
+        a V1 server offers no such download (NotSupportedError, before any request)."""
+        return await self._run(self._op_download_workspace(conversation_id, Path(destination)))
+
     # ------------------------------------------------------------------ any route
 
     async def request(

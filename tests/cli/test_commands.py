@@ -67,8 +67,8 @@ def test_stop_resume_delete(cli_server: FakeOpenHandsServer) -> None:
     code, out, _ = _run(cli_server, "get", cid, "--json")
     assert json.loads(out)["runtime"] == "stopped"
     assert _run(cli_server, "resume", cid)[0] == 0
-    assert _run(cli_server, "delete", cid)[0] == 0
-    code, _, err = _run(cli_server, "delete", cid)
+    assert _run(cli_server, "delete", cid, "--yes")[0] == 0
+    code, _, err = _run(cli_server, "delete", cid, "--yes")
     assert code == 4
     assert err.startswith("error: no conversation")
 

@@ -92,7 +92,7 @@ def test_every_command_takes_a_prefix_or_a_url(
     code, out, err = _run(server, "download", url, str(tmp_path / "history"))
     assert code == 0, err
     assert (tmp_path / "history").stat().st_size > 0
-    code, out, err = _run(server, "delete", "bbbb2222")
+    code, out, err = _run(server, "delete", "bbbb2222", "--yes")
     assert (code, out.strip()) == (0, f"deleted {full}"), err
     code, out, err = _run(server, "get", "bbbb")  # gone now: no conversation starts with it
     assert code == 4
@@ -100,7 +100,7 @@ def test_every_command_takes_a_prefix_or_a_url(
 
 
 @pytest.mark.parametrize("generation", ["v0", "v1"])
-@pytest.mark.parametrize("command", [["get"], ["delete"], ["send", "--message", "Hi."]])
+@pytest.mark.parametrize("command", [["get"], ["delete", "--yes"], ["send", "--message", "Hi."]])
 def test_an_ambiguous_prefix_exits_2_with_one_line_listing_the_candidates(
     generation: str, command: list[str], request: pytest.FixtureRequest
 ) -> None:
@@ -127,8 +127,8 @@ def test_a_short_prefix_or_another_server_s_url_exits_2_and_sends_nothing(
     assert code == 2
     assert "at least 4 characters" in _one_error_line(err)
     other = f"http://elsewhere.test:3000/conversations/{IDS[0]}"
-    for command in ("get", "delete"):
-        code, _, err = _run(v0_server, command, other)
+    for command in (["get"], ["delete", "--yes"]):
+        code, _, err = _run(v0_server, command[0], other, *command[1:])
         assert code == 2
         line = _one_error_line(err)
         assert "--base-url http://elsewhere.test:3000" in line

@@ -11,6 +11,7 @@ from openhands_api.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    ConflictError,
     ConversationStartError,
     InvalidInputError,
     NotFoundError,
@@ -476,7 +477,7 @@ def test_send_to_a_stopped_conversation_starts_it_and_waits_until_the_agent_is_r
     server = V0Server("STOPPED", [*v0_first_turn(), v0_state(9, "stopped")])
     _restartable(server)
     server.timeline = [None, None, _ready]
-    receipt, driver = run(server, generation().send_message(V0_CID, "Continue.", resume=False))
+    receipt, driver = run(server, generation().send_message(V0_CID, "Continue.", resume=True))
     assert driver.calls() == [
         f"GET {V0_PATH}",
         f"GET {EVENTS}",
@@ -490,6 +491,22 @@ def test_send_to_a_stopped_conversation_starts_it_and_waits_until_the_agent_is_r
     ]
     assert driver.requests[2].json == {}
     assert receipt.marker == 12  # the restart's own awaiting_user_input is older than the message
+
+
+def test_send_without_resume_to_a_stopped_conversation_refuses_and_sends_nothing() -> None:
+    server = V0Server("STOPPED", [*v0_first_turn(), v0_state(9, "stopped")])
+    _restartable(server)
+    driver = Driver(server.answer)
+    with pytest.raises(ConflictError) as caught:
+        driver.run(generation().send_message(V0_CID, "Continue.", resume=False))
+    assert caught.value.detail is None  # the library's own refusal, not an answer's
+    assert driver.calls() == [f"GET {V0_PATH}"]  # no /start, no message
+
+
+def test_the_history_is_json_and_the_workspace_comes_from_zip_directory(tmp_path: Path) -> None:
+    assert V0Generation.history_format == "json"
+    call = v0.download_workspace(V0_CID, tmp_path / "w.zip")
+    assert (call.request.method, call.request.path) == ("GET", f"{V0_PATH}/zip-directory")
 
 
 def test_a_restart_that_reads_running_before_the_agent_announced_itself_keeps_waiting() -> None:

@@ -716,6 +716,15 @@ def test_stop_or_resume_of_an_unknown_conversation_is_not_found(op: str) -> None
     assert len(driver.requests) == 1
 
 
+def test_the_history_is_a_zip_and_no_workspace_download_is_offered(tmp_path: Path) -> None:
+    assert V1Generation.history_format == "zip"
+    driver = Driver(V1Server("RUNNING", "finished").answer)
+    with pytest.raises(NotSupportedError, match=r"^this server offers no workspace download \(V1\)"):
+        driver.run(generation().download_workspace(V1_CID, tmp_path / "w.zip"))
+    assert driver.requests == []
+    assert not (tmp_path / "w.zip").exists()
+
+
 def test_delete_is_true_when_deleted() -> None:
     deleted, driver = run(V1Server("RUNNING", "finished"), generation().delete(V1_CID))
     assert deleted is True

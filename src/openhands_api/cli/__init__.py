@@ -10,6 +10,7 @@ from . import commands as _commands  # noqa: F401  (registers the commands on th
 from . import completion as _completion  # noqa: F401  (completion SHELL)
 from . import create as _create  # noqa: F401  (registers new-conversation and create)
 from . import events as _events  # noqa: F401  (registers the events command)
+from . import manage as _manage  # noqa: F401  (send, stop, resume, delete, download)
 from . import raw_api as _raw_api  # noqa: F401  (api METHOD PATH)
 from . import waiting as _waiting  # noqa: F401  (wait ID...)
 from .app import main

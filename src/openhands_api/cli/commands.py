@@ -1,5 +1,7 @@
-"""The commands that follow and manage existing conversations: get, list, result, send,
-stop, resume, delete, download, and auth status (events: ``events.py``; wait: ``waiting.py``).
+"""The commands that read conversations: get, list, result, and auth (status, login, logout,
+profiles). The others have modules of their own: ``create.py`` (new-conversation),
+``waiting.py`` (wait), ``events.py``, ``manage.py`` (send, stop, resume, delete, download),
+``raw_api.py`` (api) and ``completion.py``.
 
 Each parses its options, calls one library method, and renders: a short human view by default,
 JSON with ``--json`` (for scripts). Exit codes follow ``exit_codes.py``: commands that report
@@ -18,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import exit_codes
-from .app import cli, connection_options, following, handle_errors, make_client, output, progress_line
+from .app import cli, connection_options, handle_errors, make_client, output
 from .jq import Filter
 from .output import Column, json_output
-from .prompt import InputProblem, read_text_file
+from .prompt import InputProblem
 from .views import (
     CONVERSATION_COLUMNS,
     CONVERSATION_FIELDS,
@@ -117,158 +119,6 @@ def result_command(
         result = api.result(conversation_id)
     _render_result(result, json_fields, jq)
     _exit_for(result)
-
-
-@cli.command("send", epilog=exit_codes.SEE_EXIT_CODES)
-@CONVERSATION_ID
-@click.option("--message", metavar="TEXT", help="The follow-up message.")
-@click.option("--message-file", metavar="PATH", help="Read the message from a file ('-' for stdin).")
-@click.option("--wait", "wait_for_answer", is_flag=True, help="Wait for the agent's answer; exit by outcome.")
-@click.option(
-    "--timeout-s",
-    type=click.FloatRange(min=0, min_open=True),
-    default=30 * 60.0,
-    show_default=True,
-    help="With --wait: give up waiting after this many seconds.",
-)
-@click.option("--no-resume", is_flag=True, help="V1: fail instead of resuming a paused sandbox.")
-@json_output(RESULT_FIELDS)
-@connection_options
-@handle_errors
-def send_command(
-    conversation_id: str,
-    message: str | None,
-    message_file: str | None,
-    wait_for_answer: bool,
-    timeout_s: float,
-    no_resume: bool,
-    json_fields: str | None,
-    jq: Filter | None,
-    **connection: Any,
-) -> None:
-    """Send a follow-up message to a conversation.
-
-    A stopped conversation is restarted (V0) or its paused sandbox resumed (V1) first.
-
-    \b
-    Examples:
-      openhands-api send ID --message "Now add tests" --wait
-      openhands-api send ID --message-file review.md
-    """
-    if (message is None) == (message_file is None):
-        raise InputProblem("Give the message with --message TEXT or --message-file PATH (- for stdin)")
-    text = message if message is not None else read_text_file(str(message_file), "message file")
-    if not text.strip():
-        raise InputProblem("The message is empty")
-    with make_client(**connection) as api:
-        conversation_id = api.resolve_conversation_id(conversation_id)
-        sent = api.send_message(conversation_id, text, resume=not no_resume)
-        if not wait_for_answer:
-            output(json_fields, jq).done(
-                {
-                    "id": conversation_id,
-                    "outcome": None,
-                    "status": "sent",
-                    "conversation_id": conversation_id,
-                },
-                f"sent to {conversation_id}; to wait for the answer: openhands-api wait {conversation_id}",
-            )
-            return
-        with following(conversation_id, **connection), progress_line() as on_progress:
-            result = api.wait(conversation_id, timeout=timeout_s, after=sent, on_progress=on_progress)
-    _render_result(result, json_fields, jq)
-    _exit_for(result)
-
-
-@cli.command("stop", epilog=exit_codes.SEE_EXIT_CODES)
-@CONVERSATION_ID
-@json_output(ACTION_FIELDS)
-@connection_options
-@handle_errors
-def stop_command(conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any) -> None:
-    """Stop a conversation's compute (V1: pause its sandbox).
-
-    \b
-    Example:
-      openhands-api stop ID
-    """
-    with make_client(**connection) as api:
-        conversation_id = api.resolve_conversation_id(conversation_id)
-        api.stop(conversation_id)
-    output(json_fields, jq).done({"id": conversation_id, "action": "stopped"}, f"stopped {conversation_id}")
-
-
-@cli.command("resume", epilog=exit_codes.SEE_EXIT_CODES)
-@CONVERSATION_ID
-@json_output(ACTION_FIELDS)
-@connection_options
-@handle_errors
-def resume_command(
-    conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any
-) -> None:
-    """Start a stopped conversation's compute again.
-
-    \b
-    Example:
-      openhands-api resume ID
-    """
-    with make_client(**connection) as api:
-        conversation_id = api.resolve_conversation_id(conversation_id)
-        api.resume(conversation_id)
-    output(json_fields, jq).done({"id": conversation_id, "action": "resumed"}, f"resumed {conversation_id}")
-
-
-@cli.command("delete", epilog=exit_codes.SEE_EXIT_CODES)
-@CONVERSATION_ID
-@json_output(ACTION_FIELDS)
-@connection_options
-@handle_errors
-def delete_command(
-    conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any
-) -> None:
-    """Delete a conversation and its compute.
-
-    Exits 4 if there was no such conversation.
-
-    \b
-    Example:
-      openhands-api delete ID
-    """
-    with make_client(**connection) as api:
-        conversation_id = api.resolve_conversation_id(conversation_id)
-        deleted = api.delete_conversation(conversation_id)
-    if not deleted:
-        click.echo(f"error: no conversation {conversation_id}", err=True)
-        sys.exit(exit_codes.STOPPED)
-    output(json_fields, jq).done({"id": conversation_id, "action": "deleted"}, f"deleted {conversation_id}")
-
-
-@cli.command("download", epilog=exit_codes.SEE_EXIT_CODES)
-@CONVERSATION_ID
-@click.argument("destination", type=click.Path(dir_okay=False, writable=True, path_type=Path))
-@json_output(("id", "path", "bytes"))
-@connection_options
-@handle_errors
-def download_command(
-    conversation_id: str, destination: Path, json_fields: str | None, jq: Filter | None, **connection: Any
-) -> None:
-    """Save a conversation's full history to a file.
-
-    V1 servers give a zip; V0 servers the trajectory as JSON.
-
-    \b
-    Example:
-      openhands-api download ID history.json
-    """
-    if not destination.parent.is_dir():
-        raise InputProblem(f"The directory {destination.parent} does not exist")
-    with make_client(**connection) as api:
-        conversation_id = api.resolve_conversation_id(conversation_id)
-        path = api.download_history(conversation_id, destination)
-    size = path.stat().st_size
-    output(json_fields, jq).done(
-        {"id": conversation_id, "path": str(path), "bytes": size}, f"saved {path} ({size} bytes)"
-    )
 
 
 @contextlib.contextmanager

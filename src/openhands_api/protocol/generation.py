@@ -132,6 +132,8 @@ class Generation(ABC):
     """One API generation's operations (each returns an operation for a driver to run)."""
 
     version: ClassVar[str]
+    history_format: ClassVar[str]
+    """What :meth:`download_history` writes: ``"zip"`` or ``"json"`` (a file's honest suffix)."""
 
     def __init__(self, context: GenerationContext) -> None:
         self.context = context
@@ -201,6 +203,11 @@ class Generation(ABC):
     @abstractmethod
     def download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
         """Save the full history to ``destination``."""
+
+    @abstractmethod
+    def download_workspace(self, conversation_id: str, destination: Path) -> Op[Path]:
+        """Save the workspace's files as a zip to ``destination``; NotSupportedError where
+        the server offers no such download."""
 
     def get(self, conversation_id: str) -> Op[Conversation]:
         result = yield from self.observe(conversation_id)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import (
+    ConflictError,
     ConversationStartError,
     NotFoundError,
     OpenHandsError,
@@ -422,6 +423,7 @@ class _Lookup:
 
 class V0Generation(Generation):
     version = "v0"
+    history_format = "json"  # the trajectory: V0 has no zip of the history
 
     # ------------------------------------------------------------------ create
 
@@ -718,9 +720,22 @@ class V0Generation(Generation):
     def send_message(self, conversation_id: str, message: str, *, resume: bool) -> Op[SentMessage]:
         """Send a follow-up, restarting a stopped runtime first; return the wait marker.
 
-        V0 has no "paused" state that refuses a message on purpose: a STOPPED runtime is always
-        restarted (``resume`` is V1's choice)."""
+        With ``resume=False`` a runtime that is not running is not restarted: ConflictError,
+        as V1's paused sandbox answers, before the message is sent (a STOPPED V0 runtime
+        would refuse it with a bare 500)."""
         call = v0.send_message(conversation_id, message)  # validates before any request
+        if not resume:
+            info = yield from self._existing(conversation_id)
+            if info.status != "RUNNING":
+                state = (info.status or "not running").lower()
+                raise ConflictError(
+                    f"Conversation {conversation_id}'s runtime is {state}, and resume=False "
+                    "forbids restarting it",
+                    status_code=409,
+                    method=call.request.method,
+                    path=call.request.path,
+                    remedy="Start it first with resume(), or send with resume=True",
+                )
         yield from self._ensure_running(conversation_id)
         marker = yield from newest_event_id(conversation_id)
         yield call
@@ -810,4 +825,28 @@ class V0Generation(Generation):
         honest equivalent: the server's ``{"trajectory": [...]}``, streamed to the file as it
         comes (:func:`v0.download_trajectory`), so memory stays flat however long the history."""
         yield v0.download_trajectory(conversation_id, destination)
+        return destination
+
+    def download_workspace(self, conversation_id: str, destination: Path) -> Op[Path]:
+        """The server's zip of the runtime's workspace (``zip-directory``), streamed to disk.
+
+        The route answers only while the runtime runs: of a stopped one it says 404, as of an
+        unknown id, so a 404 is told apart by reading the conversation (ConflictError for a
+        conversation whose runtime is not running; NotFoundError if there is none)."""
+        call = v0.download_workspace(conversation_id, destination)  # validates first
+        try:
+            yield call
+        except NotFoundError:
+            info = yield from self._existing(conversation_id)
+            if info.status == "RUNNING":
+                raise
+            state = (info.status or "not running").lower()
+            raise ConflictError(
+                f"Conversation {conversation_id}'s runtime is {state}: the server gives its "
+                "workspace only while it runs",
+                status_code=409,
+                method=call.request.method,
+                path=call.request.path,
+                remedy="Start it first with resume()",
+            ) from None
         return destination

@@ -486,6 +486,7 @@ class _Watch:
 
 class V1Generation(Generation):
     version = "v1"
+    history_format = "zip"  # meta.json + one file per event
 
     # ------------------------------------------------------------------ create
 
@@ -811,3 +812,15 @@ class V1Generation(Generation):
         """The server's zip (``meta.json`` + one file per event), streamed to disk."""
         yield v1.download_conversation(conversation_id, destination)
         return destination
+
+    def download_workspace(self, conversation_id: str, destination: Path) -> Op[Path]:
+        """None to be had: the V1 app server (openhands-ai 1.11.0) has no route for the
+        workspace's files as a whole; only the sandbox's agent server archives a directory
+        (``/api/file/archive``), at its own URL and with the sandbox's session key, which this
+        client does not reach. Refused before any request."""
+        validate_id(conversation_id)
+        raise NotSupportedError(
+            "this server offers no workspace download (V1): its API has no route for the "
+            "workspace's files as a whole",
+        )
+        yield  # an operation, like the others  # pragma: no cover
