@@ -38,6 +38,8 @@ def _documented() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     sections = re.split(r"^### `([^`]+)`\n", DOC, flags=re.MULTILINE)[1:]
     documented = {}
     for name, body in zip(sections[::2], sections[1::2], strict=True):
+        if "Fields:" not in body:  # api (the server's JSON), completion (a script)
+            continue
         fields_line = body.split("Fields:", 1)[1].split(". On request:")[0].split("\n\n")[0]
         fields: tuple[str, ...] = ()
         for group, names in GROUPS.items():

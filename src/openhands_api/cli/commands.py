@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 # An id, a unique prefix of one, or the conversation's web URL: each command hands it to
 # resolve_conversation_id first (a full id costs no request) and then uses the full id.
 CONVERSATION_ID = click.argument("conversation_id", metavar="ID")
-ACTION_FIELDS = ("id", "action")
 
 
 def _render_result(result: ConversationResult, json_fields: str | None, jq: Filter | None) -> None:
