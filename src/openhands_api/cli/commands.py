@@ -139,14 +139,15 @@ def list_command(
     """List conversations, newest first, with their outcome.
 
     WHEN is a duration back from now (30m, 2h, 7d, 2w) or an ISO date or time (local unless
-    it names a zone). Deciding a V0 conversation's outcome costs one request per row shown.
+    it names a zone). Each row's outcome is decided as get decides it: a request or two
+    per row shown (the filters other than --outcome are applied first, at no cost).
 
     \b
     Examples:
       openhands-api list --limit 5
       openhands-api list --repo acme/api --outcome failed --updated-since 7d
       openhands-api list --search "flaky test" --json id,outcome
-      openhands-api list --all --jq '.[] | select(.outcome == "waiting_for_user") | .id'
+      openhands-api list --all --jq '.[] | select(.outcome == "failed") | .id'
     """
     # One row past the limit tells whether more conversations match than are shown.
     wanted = None if show_all else limit + 1
