@@ -36,6 +36,7 @@ from .protocol.generation import (
 )
 from .protocol.http import BULK_FACTOR, Call, Emit, Now, Op, Request, Response, Shared, Step
 from .protocol.ids import PREFIX_PAGE_SIZE, find_by_prefix, parse_reference
+from .protocol.listing import ListQuery
 from .protocol.pacing import SELF_HOSTED_BURST, SELF_HOSTED_RATE, RequestBudget
 from .protocol.parsing import is_concurrency_limit
 from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy, relay
@@ -646,9 +647,13 @@ class BaseClient:
             lambda generation: generation.send_and_wait(conversation_id, message, timeout=wait_timeout)
         )
 
-    def _op_iter_conversations(self, page_size: int, filters: dict[str, Any]) -> Op[None]:
+    def _op_iter_conversations(
+        self, page_size: int, filters: dict[str, Any], query: ListQuery | None = None
+    ) -> Op[None]:
         yield from self._on_generation(
-            lambda generation: generation.iter_conversations(page_size=page_size, filters=filters)
+            lambda generation: generation.iter_conversations(
+                page_size=page_size, filters=filters, query=query
+            )
         )
 
     def _op_iter_events(

@@ -16,6 +16,7 @@ import functools
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,6 +63,7 @@ from .models import (
 from .protocol import raw, v0, v0_ops, v1, v1_ops
 from .protocol.http import NO_BODY, Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step
 from .protocol.ids import MAX_PREFIX_SCAN
+from .protocol.listing import ListQuery, Outcomes
 from .protocol.raw import RawResponse
 from .protocol.streaming import Since
 
@@ -297,21 +299,80 @@ class OpenHandsAPI(BaseClient):
         """
         return self._run(self._op_resolve_id(text, scan_limit))
 
-    def iter_conversations(self, *, page_size: int = 20, **filters: Any) -> Iterator[Conversation]:
+    def iter_conversations(
+        self,
+        *,
+        page_size: int = 20,
+        repository: str | None = None,
+        search: str | None = None,
+        created_since: datetime | None = None,
+        updated_since: datetime | None = None,
+        outcomes: Outcomes | None = None,
+        with_outcome: bool = False,
+        **filters: Any,
+    ) -> Iterator[Conversation]:
         """Every conversation, newest first, following the server's paging to the end.
 
-        V0 filters: ``selected_repository``, ``conversation_trigger``, ``include_sub_conversations``.
-        """
-        return self._iterate(self._op_iter_conversations(page_size, filters))
+        Kept: ``repository`` (``owner/repo``, exactly), ``search`` (in the title, any case),
+        ``created_since`` / ``updated_since`` (at or after; a naive datetime is UTC),
+        ``outcomes`` (one of these; implies ``with_outcome``). The server filters what it can
+        (V0: the repository; V1: the times), the rest is checked on each row as it comes, so
+        a filter that keeps few rows may read many pages; stop iterating to stop paging.
 
-    def list_conversations(self, *, limit: int = 20, **filters: Any) -> list[Conversation]:
-        """Up to ``limit`` conversations, newest first."""
-        if limit < 1:
+        Outcome: a V1 row always has the one its sandbox and execution status decide (no
+        request; a turn that ended shows ``finished`` even when the agent asked a question,
+        and a paused sandbox ``stopped`` even when its run had finished). With
+        ``with_outcome`` every kept row is decided as ``get_conversation`` decides it, at a
+        cost per row: V0 one events read (more only when the newest 20 events do not show
+        the agent's state; none new when this client read them before); V1 none for a turn
+        still going, one events read for a failure or a paused sandbox, two for a turn that
+        ended well, three at most. The client's throttle paces them like any request.
+        Without it a V0 row's outcome is None (its list item has no agent state).
+
+        Other ``filters`` are the generation's own server filters, sent as given. V0:
+        ``selected_repository``, ``conversation_trigger``, ``include_sub_conversations``.
+        """
+        query = ListQuery.of(
+            repository=repository,
+            search=search,
+            created_since=created_since,
+            updated_since=updated_since,
+            outcomes=outcomes,
+            with_outcome=with_outcome,
+        )
+        return self._iterate(self._op_iter_conversations(page_size, filters, query))
+
+    def list_conversations(
+        self,
+        *,
+        limit: int | None = 20,
+        repository: str | None = None,
+        search: str | None = None,
+        created_since: datetime | None = None,
+        updated_since: datetime | None = None,
+        outcomes: Outcomes | None = None,
+        with_outcome: bool = False,
+        **filters: Any,
+    ) -> list[Conversation]:
+        """Up to ``limit`` conversations (None: all), newest first: the first ``limit`` that
+        the filters keep (:meth:`iter_conversations`, which says what each filter and
+        ``with_outcome`` cost). Paging stops once there are enough."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise errors.InvalidInputError("limit must be at least 1")
         out: list[Conversation] = []
-        for conversation in self.iter_conversations(page_size=min(limit, 100), **filters):
+        listing = self.iter_conversations(
+            page_size=min(limit or 100, 100),
+            repository=repository,
+            search=search,
+            created_since=created_since,
+            updated_since=updated_since,
+            outcomes=outcomes,
+            with_outcome=with_outcome,
+            **filters,
+        )
+        for conversation in listing:
             out.append(conversation)
-            if len(out) >= limit:
+            if limit is not None and len(out) >= limit:
                 break
         return out
 

@@ -372,8 +372,10 @@ class Conversation(BaseModel):
     """One conversation, the same shape for V0 and V1 (CONTRACT §7.2).
 
     ``outcome`` is filled when the conversation was read together with its agent state
-    (``get_conversation``, ``wait``); list items carry ``None`` there, because deciding it
-    costs extra requests per conversation.
+    (``get_conversation``, ``wait``, a listing with ``with_outcome=True``). Listed without it,
+    a V1 row has the outcome its sandbox and execution status decide (they cannot tell a
+    question to the user from a finished turn), and a V0 row ``None`` (its list item has no
+    agent state; deciding it costs an events read per conversation).
     """
 
     model_config = ConfigDict(frozen=True, defer_build=True)

@@ -14,13 +14,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import exit_codes
-from .app import cli, connection_options, handle_errors, make_client, output
+from .app import cli, connection_options, handle_errors, make_client, open_in_browser, output
 from .jq import Filter
 from .output import Column, json_output
 from .prompt import InputProblem
@@ -34,6 +35,7 @@ from .views import (
     result_json,
     result_lines,
 )
+from .when import When
 
 if TYPE_CHECKING:
     from ..models import ConversationResult
@@ -53,22 +55,32 @@ def _exit_for(result: ConversationResult) -> None:
 
 @cli.command("get", epilog=exit_codes.SEE_EXIT_CODES)
 @CONVERSATION_ID
+@click.option("--web", is_flag=True, help="Also open the conversation's page in your browser.")
 @json_output(CONVERSATION_FIELDS, on_request=RAW)
 @connection_options
 @handle_errors
-def get_command(conversation_id: str, json_fields: str | None, jq: Filter | None, **connection: Any) -> None:
+def get_command(
+    conversation_id: str, web: bool, json_fields: str | None, jq: Filter | None, **connection: Any
+) -> None:
     """Show a conversation and its outcome now.
 
-    A V1 start-task id works too.
+    Title, outcome, state, repository and branch, PRs, cost, times and the web page. A V1
+    start-task id works too.
 
     \b
-    Example:
-      openhands-api get 48c8a1e2b0c94c0f9a2de0f1c2b3a4d5 --json
+    Examples:
+      openhands-api get 48c8a1e2
+      openhands-api get 48c8a1e2 --json id,outcome,pr_numbers
+      openhands-api get 48c8a1e2 --jq .outcome
+      openhands-api get 48c8a1e2 --web
     """
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
         conversation = api.get_conversation(conversation_id)
-    output(json_fields, jq).record(conversation_json(conversation), conversation_lines(conversation))
+    out = output(json_fields, jq)
+    out.record(conversation_json(conversation), conversation_lines(conversation))
+    if web and not open_in_browser(conversation.web_url):
+        out.note(f"could not start a browser; open {conversation.web_url}")
 
 
 @cli.command("list", epilog=exit_codes.SEE_EXIT_CODES)
@@ -77,23 +89,78 @@ def get_command(conversation_id: str, json_fields: str | None, jq: Filter | None
     type=click.IntRange(min=1),
     default=20,
     show_default=True,
-    help="Show at most this many conversations.",
+    help="Show at most this many conversations (of those the filters keep).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Show every conversation (no --limit).")
+@click.option("--repo", metavar="OWNER/REPO", help="Only conversations on this repository.")
+@click.option("--search", metavar="TEXT", help="Only conversations whose title contains TEXT (any case).")
+@click.option(
+    "--created-since", metavar="WHEN", type=When(), help="Only those created since WHEN (7d, 2026-11-30)."
+)
+@click.option(
+    "--updated-since",
+    metavar="WHEN",
+    type=When(),
+    help="Only those active since WHEN (2h, 2026-11-30T14:00).",
+)
+@click.option(
+    "--outcome",
+    "outcomes",
+    multiple=True,
+    type=click.Choice(list(exit_codes.BY_OUTCOME)),
+    help="Only conversations with this outcome (repeatable).",
 )
 @json_output(CONVERSATION_FIELDS, on_request=RAW)
 @connection_options
 @handle_errors
-def list_command(limit: int, json_fields: str | None, jq: Filter | None, **connection: Any) -> None:
-    """List conversations, newest first.
+def list_command(
+    limit: int,
+    show_all: bool,
+    repo: str | None,
+    search: str | None,
+    created_since: datetime | None,
+    updated_since: datetime | None,
+    outcomes: tuple[str, ...],
+    json_fields: str | None,
+    jq: Filter | None,
+    **connection: Any,
+) -> None:
+    """List conversations, newest first, with their outcome.
+
+    WHEN is a duration back from now (30m, 2h, 7d, 2w) or an ISO date or time (local unless
+    it names a zone). Each row's outcome is decided as get decides it: a request or two
+    per row shown (the filters other than --outcome are applied first, at no cost).
 
     \b
     Examples:
       openhands-api list --limit 5
-      openhands-api list --json | jq -r '.[].id'
+      openhands-api list --repo acme/api --outcome failed --updated-since 7d
+      openhands-api list --search "flaky test" --json id,outcome
+      openhands-api list --all --jq '.[] | select(.outcome == "failed") | .id'
     """
+    # One row past the limit tells whether more conversations match than are shown.
+    wanted = None if show_all else limit + 1
     with make_client(**connection) as api:
-        conversations = api.list_conversations(limit=limit)
+        conversations = api.list_conversations(
+            limit=wanted,
+            repository=repo,
+            search=search,
+            created_since=created_since,
+            updated_since=updated_since,
+            outcomes=outcomes,
+            with_outcome=True,
+        )
+    more = None
+    if wanted is not None and len(conversations) > limit:
+        conversations = conversations[:limit]
+        more = f"showing {limit} of more; use --limit N or --all"
     output(json_fields, jq).table(
-        [conversation_json(c) for c in conversations], CONVERSATION_COLUMNS, empty="no conversations"
+        [conversation_json(c) for c in conversations],
+        CONVERSATION_COLUMNS,
+        empty="no conversations"
+        if not (repo or search or created_since or updated_since or outcomes)
+        else "no conversations match",
+        more=more,
     )
 
 

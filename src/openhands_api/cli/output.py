@@ -145,7 +145,7 @@ class Printer:
         ``empty`` is said (on stderr) when there are no rows, ``more`` when rows were left out."""
         if self.as_json:
             self._json_out([self.pick(row) for row in rows])
-        elif self.terminal.stdout_tty:
+        elif self.terminal.stdout_tty and rows:  # no rows: no header either, only ``empty``
             for line in fit_table(rows, columns, self.terminal.columns, paint=self.paint):
                 self._echo(line)
         else:

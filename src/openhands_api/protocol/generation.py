@@ -34,6 +34,7 @@ from ..errors import (
 )
 from ..models import Conversation, ConversationResult, SentMessage
 from .http import Op
+from .listing import ListQuery
 from .polling import PollPolicy
 from .streaming import EventSource, Since, follow
 
@@ -172,8 +173,12 @@ class Generation(ABC):
         """Send a follow-up, first bringing stopped compute back if needed and allowed."""
 
     @abstractmethod
-    def iter_conversations(self, *, page_size: int, filters: dict[str, Any]) -> Op[None]:
-        """Emit every conversation (unified ``Conversation``), newest first."""
+    def iter_conversations(
+        self, *, page_size: int, filters: dict[str, Any], query: ListQuery | None = None
+    ) -> Op[None]:
+        """Emit every conversation (unified ``Conversation``), newest first: those ``query``
+        keeps (:mod:`.listing`), with their outcome when it asks for it. ``filters`` are the
+        generation's own server filters, sent as given."""
 
     @abstractmethod
     def iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:

@@ -60,8 +60,9 @@ from .lifecycle import (
     restart_progress,
     v0_page_state,
 )
+from .listing import ListQuery, filtered
 from .parsing import dated
-from .polling import TRANSIENT_ERRORS, PollPolicy, map_emitted, unique_pages, until
+from .polling import TRANSIENT_ERRORS, PollPolicy, unique_pages, until
 from .streaming import EventSource, Since, at_or_after, v0_since
 from .validation import validate_id, validate_title
 
@@ -316,6 +317,11 @@ def look(conversation_id: str, tracker: V0Tracker) -> Op[tuple[ConversationInfo 
     info = owned_here(conversation_id, (yield v0.get_conversation(conversation_id)))
     if info is None and tracker.memory is not None:
         tracker.memory.forget(conversation_id)
+    return info, assess_read(info, tracker)
+
+
+def assess_read(info: ConversationInfo | None, tracker: V0Tracker) -> Assessment:
+    """The outcome of a conversation read (``info``) and its events read (``tracker``)."""
     assessment = classify_v0(info, tracker.agent)
     if tracker.paged_back and info is not None and assessment.detail is None:
         assessment = replace(
@@ -323,7 +329,7 @@ def look(conversation_id: str, tracker: V0Tracker) -> Op[tuple[ConversationInfo 
             detail=f"the newest {_POLL_PAGE} events did not show the agent's state: "
             f"{tracker.paged_back} older page(s) of events were read to find it",
         )
-    return info, assessment
+    return assessment
 
 
 def newest_event_id(conversation_id: str) -> Op[int]:
@@ -669,11 +675,35 @@ class V0Generation(Generation):
         )
         return result
 
-    def iter_conversations(self, *, page_size: int, filters: dict[str, Any]) -> Op[None]:
+    def iter_conversations(
+        self, *, page_size: int, filters: dict[str, Any], query: ListQuery | None = None
+    ) -> Op[None]:
+        """The V0 listing. The server filters the repository (exactly); the rest is checked
+        here. A V0 list item has no agent state: with ``query.with_outcome`` each kept row
+        costs the events read of a look (one request, more only when the newest events do
+        not show the agent's state; less when this client read them before). A V1
+        conversation seen through 1.x's V0 routes has no V0 events: its outcome stays None."""
+        query = query or ListQuery()
         base_url = self.context.base_url
-        yield from map_emitted(
-            iter_v0_conversations(page_size=page_size, **filters),
-            lambda info: v0.to_conversation(info, base_url=base_url),
+        memory = self.context.reads
+        server_filters = dict(filters)
+        if query.repository is not None:
+            server_filters.setdefault("selected_repository", query.repository)
+
+        def unified(info: ConversationInfo) -> Conversation:
+            return v0.to_conversation(info, base_url=base_url)
+
+        def decide(info: ConversationInfo) -> Op[Conversation]:
+            if info.conversation_version == "V1":
+                return unified(info)
+            tracker = V0Tracker.recall(memory, info.conversation_id)
+            with contextlib.suppress(NotFoundError):
+                yield from read_new_events(info.conversation_id, tracker)
+            assessment = assess_read(info, tracker)
+            return v0.to_conversation(info, base_url=base_url, assessment=assessment, events=tracker.kept)
+
+        yield from filtered(
+            iter_v0_conversations(page_size=page_size, **server_filters), query, unified, decide
         )
 
     def iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:

@@ -60,7 +60,8 @@ from .lifecycle import (
     needs_last_known,
     with_answer,
 )
-from .polling import TRANSIENT_ERRORS, PollPolicy, cursor_pages, map_emitted, unique_pages, until
+from .listing import ListQuery, filtered
+from .polling import TRANSIENT_ERRORS, PollPolicy, cursor_pages, unique_pages, until
 from .streaming import EventSource, Since, v1_since
 from .validation import validate_id, validate_title
 
@@ -311,6 +312,20 @@ def assess(conversation: AppConversation, settle: SettleTracker, now: float) -> 
                 conversation, last_known=last_known, settled=settled, error_detail=detail
             )
     return assessment
+
+
+def look_once(conversation: AppConversation) -> Op[tuple[Assessment, str | None]]:
+    """One look at a conversation just read: its outcome now and, when the turn ended well,
+    the agent's answer. Events are read only when :mod:`.lifecycle` needs them: a paused or
+    gone sandbox (did the run end before?), a failure (its error), a good end (the answer,
+    which tells a finished turn from a question to the user: two reads)."""
+    now = yield Now()
+    assessment = yield from assess(conversation, SettleTracker(), now)
+    final = None
+    if assessment.outcome.succeeded:
+        final, answered_with = yield from final_answer(conversation.id)
+        assessment = with_answer(assessment, answered_with, has_answer=final is not None, ended_for=None)
+    return assessment, final
 
 
 # How many of the newest ``MessageEvent``s are read to find the current turn's user message
@@ -701,12 +716,7 @@ class V1Generation(Generation):
                 if task is None:
                     raise not_found(conversation_id, "GET", conversation_lookup_path(conversation_id))
                 return without_conversation(task, conversation_id, base_url, verdict or classify_v1(None))
-        now = yield Now()
-        assessment = yield from assess(conversation, SettleTracker(), now)
-        final = None
-        if assessment.outcome.succeeded:
-            final, answered_with = yield from final_answer(conversation.id)
-            assessment = with_answer(assessment, answered_with, has_answer=final is not None, ended_for=None)
+        assessment, final = yield from look_once(conversation)
         return to_result(
             conversation, assessment, base_url=base_url, start_task_id=task.id if task else None, final=final
         )
@@ -744,11 +754,41 @@ class V1Generation(Generation):
         result = yield from until(watch.poll_once, deadline=started + timeout, poll=poll, timed_out=timed_out)
         return result
 
-    def iter_conversations(self, *, page_size: int, filters: dict[str, Any]) -> Op[None]:
+    def iter_conversations(
+        self, *, page_size: int, filters: dict[str, Any], query: ListQuery | None = None
+    ) -> Op[None]:
+        """The V1 search. The server filters the creation and update times; the rest is
+        checked here. A search item carries its sandbox and execution status, so every row
+        has the outcome they decide, at no cost. With ``query.with_outcome`` a row is decided
+        as ``get_conversation`` decides it (:func:`look_once`): no request for a running or
+        starting turn, one events read for a failure or a paused or gone sandbox, two for a
+        turn that ended well (finished, or a question to the user?), three at most."""
+        query = query or ListQuery()
         base_url = self.context.base_url
-        yield from map_emitted(
-            iter_v1_conversations(page_size=page_size, **filters),
-            lambda item: v1.to_conversation(item, base_url=base_url),
+        server_filters = dict(filters)
+        if query.created_since is not None:
+            server_filters.setdefault("created_at__gte", query.created_since)
+        if query.updated_since is not None:
+            server_filters.setdefault("updated_at__gte", query.updated_since)
+
+        def with_assessment(item: AppConversation, assessment: Assessment) -> Conversation:
+            return v1.to_conversation(
+                item,
+                base_url=base_url,
+                outcome=assessment.outcome,
+                outcome_detail=assessment.detail,
+                agent_state=assessment.agent_state,
+            )
+
+        def unified(item: AppConversation) -> Conversation:
+            return with_assessment(item, classify_v1(item))
+
+        def decide(item: AppConversation) -> Op[Conversation]:
+            assessment, _final = yield from look_once(item)
+            return with_assessment(item, assessment)
+
+        yield from filtered(
+            iter_v1_conversations(page_size=page_size, **server_filters), query, unified, decide
         )
 
     def iter_events(self, conversation_id: str, *, reverse: bool, page_size: int) -> Op[None]:
