@@ -9,6 +9,8 @@ themselves live in ``protocol/`` (no I/O).
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import math
 import os
@@ -16,6 +18,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -34,7 +37,19 @@ from .protocol.generation import (
     OwnedByOtherGeneration,
     wait_timed_out,
 )
-from .protocol.http import BULK_FACTOR, Call, Emit, Now, Op, Request, Response, Shared, Step
+from .protocol.http import (
+    BULK_FACTOR,
+    Call,
+    CloseSocket,
+    Emit,
+    Now,
+    Op,
+    OpenSocket,
+    Request,
+    Response,
+    Shared,
+    Step,
+)
 from .protocol.ids import PREFIX_PAGE_SIZE, find_by_prefix, parse_reference
 from .protocol.listing import ListQuery
 from .protocol.pacing import SELF_HOSTED_BURST, SELF_HOSTED_RATE, RequestBudget
@@ -114,6 +129,16 @@ _FAILURE_TEXT = {
 }
 
 
+@dataclass(frozen=True)
+class SocketSettings:
+    """How the client opens sockets: TLS (for ``wss://``), timeouts, the frame size cap."""
+
+    ssl: ssl.SSLContext | None
+    open_timeout: float
+    max_size: int
+    user_agent: str
+
+
 class BaseClient:
     """Configuration and decisions shared by :class:`OpenHandsAPI` and :class:`AsyncOpenHandsAPI`."""
 
@@ -133,6 +158,8 @@ class BaseClient:
         profile: str | None = None,
         max_response_bytes: int | None = None,
         throttle: float | bool = True,
+        stream: bool = True,
+        verify: bool | str = True,
     ) -> None:
         if api_version not in ("auto", "v0", "v1"):
             raise errors.ConfigurationError(f"api_version must be 'auto', 'v0' or 'v1', got {api_version!r}")
@@ -185,6 +212,10 @@ class BaseClient:
             request_timeout=self._timeout.read or DEFAULT_REQUEST_TIMEOUT,
         )
         self._generations: dict[str, Generation] = {}
+        # Live events over WebSockets where the server pushes them (V1's agent server), when
+        # the ``stream`` extra (websockets) is installed; ``stream=False`` always polls.
+        self._stream = bool(stream)
+        self._verify = verify
 
     # ------------------------------------------------------------------ settings
 
@@ -542,6 +573,33 @@ class BaseClient:
 
         return self._on_generation(on_owner, absent=absent)
 
+    def _socket_settings(self, step: OpenSocket) -> SocketSettings:
+        """How to open the socket of ``step``: TLS as ``verify`` says, the connect timeout
+        (within the step's deadline), frames up to the answer size cap."""
+        connect = self._timeout.connect or DEFAULT_REQUEST_TIMEOUT
+        if step.deadline is not None:
+            connect = max(0.001, min(connect, step.deadline - time.monotonic()))
+        return SocketSettings(
+            ssl=socket_tls(self._verify, step.url),
+            open_timeout=connect,
+            max_size=self._max_response_bytes,
+            user_agent=_user_agent(),
+        )
+
+    @staticmethod
+    def _track_socket(step: Step, value: Any, sockets: list[Any]) -> None:
+        """Keep the driver's list of the sockets an operation has open (closed at its end)."""
+        if isinstance(step, OpenSocket) and value is not None:
+            sockets.append(value)
+        elif isinstance(step, CloseSocket) and step.socket in sockets:
+            sockets.remove(step.socket)
+
+    def _live(self, stream: bool | None) -> bool:
+        """Whether an operation may use a pushed event stream: the call's choice, else the
+        client's, and only with a WebSocket library to open it."""
+        wanted = self._stream if stream is None else bool(stream)
+        return wanted and websockets_installed()
+
     def _wait_timeout(self, timeout: float | None) -> float:
         value = DEFAULT_WAIT_TIMEOUT if timeout is None else float(timeout)
         if not value > 0:
@@ -614,8 +672,10 @@ class BaseClient:
         after: SentMessage | None,
         poll_interval: float | None,
         max_poll_interval: float | None,
+        stream: bool | None = None,
     ) -> Op[ConversationResult]:
         validate_id(conversation_id)
+        live = self._live(stream)
         wait_timeout = self._wait_timeout(timeout)
         poll = self._poll_policy(poll_interval, max_poll_interval, self._poll)
         started = yield Now()
@@ -629,7 +689,7 @@ class BaseClient:
             raise wait_timed_out(conversation_id, wait_timeout, None, exc) from None
         result = yield from self._on_owner(
             lambda generation: generation.wait(
-                conversation_id, timeout=wait_timeout, after=after, poll=poll, started=started
+                conversation_id, timeout=wait_timeout, after=after, poll=poll, started=started, live=live
             )
         )
         return result
@@ -640,11 +700,14 @@ class BaseClient:
         )
 
     def _op_send_and_wait(
-        self, conversation_id: str, message: str, *, timeout: float | None
+        self, conversation_id: str, message: str, *, timeout: float | None, stream: bool | None = None
     ) -> Op[ConversationResult]:
         wait_timeout = self._wait_timeout(timeout)
+        live = self._live(stream)
         return self._on_owner(
-            lambda generation: generation.send_and_wait(conversation_id, message, timeout=wait_timeout)
+            lambda generation: generation.send_and_wait(
+                conversation_id, message, timeout=wait_timeout, live=live
+            )
         )
 
     def _op_iter_conversations(
@@ -676,15 +739,17 @@ class BaseClient:
         timeout: float | None,
         poll_interval: float | None,
         max_poll_interval: float | None,
+        stream: bool | None = None,
     ) -> Op[ConversationResult]:
         validate_id(conversation_id)
+        live = self._live(stream)
         # No timeout: until the turn ends, however long it takes (a wait's default is 30 min).
         limit = math.inf if timeout is None else self._wait_timeout(timeout)
         poll = self._poll_policy(poll_interval, max_poll_interval, self._poll)
         started = yield Now()
         result = yield from self._on_owner(
             lambda generation: generation.stream_events(
-                conversation_id, since=since, timeout=limit, poll=poll, started=started
+                conversation_id, since=since, timeout=limit, poll=poll, started=started, live=live
             )
         )
         return result
@@ -716,6 +781,28 @@ class BaseClient:
 
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+
+
+@functools.cache
+def websockets_installed() -> bool:
+    """Whether the ``stream`` extra's WebSocket library can be imported (checked once)."""
+    return importlib.util.find_spec("websockets") is not None
+
+
+def socket_tls(verify: bool | str, url: str) -> ssl.SSLContext | None:
+    """The TLS settings of a ``wss://`` socket, as ``verify`` sets them for HTTP: a
+    verifying context (with ``verify``'s CA bundle, if a path), or with False one that
+    checks nothing; None for ``ws://``."""
+    if not url.startswith("wss://"):
+        return None
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if isinstance(verify, str):
+        return tls_verification(verify)  # type: ignore[return-value]
+    return ssl.create_default_context()
 
 
 def tls_verification(verify: bool | str, base_url: str = "") -> bool | ssl.SSLContext:

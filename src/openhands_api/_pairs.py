@@ -8,15 +8,17 @@ uses the ``async_*`` / ``ASYNC_*`` member, client.py the plain one.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._base_client import ProgressCallback
+from ._base_client import ProgressCallback, SocketSettings
 from .errors import OpenHandsError
-from .protocol.http import Op, Shared
+from .protocol.http import Op, Shared, SocketClosed, SocketUnavailable
 from .protocol.polling import bounded
 
 if TYPE_CHECKING:
@@ -45,6 +47,10 @@ _SETTINGS_DOC = """    Settings come from the arguments, else the environment (`
     after their Retry-After), ``False`` turns it off, a number sets requests per second.
     ``verify`` is httpx's: ``True`` (default), ``False``, or the path of a CA bundle; proxies
     come from the standard ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
+    ``stream`` (default True) lets ``wait``, ``send_and_wait`` and ``stream_events`` use a
+    V1 agent server's event WebSocket when the ``stream`` extra (websockets) is installed;
+    the socket verifies TLS as ``verify`` says, goes through no proxy, and where it cannot
+    be opened the operation polls instead. ``False``: always poll.
     Raw V0 routes are under :attr:`v0`.
     """
 
@@ -234,3 +240,121 @@ class SharedRuns:
             with self._guard:
                 del self._runs[step.key]
             current.done.set()
+
+
+# ---------------------------------------------------------------------------- WebSockets
+# The socket steps of a live stream (protocol/http.py OpenSocket …), over the ``websockets``
+# library of the ``stream`` extra: its asyncio client here, its threaded (sync) one below.
+# No HTTP proxy is used (``proxy=None``): where only a proxy reaches the server, the socket
+# cannot be opened and the operation polls instead. The library's own logger is kept quiet
+# below WARNING: at DEBUG it would log the frames, the first of which carries the key.
+
+_SOCKET_LOGGER = logging.getLogger("openhands_api.websocket")
+_SOCKET_LOGGER.setLevel(logging.WARNING)
+
+
+def _unavailable(exc: BaseException) -> SocketUnavailable:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    what = f"the server refused the upgrade (HTTP {status})" if status else f"{type(exc).__name__}: {exc}"
+    return SocketUnavailable(f"cannot open the event stream: {what}")
+
+
+def _closed(exc: BaseException) -> SocketClosed:
+    received = getattr(exc, "rcvd", None)
+    if received is None:
+        return SocketClosed(1006, "closed without a close frame")
+    return SocketClosed(int(received.code), str(received.reason or ""))
+
+
+def _text(frame: str | bytes) -> str:
+    return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+
+
+async def async_socket_open(url: str, first_frame: str | None, settings: SocketSettings) -> Any:
+    try:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, WebSocketException
+    except ImportError as exc:
+        raise SocketUnavailable("the websockets library is not installed (openhands-api[stream])") from exc
+    extra: dict[str, Any] = {} if settings.ssl is None else {"ssl": settings.ssl}
+    try:
+        socket = await connect(
+            url,
+            proxy=None,
+            open_timeout=settings.open_timeout,
+            max_size=settings.max_size,
+            user_agent_header=settings.user_agent,
+            logger=_SOCKET_LOGGER,
+            compression=None,
+            **extra,
+        )
+    except (WebSocketException, OSError, TimeoutError) as exc:
+        raise _unavailable(exc) from None
+    try:
+        if first_frame is not None:
+            await socket.send(first_frame)
+    except ConnectionClosed as exc:
+        raise _closed(exc) from None
+    return socket
+
+
+def socket_open(url: str, first_frame: str | None, settings: SocketSettings) -> Any:
+    try:
+        from websockets.exceptions import ConnectionClosed, WebSocketException
+        from websockets.sync.client import connect
+    except ImportError as exc:
+        raise SocketUnavailable("the websockets library is not installed (openhands-api[stream])") from exc
+    try:
+        socket = connect(
+            url,
+            proxy=None,
+            ssl=settings.ssl,
+            open_timeout=settings.open_timeout,
+            max_size=settings.max_size,
+            user_agent_header=settings.user_agent,
+            logger=_SOCKET_LOGGER,
+            compression=None,
+        )
+    except (WebSocketException, OSError, TimeoutError) as exc:
+        raise _unavailable(exc) from None
+    try:
+        if first_frame is not None:
+            socket.send(first_frame)
+    except ConnectionClosed as exc:
+        raise _closed(exc) from None
+    return socket
+
+
+async def async_socket_receive(socket: Any, timeout: float) -> str | None:
+    import asyncio
+
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        # Cancelling a receive loses nothing (the frame stays queued for the next one).
+        return _text(await asyncio.wait_for(socket.recv(), timeout))
+    except (TimeoutError, asyncio.TimeoutError):
+        return None
+    except ConnectionClosed as exc:
+        raise _closed(exc) from None
+
+
+def socket_receive(socket: Any, timeout: float) -> str | None:
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        return _text(socket.recv(timeout=timeout))
+    except TimeoutError:
+        return None
+    except ConnectionClosed as exc:
+        raise _closed(exc) from None
+
+
+async def async_socket_close(socket: Any) -> None:
+    with contextlib.suppress(Exception):
+        await socket.close()
+
+
+def socket_close(socket: Any) -> None:
+    with contextlib.suppress(Exception):
+        socket.close()

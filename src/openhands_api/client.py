@@ -38,6 +38,9 @@ from ._pairs import (
     gather,
     report_progress,
     sleep,
+    socket_close,
+    socket_open,
+    socket_receive,
 )
 from .models import (
     AppConversation,
@@ -61,7 +64,22 @@ from .models import (
     V1EventPage,
 )
 from .protocol import raw, v0, v0_ops, v1, v1_ops
-from .protocol.http import NO_BODY, Call, Emit, Now, Op, Progress, Request, Response, Shared, Sleep, Step
+from .protocol.http import (
+    NO_BODY,
+    Call,
+    CloseSocket,
+    Emit,
+    Now,
+    Op,
+    OpenSocket,
+    Progress,
+    ReceiveFrame,
+    Request,
+    Response,
+    Shared,
+    Sleep,
+    Step,
+)
 from .protocol.ids import MAX_PREFIX_SCAN
 from .protocol.listing import ListQuery, Outcomes
 from .protocol.raw import RawResponse
@@ -92,6 +110,7 @@ class OpenHandsAPI(BaseClient):
         max_response_bytes: int | None = None,
         throttle: float | bool = True,
         verify: bool | str = True,
+        stream: bool = True,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -109,6 +128,8 @@ class OpenHandsAPI(BaseClient):
             start_timeout=start_timeout,
             max_response_bytes=max_response_bytes,
             throttle=throttle,
+            stream=stream,
+            verify=verify,
         )
         self._owns_http = http_client is None
         # TLS verification is on unless the caller says otherwise; ``verify`` may name a CA
@@ -196,41 +217,69 @@ class OpenHandsAPI(BaseClient):
             return (time.time() if step.wall else time.monotonic()), None
         if isinstance(step, Shared):
             return self._shared.join(step, self._run, self._shared_timed_out)
+        if isinstance(step, OpenSocket):
+            try:
+                return socket_open(step.url, step.first_frame, self._socket_settings(step)), None
+            except errors.OpenHandsError as exc:
+                return None, exc
+        if isinstance(step, ReceiveFrame):
+            try:
+                return socket_receive(step.socket, step.timeout), None
+            except errors.OpenHandsError as exc:
+                return None, exc
+        if isinstance(step, CloseSocket):
+            socket_close(step.socket)
+            return None, None
         raise TypeError(f"unexpected step {step!r}")
 
     def _run(self, op: Op[T], on_progress: ProgressCallback | None = None) -> T:
         value: Any = None
         error: errors.OpenHandsError | None = None
-        while True:
-            try:
-                step = self._advance(op, value, error)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            if isinstance(step, Emit):
-                raise TypeError("an iterator operation was run as a single call")
-            if isinstance(step, Progress):
-                value, error = None, None
-                if on_progress is not None:
-                    report_progress(on_progress, step.item)
-                continue
-            value, error = self._perform(step)
+        sockets: list[Any] = []
+        try:
+            while True:
+                try:
+                    step = self._advance(op, value, error)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                if isinstance(step, Emit):
+                    raise TypeError("an iterator operation was run as a single call")
+                if isinstance(step, Progress):
+                    value, error = None, None
+                    if on_progress is not None:
+                        report_progress(on_progress, step.item)
+                    continue
+                value, error = self._perform(step)
+                self._track_socket(step, value, sockets)
+        finally:
+            # An operation that ended by an error (a timeout) leaves no socket open.
+            for socket in sockets:
+                socket_close(socket)
 
     def _iterate(self, op: Op[Any], finished: ResultCallback | None = None) -> Items:
         """The items ``op`` emits; at its end, ``finished`` gets its return value."""
         value: Any = None
         error: errors.OpenHandsError | None = None
-        while True:
-            try:
-                step = self._advance(op, value, error)
-            except StopIteration as stop:
-                if finished is not None:
-                    finished(stop.value)
-                return
-            if isinstance(step, Emit):
-                value, error = None, None
-                yield step.item
-            else:
-                value, error = self._perform(step)
+        sockets: list[Any] = []
+        try:
+            while True:
+                try:
+                    step = self._advance(op, value, error)
+                except StopIteration as stop:
+                    if finished is not None:
+                        finished(stop.value)
+                    return
+                if isinstance(step, Emit):
+                    value, error = None, None
+                    yield step.item
+                else:
+                    value, error = self._perform(step)
+                    self._track_socket(step, value, sockets)
+        finally:
+            # Also when the caller stops iterating early: its socket is closed with it.
+            op.close()
+            for socket in sockets:
+                socket_close(socket)
 
     # ------------------------------------------------------------------ conversations
 
@@ -385,6 +434,7 @@ class OpenHandsAPI(BaseClient):
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
         on_progress: ProgressCallback | None = None,
+        stream: bool | None = None,
     ) -> ConversationResult:
         """Wait until the agent's turn has an outcome (finished, waiting for you, failed …).
 
@@ -393,6 +443,12 @@ class OpenHandsAPI(BaseClient):
         state) after each poll that found the turn still going.
         Raises WaitTimeoutError after ``timeout`` seconds (default 30 min): the conversation may
         still be running.
+
+        On V1, with the ``stream`` extra installed, the wait listens to the agent server's
+        event stream instead of polling: it looks (the same decision as a poll) only when
+        an event announces a new execution status, so it returns right after the agent's
+        final event, and an idle wait makes no requests (one look a minute). It polls when
+        the stream cannot be opened. ``stream=False`` (or the client's) always polls.
         """
         return self._run(
             self._op_wait(
@@ -401,6 +457,7 @@ class OpenHandsAPI(BaseClient):
                 after=after,
                 poll_interval=poll_interval,
                 max_poll_interval=max_poll_interval,
+                stream=stream,
             ),
             on_progress,
         )
@@ -466,9 +523,13 @@ class OpenHandsAPI(BaseClient):
         *,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        stream: bool | None = None,
     ) -> ConversationResult:
-        """Send a follow-up and wait for the agent's answer to it (``on_progress`` as in ``wait``)."""
-        return self._run(self._op_send_and_wait(conversation_id, message, timeout=timeout), on_progress)
+        """Send a follow-up and wait for the agent's answer to it (``on_progress`` and
+        ``stream`` as in ``wait``)."""
+        return self._run(
+            self._op_send_and_wait(conversation_id, message, timeout=timeout, stream=stream), on_progress
+        )
 
     def iter_events(
         self, conversation_id: str, *, reverse: bool = False, page_size: int = 100, since: Since = None
@@ -490,6 +551,7 @@ class OpenHandsAPI(BaseClient):
         timeout: float | None = None,
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
+        stream: bool | None = None,
     ) -> EventStream:
         """Follow the conversation's events live: first the history (after ``since``, as in
         ``iter_events``), then each new event as it comes, each once and in order, until
@@ -499,8 +561,12 @@ class OpenHandsAPI(BaseClient):
         is the turn's ConversationResult (as ``wait()`` returns it); it stays None if the
         caller stops early. Raises
         WaitTimeoutError after ``timeout`` seconds (default: none, until the turn ends).
-        Poll-based for now: each poll reads the conversation (as ``wait``) and the events
-        newer than the last one read; a later WebSocket transport comes behind this method.
+
+        On V1, with the ``stream`` extra installed, the events after the REST history are
+        pushed by the agent server's WebSocket (authenticated by its first frame, resumed
+        from the newest event after a drop, de-duplicated by id); where it cannot be opened,
+        and on V0, each poll reads the conversation (as ``wait``) and the events newer than
+        the last one read. ``stream=False`` (or the client's) always polls.
         """
         return EventStream(
             self,
@@ -510,6 +576,7 @@ class OpenHandsAPI(BaseClient):
                 timeout=timeout,
                 poll_interval=poll_interval,
                 max_poll_interval=max_poll_interval,
+                stream=stream,
             ),
         )
 

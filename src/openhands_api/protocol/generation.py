@@ -164,9 +164,12 @@ class Generation(ABC):
         after: SentMessage | None,
         poll: PollPolicy,
         started: float | None = None,
+        live: bool = False,
     ) -> Op[ConversationResult]:
         """Poll until the turn (the one ``after`` started, if given) has an outcome, for
-        ``timeout`` seconds from ``started`` (monotonic; None: now)."""
+        ``timeout`` seconds from ``started`` (monotonic; None: now). With ``live`` (the
+        driver can open WebSockets), a generation that has a pushed event stream waits on
+        it instead, looking only when its events call for it; the others poll."""
 
     @abstractmethod
     def send_message(self, conversation_id: str, message: str, *, resume: bool) -> Op[SentMessage]:
@@ -223,19 +226,29 @@ class Generation(ABC):
         yield from self.event_source(conversation_id, since=since).read()
 
     def stream_events(
-        self, conversation_id: str, *, since: Since, timeout: float, poll: PollPolicy, started: float
+        self,
+        conversation_id: str,
+        *,
+        since: Since,
+        timeout: float,
+        poll: PollPolicy,
+        started: float,
+        live: bool = False,
     ) -> Op[ConversationResult]:
         """Emit the events after ``since``, then each new one as it comes, until the turn has
         the outcome ``wait`` would return (for ``timeout`` seconds from ``started``); return it.
-        The source is this generation's polled one (``streaming.follow`` takes any source)."""
+        The source is this generation's polled one (``streaming.follow`` takes any source);
+        a generation with a pushed stream uses it when ``live`` allows."""
         source = self.event_source(conversation_id, since=since)
         turn = self.wait(conversation_id, timeout=timeout, after=None, poll=poll, started=started)
         return follow(source, turn, deadline=started + timeout)
 
-    def send_and_wait(self, conversation_id: str, message: str, *, timeout: float) -> Op[ConversationResult]:
+    def send_and_wait(
+        self, conversation_id: str, message: str, *, timeout: float, live: bool = False
+    ) -> Op[ConversationResult]:
         sent = yield from self.send_message(conversation_id, message, resume=True)
         result = yield from self.wait(
-            sent.conversation_id, timeout=timeout, after=sent, poll=self.context.poll
+            sent.conversation_id, timeout=timeout, after=sent, poll=self.context.poll, live=live
         )
         return result
 

@@ -3,7 +3,8 @@
 A route function returns a :class:`Call`: the :class:`Request` to send plus the function that
 turns the :class:`Response` into a result or a typed error. A multi-step operation (a
 generation's method) is a generator that yields :class:`Call`, :class:`Sleep`, :class:`Now`,
-:class:`Emit`, :class:`Progress` and :class:`Shared` steps; a driver (``client.py`` /
+:class:`Emit`, :class:`Progress` and :class:`Shared` steps (and, for a live stream, the
+socket steps :class:`OpenSocket`, :class:`ReceiveFrame`, :class:`CloseSocket`); a driver (``client.py`` /
 ``aio.py``) performs each step and sends the result back.
 
 Nothing here performs I/O, reads a clock or knows about httpx.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from .._redaction import preview
+from ..errors import OpenHandsError
 
 T = TypeVar("T")
 
@@ -189,7 +191,50 @@ class Shared:
     deadline: float | None = None
 
 
-Step = Call[Any] | Sleep | Now | Emit | Progress | Shared
+@dataclass(frozen=True)
+class OpenSocket:
+    """Open a WebSocket to ``url`` (``ws://`` or ``wss://``) and send ``first_frame`` (if any) as
+    its first text message; the result is the socket, for :class:`ReceiveFrame` and
+    :class:`CloseSocket`. The connection must be made by ``deadline`` (monotonic seconds).
+    A socket that cannot be opened (no WebSocket library, refused upgrade, unreachable host)
+    is a :class:`SocketUnavailable` error. ``first_frame`` may hold a key: never shown."""
+
+    url: str
+    first_frame: str | None = field(repr=False)
+    deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class ReceiveFrame:
+    """The next text frame of ``socket``, or None if none came within ``timeout`` seconds;
+    a closed socket is a :class:`SocketClosed` error."""
+
+    socket: Any
+    timeout: float
+
+
+@dataclass(frozen=True)
+class CloseSocket:
+    """Close ``socket`` (no error if it is closed already)."""
+
+    socket: Any
+
+
+class SocketUnavailable(OpenHandsError):
+    """Internal: the WebSocket could not be opened; the caller follows by polling instead."""
+
+
+class SocketClosed(OpenHandsError):
+    """Internal: the WebSocket was closed, with the close ``code`` (1006: no close frame)."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(f"the event stream closed (code {code}{': ' + reason if reason else ''})")
+        self.code = code
+        self.reason = reason
+
+
+SocketStep = OpenSocket | ReceiveFrame | CloseSocket
+Step = Call[Any] | Sleep | Now | Emit | Progress | Shared | SocketStep
 # An operation yields steps and receives each step's result (None for Sleep, Emit, Progress).
 Op = Generator[Step, Any, T]
 

@@ -643,8 +643,10 @@ class V0Generation(Generation):
         after: SentMessage | None,
         poll: PollPolicy,
         started: float | None = None,
+        live: bool = False,
     ) -> Op[ConversationResult]:
         """Poll until the outcome is terminal; WaitTimeoutError when ``timeout`` runs out.
+        V0 always polls (``live`` has no effect: its socket.io stream is not used yet).
 
         Transient failures (connection trouble, 5xx, 429, HTML pages) are ridden out within the
         timeout; authentication and permission errors end the wait at once."""

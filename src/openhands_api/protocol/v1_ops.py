@@ -61,8 +61,10 @@ from .lifecycle import (
     with_answer,
 )
 from .listing import ListQuery, filtered
+from .live import SocketTarget, socket_address
 from .polling import TRANSIENT_ERRORS, PollPolicy, cursor_pages, unique_pages, until
-from .streaming import EventSource, Since, v1_since
+from .streaming import EventSource, Since, between_polls, follow, v1_since
+from .v1_live import live_turn
 from .validation import validate_id, validate_title
 
 # ---------------------------------------------------------------------------- reads and paging
@@ -155,6 +157,17 @@ class V1PolledEvents(EventSource):
         self.cursor: str | datetime | None = start
         self.at_cursor: set[str] = set()  # the ids emitted (or skipped) at the cursor's timestamp
         self._checked = False
+        # Events a live stream emitted meanwhile (v1_live): a read after it skips them.
+        self.pushed_ids: set[str] = set()
+
+    def resume_point(self) -> tuple[str | None, set[str]]:
+        """Where a live stream takes over: the newest timestamp read (as the server writes
+        it), and the ids already emitted at it."""
+        cursor = self.cursor
+        return (v1._iso(cursor) if isinstance(cursor, datetime) else cursor), set(self.at_cursor)
+
+    def pushed(self, event_id: str) -> None:
+        self.pushed_ids.add(event_id)
 
     def read(self) -> Op[None]:
         if not self._checked:
@@ -171,6 +184,8 @@ class V1PolledEvents(EventSource):
                 if event.id in self.at_cursor:
                     continue
                 self.at_cursor.add(event.id)
+                if event.id in self.pushed_ids:
+                    continue
                 if self.after_event is not None:
                     if event.id == self.after_event:
                         self.after_event = None
@@ -450,6 +465,19 @@ class _Watch:
         self.task_id: str | None = None
         self.ended_at: float | None = None
         self.last: ConversationResult | None = None
+        self.conversation: AppConversation | None = None  # as the last look saw it
+
+    def socket_target(self) -> SocketTarget | None:
+        """Where the conversation's events are pushed, as the last look saw it (None unless
+        its sandbox runs: the address and the key are null otherwise)."""
+        conversation = self.conversation
+        if conversation is None or conversation.sandbox_status != "RUNNING":
+            return None
+        address = socket_address(conversation.conversation_url, self.base_url)
+        if address is None:
+            return None
+        key = conversation.session_api_key
+        return SocketTarget(address, key.get_secret_value() if key is not None else "")
 
     def poll_once(self) -> Op[ConversationResult | None]:
         """One poll: the result when terminal, else None (after a Progress snapshot)."""
@@ -479,6 +507,7 @@ class _Watch:
         now = yield Now()
         if conversation is None:
             return without_conversation(None, self.conversation_id, self.base_url, classify_v1(None))
+        self.conversation = conversation
         assessment = yield from assess(conversation, self.settle, now)
         final = None
         if assessment.outcome.is_terminal and assessment.outcome.succeeded:
@@ -494,6 +523,12 @@ class _Watch:
             return self.last
         yield Progress(self.last)
         return None
+
+
+def nothing() -> Op[None]:
+    """An operation that does nothing (a look's Progress steps dropped, when following)."""
+    return
+    yield
 
 
 # ---------------------------------------------------------------------------- the generation
@@ -733,8 +768,11 @@ class V1Generation(Generation):
         after: SentMessage | None,
         poll: PollPolicy,
         started: float | None = None,
+        live: bool = False,
     ) -> Op[ConversationResult]:
-        """Poll a V1 conversation (or its start task) until the outcome is terminal.
+        """Poll a V1 conversation (or its start task) until the outcome is terminal; with
+        ``live``, wait on the agent server's event stream instead (``v1_live``), looking
+        only when its events call for it, and polling if it cannot be opened.
 
         Each poll is one batch GET (plus a start-task GET while starting, and an events read
         only when :mod:`.lifecycle` needs one). Transient failures are ridden out."""
@@ -751,7 +789,69 @@ class V1Generation(Generation):
 
         if started is None:
             started = yield Now()
-        result = yield from until(watch.poll_once, deadline=started + timeout, poll=poll, timed_out=timed_out)
+        deadline = started + timeout
+        if not live:
+            result = yield from until(watch.poll_once, deadline=deadline, poll=poll, timed_out=timed_out)
+            return result
+        result = yield from live_turn(
+            conversation_id,
+            look=watch.poll_once,
+            target=watch.socket_target,
+            deadline=deadline,
+            poll=poll,
+            timed_out=timed_out,
+            poll_instead=lambda: until(
+                watch.poll_once, deadline=deadline, poll=poll, timed_out=timed_out, first_delay=poll.interval
+            ),
+        )
+        return result
+
+    def stream_events(
+        self,
+        conversation_id: str,
+        *,
+        since: Since,
+        timeout: float,
+        poll: PollPolicy,
+        started: float,
+        live: bool = False,
+    ) -> Op[ConversationResult]:
+        """Over the agent server's WebSocket when ``live`` allows (``v1_live``): the REST
+        history, then the pushed events from its newest timestamp on, each once; polling
+        (``streaming.follow``) otherwise, or from where the socket left off."""
+        if not live:
+            result = yield from super().stream_events(
+                conversation_id, since=since, timeout=timeout, poll=poll, started=started
+            )
+            return result
+        validate_id(conversation_id)
+        source = V1PolledEvents(conversation_id, since)
+        watch = _Watch(conversation_id, SettleTracker(), self.context.base_url)
+        deadline = started + timeout
+
+        def timed_out(error: OpenHandsError | None) -> OpenHandsError:
+            return wait_timed_out(watch.conversation_id or conversation_id, timeout, watch.last, error)
+
+        def look() -> Op[ConversationResult | None]:
+            return between_polls(watch.poll_once(), nothing)
+
+        def poll_instead() -> Op[ConversationResult]:
+            # ``follow`` reads the source at each Progress of the polls: the look's own steps.
+            turn = until(
+                watch.poll_once, deadline=deadline, poll=poll, timed_out=timed_out, first_delay=poll.interval
+            )
+            return follow(source, turn, deadline=deadline)
+
+        result = yield from live_turn(
+            conversation_id,
+            look=look,
+            target=watch.socket_target,
+            deadline=deadline,
+            poll=poll,
+            timed_out=timed_out,
+            poll_instead=poll_instead,
+            history=source,
+        )
         return result
 
     def iter_conversations(
