@@ -250,7 +250,8 @@ def test_a_finished_conversation_is_known_without_opening_the_socket() -> None:
     server = V1Server(execution="finished", events=[finish_action(1, "Old."), status_update(2, "finished")])
     result, driver = live_wait(server, [[]])
     assert result.outcome is Outcome.FINISHED
-    assert driver.socket is not None and driver.socket.opened == []
+    assert driver.socket is not None
+    assert driver.socket.opened == []
 
 
 def test_a_refused_socket_means_polling_said_once_at_debug_level(caplog: pytest.LogCaptureFixture) -> None:
@@ -269,7 +270,8 @@ def test_a_paused_sandbox_has_no_socket_to_open_so_the_wait_polls() -> None:
     server = V1Server(sandbox="PAUSED", execution=None, events=[user_message(1)])
     result, driver = live_wait(server, [[]])
     assert result.outcome is Outcome.STOPPED
-    assert driver.socket is not None and driver.socket.opened == []
+    assert driver.socket is not None
+    assert driver.socket.opened == []
 
 
 @pytest.mark.parametrize(("code", "error"), [(4001, AuthenticationError), (4004, NotFoundError)])
@@ -284,7 +286,8 @@ def test_a_drop_reconnects_after_a_backoff_and_a_look() -> None:
     server = V1Server(events=[user_message(1), status_update(2, "running")])
     result, driver = live_wait(server, [[status_update(2, "running"), 1006], finishes("Done.", 3)])
     assert result.outcome is Outcome.FINISHED
-    assert driver.socket is not None and len(driver.socket.opened) == 2
+    assert driver.socket is not None
+    assert len(driver.socket.opened) == 2
     # resumed from the newest event seen, whose repeat is dropped by id
     assert "after_timestamp" in driver.socket.opened[1].url
 
@@ -294,7 +297,8 @@ def test_too_many_drops_in_a_row_mean_polling() -> None:
     server.timeline = [None] * 8 + [lambda s: (s.add(finish_action(3, "Polled.")), s.run("finished"))]
     result, driver = live_wait(server, [[1013]])  # then every reopening is refused
     assert result.outcome is Outcome.FINISHED
-    assert driver.socket is not None and len(driver.socket.opened) == 1
+    assert driver.socket is not None
+    assert len(driver.socket.opened) == 1
 
 
 def test_a_status_that_cannot_be_decided_yet_is_looked_at_again_at_the_poll_pace() -> None:
