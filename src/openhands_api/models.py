@@ -467,6 +467,9 @@ class ConversationResult(BaseModel):
     pr_numbers: list[int] = Field(default_factory=list)
     web_url: str
     conversation: Conversation
+    # A snapshot of a wait over a live stream (``on_progress``): the newest event it saw.
+    # Not part of the result's data (left out of dumps): what was happening, for a display.
+    latest_event: Event | None = Field(default=None, exclude=True, repr=False)
 
     def __getitem__(self, key: str) -> Any:
         if key == "status":

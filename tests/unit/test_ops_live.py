@@ -385,3 +385,11 @@ def test_following_without_a_socket_is_the_polled_stream() -> None:
     result, driver = live_stream(server, [[]], refuse=True)
     assert result.outcome is Outcome.FINISHED
     assert ids(driver) == numbers(1, 2, 3)
+
+
+def test_a_waits_progress_carries_the_newest_pushed_event() -> None:
+    server = V1Server(events=[user_message(1), status_update(2, "running")])
+    _result, driver = live_wait(server, [[v1_event(3, "ActionEvent", "agent"), *finishes("Done.", 4)]])
+    latest = [snapshot.latest_event.id for snapshot in driver.progress if snapshot.latest_event is not None]
+    assert latest[:2] == numbers(3, 4)
+    assert "latest_event" not in driver.progress[-1].model_dump()

@@ -450,6 +450,11 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
                 parts.append(f"runtime {conversation.runtime.lower()}")
             if conversation.agent_state:
                 parts.append(f"agent {conversation.agent_state.lower()}")
+            if snapshot.latest_event is not None:
+                # A wait over the live stream: what the agent is doing now, last (cut first).
+                from .views import event_brief
+
+                parts.append(event_brief(snapshot.latest_event))
         width = max(20, terminal().columns - 1)
         stream.write("\r\x1b[2K" + " · ".join(parts)[:width])
         stream.flush()

@@ -160,3 +160,9 @@ def event_line(event: Event) -> str:
     when = event.timestamp.strftime("%H:%M:%S") if event.timestamp else "--:--:--"
     text = " ".join((event.text or "").split())
     return f"{when}  {event.source or '-':<11}  {event.kind:<36}  {text[:100]}"
+
+
+def event_brief(event: Event) -> str:
+    """An event in a few words, for a progress line: its kind, then the start of its text."""
+    text = " ".join((event.text or "").split())
+    return f"{event.kind}: {text[:60]}" if text else event.kind

@@ -19,7 +19,18 @@ from typing import Any, Protocol
 from ..errors import OpenHandsError
 from ..models import ConversationResult, V1Event
 from . import v1
-from .http import CloseSocket, Emit, Now, Op, OpenSocket, ReceiveFrame, Sleep, SocketClosed, SocketUnavailable
+from .http import (
+    CloseSocket,
+    Emit,
+    Now,
+    Op,
+    OpenSocket,
+    Progress,
+    ReceiveFrame,
+    Sleep,
+    SocketClosed,
+    SocketUnavailable,
+)
 from .live import (
     DRAIN,
     IDLE_LOOK,
@@ -75,7 +86,9 @@ class _Stream:
         poll: PollPolicy,
         history: History | None,
         reconnect: Reconnect,
+        snapshot: Callable[[], ConversationResult | None],
     ) -> None:
+        self.snapshot = snapshot
         self.conversation_id = conversation_id
         self.look = look
         self.target = target
@@ -150,9 +163,15 @@ class _Stream:
         if event is None:
             return None
         wire = V1Event.model_validate(event)
-        if self.seen.accept(wire.id, wire.timestamp) and self.history is not None:
-            self.history.pushed(wire.id)
-            yield Emit(v1.to_event(wire))
+        if self.seen.accept(wire.id, wire.timestamp):
+            if self.history is not None:
+                self.history.pushed(wire.id)
+                yield Emit(v1.to_event(wire))
+            else:
+                snapshot = self.snapshot()
+                if snapshot is not None:
+                    # A wait's display shows what is happening now (the newest event).
+                    yield Progress(snapshot.model_copy(update={"latest_event": v1.to_event(wire)}))
         return execution_change(event)
 
     def receive(self, timeout: float) -> Op[str | None]:
@@ -233,11 +252,14 @@ def live_turn(
     poll_instead: Callable[[], Op[ConversationResult]],
     history: History | None = None,
     reconnect: Reconnect = RECONNECT,
+    snapshot: Callable[[], ConversationResult | None] = lambda: None,
 ) -> Op[ConversationResult]:
     """The turn's outcome, from the looks the socket's events call for (see the module
     docstring); with ``history``, the REST history first and every pushed event emitted
-    once. ``look`` must yield no Progress when following (an iterator has none)."""
-    stream = _Stream(conversation_id, look, target, deadline, poll, history, reconnect)
+    once. ``look`` must yield no Progress when following (an iterator has none); when
+    waiting, each new event is a Progress step: ``snapshot()`` (the last look's, if any)
+    with the event as its ``latest_event``."""
+    stream = _Stream(conversation_id, look, target, deadline, poll, history, reconnect, snapshot)
     if history is not None:
         yield from history.read()
         stream.seen.resume_from, at_resume = history.resume_point()

@@ -803,6 +803,7 @@ class V1Generation(Generation):
             poll_instead=lambda: until(
                 watch.poll_once, deadline=deadline, poll=poll, timed_out=timed_out, first_delay=poll.interval
             ),
+            snapshot=lambda: watch.last,
         )
         return result
 
