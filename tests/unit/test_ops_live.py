@@ -284,7 +284,8 @@ def test_a_refused_key_or_an_unknown_conversation_is_a_typed_error(code: int, er
 
 def test_a_drop_reconnects_after_a_backoff_and_a_look() -> None:
     server = V1Server(events=[user_message(1), status_update(2, "running")])
-    result, driver = live_wait(server, [[status_update(2, "running"), 1006], finishes("Done.", 3)])
+    first = [full_state(90, "running"), status_update(2, "running"), 1006]
+    result, driver = live_wait(server, [first, finishes("Done.", 3)])
     assert result.outcome is Outcome.FINISHED
     assert driver.socket is not None
     assert len(driver.socket.opened) == 2
@@ -369,7 +370,13 @@ def test_following_falls_back_to_polling_from_where_the_socket_left_off() -> Non
     def more(s: V1Server) -> None:  # what the app server has copied by then
         s.add(status_update(2, "running"), v1_event(3, "ActionEvent", "agent"))
 
-    first = [more, status_update(2, "running"), v1_event(3, "ActionEvent", "agent"), 1006]
+    first = [
+        more,
+        full_state(90, "running"),
+        status_update(2, "running"),
+        v1_event(3, "ActionEvent", "agent"),
+        1006,
+    ]
     server.timeline = [None] * 7 + [
         lambda s: (s.add(finish_action(4, "Polled."), status_update(5, "finished")), s.run("finished"))
     ]
@@ -393,3 +400,15 @@ def test_a_waits_progress_carries_the_newest_pushed_event() -> None:
     latest = [snapshot.latest_event.id for snapshot in driver.progress if snapshot.latest_event is not None]
     assert latest[:2] == numbers(3, 4)
     assert "latest_event" not in driver.progress[-1].model_dump()
+
+
+def test_each_connections_greeting_state_is_neither_shown_nor_a_resume_point() -> None:
+    server = V1Server(events=[user_message(1)])
+    greeting = full_state(90, "running")  # the time of the connection: newer than all
+    first = [greeting, user_message(1), status_update(2, "running"), 1006]
+    second = [full_state(91, "running"), status_update(2, "running"), *finishes("Done.", 3)]
+    result, driver = live_stream(server, [first, second])
+    assert result.outcome is Outcome.FINISHED
+    assert ids(driver) == numbers(1, 2, 3, 4, 5)
+    resumed = parse_qs(urlsplit(driver.socket.opened[1].url).query)["after_timestamp"]
+    assert resumed == [status_update(2, "running")["timestamp"]]

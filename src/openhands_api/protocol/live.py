@@ -21,6 +21,9 @@ over that socket is a loop of a few decisions, all made here, without I/O:
   has no such conversation (typed errors, the stream ends); 1013 too many subscribers and any
   other close is a drop: reconnect with backoff (:class:`Reconnect`), resuming from the
   newest event seen, and after too many failures in a row follow by polling instead.
+- *What is not an event*: every connection opens with the state at that moment (a
+  ConversationStateUpdateEvent not in the log: a new id and the time of the connection);
+  it tells the status but is neither emitted nor a point to resume from.
 - *When to ask whether the turn ended* (:func:`execution_change`): a state update (the
   execution status, or the whole state) or a conversation error. The stream never decides
   the outcome itself: it asks the generation's own look (``lifecycle.py`` decides), once per
@@ -191,6 +194,15 @@ def execution_change(event: dict[str, Any]) -> str | None:
         status = value.get("execution_status")
         return status if isinstance(status, str) else None
     return None
+
+
+def is_subscription_state(first: dict[str, Any]) -> bool:
+    """Whether a connection's first frame is the agent server's greeting: the state at that
+    moment (a ConversationStateUpdateEvent it sends every new subscriber, before the resent
+    events), which is not an event of the conversation's log. A server without the greeting
+    whose first resent event is the log's opening full state would lose that one event from
+    a stream that had no history to read (``resend_mode=all``); agent servers since 1.x greet."""
+    return first.get("kind") == "ConversationStateUpdateEvent"
 
 
 def calls_for_look(status: str) -> bool:

@@ -43,6 +43,7 @@ from .live import (
     close_error,
     decode_frame,
     execution_change,
+    is_subscription_state,
     subscribe_url,
 )
 from .polling import TRANSIENT_ERRORS, PollPolicy, bounded
@@ -102,6 +103,7 @@ class _Stream:
         self.interval = poll.interval
         self.next_look: float | None = None  # a look that could not decide: look again then
         self.last_look = 0.0
+        self.fresh = False  # the socket was just opened: its first frame may be the state now
 
     # -------------------------------------------------------------- the socket
 
@@ -118,6 +120,7 @@ class _Stream:
         except SocketUnavailable as exc:
             logger.debug("event stream of %s not opened: %s", self.conversation_id, exc)
             return False
+        self.fresh = True
         return True
 
     def close(self) -> Op[None]:
@@ -162,6 +165,13 @@ class _Stream:
         event = decode_frame(frame)
         if event is None:
             return None
+        if self.fresh:
+            self.fresh = False
+            if is_subscription_state(event) and event["id"] not in self.seen.ids:
+                # The state now, not an event of the log (a new id, the time of the
+                # connection): it tells the status, but is neither shown nor a point to
+                # resume from (it is newer than the events resent after it).
+                return execution_change(event)
         wire = V1Event.model_validate(event)
         if self.seen.accept(wire.id, wire.timestamp):
             if self.history is not None:
