@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { inspect } from "node:util";
 import { after, afterEach, before, describe, test } from "node:test";
-import { AuthenticationError, ConcurrencyLimitError, OpenHandsAPI, ProtocolError, type Conversation } from "../src/index.js";
+import { inspect } from "node:util";
+import { AuthenticationError, ConcurrencyLimitError, type Conversation, OpenHandsAPI, ProtocolError } from "../src/index.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
 const CREATE_PATH = { v0: "/api/conversations", v1: "/api/v1/app-conversations" } as const;
