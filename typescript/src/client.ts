@@ -509,7 +509,7 @@ export type RawRoutes<M> = {
 function rawRoutes<M extends object>(module: M, send: (call: Call<unknown>, signal: AbortSignal | undefined) => Promise<unknown>): RawRoutes<M> {
   const out: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(module)) {
-    if (typeof fn !== "function" || !/^(get|list|create|update|delete|start|stop|send|search|count|pause|resume|users|probe)/.test(name)) continue;
+    if (typeof fn !== "function" || !/^(get|list|create|update|delete|start|stop|send|search|count|pause|resume|users|probe|read|git)/.test(name)) continue;
     if (name.endsWith("Body")) continue;
     out[name] = (...args: unknown[]) => {
       // A trailing ``{ signal }`` beyond the route's own parameters is the call's options.

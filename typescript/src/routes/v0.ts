@@ -185,6 +185,53 @@ export function sendMessage(conversationId: string, message: string): Call<boole
   });
 }
 
+// ---------------------------------------------------------------------------- workspace (attach routes)
+
+function listOf<T>(request: ApiRequest, check: (item: unknown) => boolean, what: string): Call<T[]> {
+  return jsonCall(request, (value) => {
+    if (!Array.isArray(value) || !value.every(check)) throw shapeError(request, `body: expected a list of ${what}`);
+    return value as T[];
+  });
+}
+
+export interface GitChange {
+  status: string;
+  path: string;
+  [key: string]: unknown;
+}
+
+/** ``GET …/list-files``: workspace paths, directories end with ``/``. */
+export function listFiles(conversationId: string, path?: string): Call<string[]> {
+  return listOf(
+    { method: "GET", path: conversationPath(conversationId, "/list-files"), params: query({ path }), idempotent: true },
+    (item) => typeof item === "string",
+    "paths",
+  );
+}
+
+/** ``GET …/select-file?file=``: the text of a workspace file. */
+export function readFile(conversationId: string, file: string): Call<string> {
+  if (!file) throw new InvalidInputError("The file path is empty");
+  const request: ApiRequest = { method: "GET", path: conversationPath(conversationId, "/select-file"), params: query({ file }), idempotent: true };
+  return jsonCall(request, (value) => {
+    if (isObject(value) && typeof value.code === "string") return value.code;
+    throw shapeError(request, "code: missing (no file text)");
+  });
+}
+
+export function gitChanges(conversationId: string): Call<GitChange[]> {
+  return listOf(
+    { method: "GET", path: conversationPath(conversationId, "/git/changes"), idempotent: true },
+    (item) => isObject(item) && typeof item.status === "string" && typeof item.path === "string",
+    "changes",
+  );
+}
+
+export function gitDiff(conversationId: string, path: string): Call<{ modified?: string | null; original?: string | null }> {
+  if (!path) throw new InvalidInputError("The path of the file to diff is empty");
+  return objectCall({ method: "GET", path: conversationPath(conversationId, "/git/diff"), params: query({ path }), idempotent: true });
+}
+
 /** ``GET /api/conversations?limit=1``: does this server speak V0? (CONTRACT §1.6) */
 export function probe(): Call<boolean> {
   return probeCall(BASE, "results");

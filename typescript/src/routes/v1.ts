@@ -57,8 +57,8 @@ function sandboxPath(sandboxId: string, suffix = ""): string {
 }
 
 export function messageContent(text: string, imageUrls?: readonly string[] | null): Array<Record<string, unknown>> {
-  const content: Array<Record<string, unknown>> = [{ type: "text", text: validateMessage(text), cache_prompt: false }];
-  if (imageUrls?.length) content.push({ type: "image", image_urls: [...imageUrls], cache_prompt: false });
+  const content: Array<Record<string, unknown>> = [{ type: "text", text: validateMessage(text) }];
+  if (imageUrls?.length) content.push({ type: "image", image_urls: [...imageUrls] });
   return content;
 }
 
@@ -234,6 +234,46 @@ export function searchEvents(
     }),
     idempotent: true,
   });
+}
+
+export function countEvents(conversationId: string, options: { kind?: string; timestampGte?: string; timestampLt?: string } = {}): Call<number> {
+  const request: ApiRequest = {
+    method: "GET",
+    path: `${API}/conversation/${idHex(conversationId)}/events/count`,
+    params: query({ kind__eq: options.kind, timestamp__gte: options.timestampGte, timestamp__lt: options.timestampLt }),
+    idempotent: true,
+  };
+  return jsonCall(request, (value) => {
+    if (typeof value !== "number") throw shapeError(request, "body: expected an integer");
+    return value;
+  });
+}
+
+/** ``GET …/file?file_path=``: the text; ``""`` when missing or the sandbox is paused. */
+export function readFile(conversationId: string, filePath: string): Call<string> {
+  if (!filePath) throw new InvalidInputError("The file path is empty");
+  const request: ApiRequest = { method: "GET", path: conversationPath(conversationId, "/file"), params: query({ file_path: filePath }), idempotent: true };
+  return jsonCall(request, (value) => {
+    if (typeof value === "string") return value;
+    throw shapeError(request, "body: expected the file text");
+  });
+}
+
+/** ``GET …/git/changes?path=`` (path required): word statuses (``ADDED`` …). */
+export function gitChanges(conversationId: string, path: string, ref?: string): Call<Array<{ status: string; path: string }>> {
+  if (!path) throw new InvalidInputError("The repository path is empty");
+  const request: ApiRequest = { method: "GET", path: conversationPath(conversationId, "/git/changes"), params: query({ path, ref }), idempotent: true };
+  return jsonCall(request, (value) => {
+    if (!Array.isArray(value) || !value.every((item) => isObject(item) && typeof item.status === "string" && typeof item.path === "string")) {
+      throw shapeError(request, "body: expected a list of changes");
+    }
+    return value as Array<{ status: string; path: string }>;
+  });
+}
+
+export function gitDiff(conversationId: string, path: string, ref?: string): Call<Record<string, unknown>> {
+  if (!path) throw new InvalidInputError("The path is empty");
+  return objectCall({ method: "GET", path: conversationPath(conversationId, "/git/diff"), params: query({ path, ref }), idempotent: true });
 }
 
 export function searchSandboxes(options: { pageId?: string | null; limit?: number } = {}): Call<Page<Record<string, unknown>>> {
