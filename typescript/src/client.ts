@@ -9,13 +9,13 @@
 
 import { isCloud, resolveSettings } from "./config.js";
 import { detectVersion } from "./detect.js";
-import { AbortError, APIConnectionError, APITimeoutError, InvalidInputError, OpenHandsError } from "./errors.js";
+import { AbortError, APIConnectionError, APITimeoutError, InvalidInputError, OpenHandsError, ProtocolError } from "./errors.js";
 import { type ApiRequest, type ApiResponse, type Call, describe, isJson, redact } from "./http.js";
 import type { ApiVersion, Conversation, ConversationResult, Event, SentMessage } from "./models.js";
 import { CLOUD_POLL, type Generation, type GenerationContext, type NewConversation, type PollPolicy, type Runtime, SELF_HOSTED_POLL } from "./ops/runtime.js";
 import { OwnedByOtherGeneration, V0Generation } from "./ops/v0.js";
 import { V1Generation } from "./ops/v1.js";
-import { check, decodeJson, isConcurrencyLimit } from "./parsing.js";
+import { check, decodeJson, isConcurrencyLimit, isObject } from "./parsing.js";
 import { type FailureKind, RetryPolicy } from "./retry.js";
 import * as v0 from "./routes/v0.js";
 import * as v1 from "./routes/v1.js";
@@ -74,6 +74,8 @@ export interface WaitOptions extends CallOptions {
   after?: SentMessage;
   pollIntervalMs?: number;
   maxPollIntervalMs?: number;
+  /** Called with a snapshot (outcome in_progress, runtime and agent state) after each poll that found the turn still going. */
+  onProgress?: (snapshot: ConversationResult) => void;
 }
 
 /** A conversation's full history as it streams from the server (V1: a zip; V0: trajectory JSON). */
@@ -392,7 +394,7 @@ export class OpenHandsAPI {
       maxIntervalMs: Math.max(intervalMs, options.maxPollIntervalMs ?? options.pollIntervalMs ?? base.maxIntervalMs),
       factor: base.factor,
     };
-    return this.#run(options.signal, (g, rt) => g.wait(rt, conversationId, { timeoutMs, after: options.after ?? null, poll }));
+    return this.#run(options.signal, (g, rt) => g.wait(rt, conversationId, { timeoutMs, after: options.after ?? null, poll, onProgress: options.onProgress }));
   }
 
   /** The seed client's name for ``wait`` with a fixed poll interval; ``final.status`` is the outcome, ``final.url`` the page. */
@@ -469,9 +471,17 @@ export class OpenHandsAPI {
         parse: (response) => {
           check(request, response);
           if (!response.body) {
-            // A JSON answer: V0's trajectory comes as JSON, anything else is an error page.
+            // A JSON answer: only V0's trajectory (``{"trajectory": [...]}``) is a history; an
+            // error sent with 200 (``{"trajectory": null, "error": …}``) or other JSON is not.
             const value = decodeJson(response, request);
-            const text = JSON.stringify(value);
+            if (!isObject(value) || !Array.isArray(value.trajectory)) {
+              const why = isObject(value) && typeof value.error === "string" ? value.error : "JSON that is not a history";
+              throw new ProtocolError(`${describe(request)} answered ${redact(why, this.#secrets()).slice(0, 200)}`, {
+                method: request.method,
+                path: request.path,
+              });
+            }
+            const text = response.text;
             return historyOf(new Blob([text], { type: "application/json" }), "application/json", `trajectory_${conversationId}.json`);
           }
           const type = response.headers["content-type"] ?? "application/octet-stream";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { inspect } from "node:util";
-import { AuthenticationError, ConcurrencyLimitError, type Conversation, OpenHandsAPI, ProtocolError } from "../src/index.js";
+import { APITimeoutError, AuthenticationError, ConcurrencyLimitError, type Conversation, OpenHandsAPI, ProtocolError, WaitTimeoutError } from "../src/index.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
 const CREATE_PATH = { v0: "/api/conversations", v1: "/api/v1/app-conversations" } as const;
@@ -88,6 +88,28 @@ for (const generations of ["v0", "v1"] as const) {
         assert.match(error.message, /HTML page/);
         return true;
       });
+    });
+
+    test("an answer slower than timeoutMs is an APITimeoutError (a read is retried, then given up)", async () => {
+      const impatient = new OpenHandsAPI({ baseUrl: server.url, timeoutMs: 500, maxRetries: 1 });
+      await server.addFault({ fault: "slow", delay: 5, method: "GET", path: "/api/*", times: 2 });
+      const started = performance.now();
+      await assert.rejects(all(impatient.listConversations()), APITimeoutError);
+      assert.ok(performance.now() - started < 4000);
+    });
+
+    test("a wait that runs out of time says what it saw last, and progress was reported", async () => {
+      const conversation = await createWithPrompt("long job [fake-llm steps=200]");
+      const snapshots: string[] = [];
+      await assert.rejects(api.wait(conversation.id, { timeoutMs: 1500, onProgress: (snapshot) => snapshots.push(snapshot.outcome) }), (error: unknown) => {
+        assert.ok(error instanceof WaitTimeoutError);
+        assert.equal((error.last as { outcome: string } | null)?.outcome, "in_progress");
+        assert.match(error.message, /may still be running/);
+        return true;
+      });
+      assert.ok(snapshots.length > 0);
+      assert.ok(snapshots.every((outcome) => outcome === "in_progress"));
+      await api.stop(conversation.id);
     });
 
     if (generations === "v1") {

@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ApiRequest } from "../src/http.js";
-import { APIConnectionError, ConcurrencyLimitError, OpenHandsAPI, RetryPolicy, ServerError } from "../src/index.js";
+import { APIConnectionError, ConcurrencyLimitError, MissingAPIKeyError, NotSupportedError, OpenHandsAPI, RetryPolicy, ServerError } from "../src/index.js";
 import { parseRetryAfter, serverDelayHint } from "../src/retry.js";
 
 const GET: ApiRequest = { method: "GET", path: "/x", idempotent: true };
@@ -119,6 +119,71 @@ describe("the fetch driver", () => {
       assert.equal(error.requestSent, false);
       return true;
     });
+  });
+});
+
+describe("version detection", () => {
+  test("concurrent first calls share one detection", async () => {
+    let probes = 0;
+    const fakeFetch: typeof fetch = async (input) => {
+      const url = new URL(String(input));
+      if (url.pathname === "/api/v1/app-conversations/search") {
+        probes += 1;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return json(200, { items: [], next_page_id: null })();
+      }
+      if (url.pathname === "/api/conversations") return json(404, { detail: "Not Found" })();
+      return json(200, { items: [], next_page_id: null })();
+    };
+    const api = new OpenHandsAPI({ baseUrl: "http://localhost:3000", fetch: fakeFetch });
+    const versions = await Promise.all([api.apiVersion(), api.apiVersion(), api.apiVersion()]);
+    assert.deepEqual(versions, ["v1", "v1", "v1"]);
+    assert.equal(probes, 1);
+  });
+
+  test("a server that speaks neither API is a NotSupportedError", async () => {
+    const html = () => new Response("<html>app</html>", { status: 200, headers: { "content-type": "text/html" } });
+    const api = new OpenHandsAPI({ baseUrl: "http://localhost:3000", fetch: async () => html() });
+    await assert.rejects(api.apiVersion(), NotSupportedError);
+  });
+
+  test("OpenHands Cloud is V1 without probing, and needs a key", async () => {
+    let calls = 0;
+    const api = new OpenHandsAPI({
+      apiKey: "k-123456789",
+      baseUrl: "https://app.all-hands.dev",
+      fetch: async () => {
+        calls += 1;
+        return json(500, {})();
+      },
+    });
+    assert.equal(await api.apiVersion(), "v1");
+    assert.equal(calls, 0);
+    assert.throws(() => new OpenHandsAPI({ baseUrl: "https://app.all-hands.dev", apiKey: null }), MissingAPIKeyError);
+  });
+});
+
+describe("downloads", () => {
+  test("a V0 trajectory answer that carries an error is not a history", async () => {
+    const script = scriptedFetch([json(200, { trajectory: null, error: "Error getting trajectory: boom" })]);
+    const api = new OpenHandsAPI({ baseUrl: "http://localhost:3000", apiVersion: "v0", fetch: script.fetch });
+    await assert.rejects(api.downloadHistory("0123456789abcdef0123456789abcdef"), /Error getting trajectory: boom/);
+  });
+
+  test("a V1 zip streams as it comes", async () => {
+    const bytes = new Uint8Array([0x50, 0x4b, 3, 4, 1, 2, 3]);
+    const script = scriptedFetch([
+      () =>
+        new Response(bytes, {
+          status: 200,
+          headers: { "content-type": "application/zip", "content-disposition": 'attachment; filename="conversation_x.zip"' },
+        }),
+    ]);
+    const api = new OpenHandsAPI({ baseUrl: "http://localhost:3000", apiVersion: "v1", fetch: script.fetch });
+    const download = await api.downloadHistory("0123456789abcdef0123456789abcdef");
+    assert.equal(download.fileName, "conversation_x.zip");
+    assert.equal(download.contentType, "application/zip");
+    assert.deepEqual(new Uint8Array(await (await download.blob()).arrayBuffer()), bytes);
   });
 });
 

@@ -6,8 +6,8 @@
  */
 
 import { APIStatusError, NotFoundError, type OpenHandsError, ProtocolError, RateLimitError, ServerError, TransportError, WaitTimeoutError } from "../errors.js";
-import { type Call, describe } from "../http.js";
-import type { ConversationResult } from "../models.js";
+import { type ApiRequest, type Call, describe } from "../http.js";
+import type { Conversation, ConversationResult, Event, SentMessage } from "../models.js";
 
 export interface Runtime {
   send<T>(call: Call<T>): Promise<T>;
@@ -182,27 +182,28 @@ export function waitTimedOut(conversationId: string, timeoutMs: number, last: Co
 /** The operations every API generation offers (the unified interface's back end). */
 export interface Generation {
   readonly version: "v0" | "v1";
-  create(rt: Runtime, request: NewConversation): Promise<import("../models.js").Conversation>;
+  create(rt: Runtime, request: NewConversation): Promise<Conversation>;
   observe(rt: Runtime, conversationId: string): Promise<ConversationResult>;
   result(rt: Runtime, conversationId: string): Promise<ConversationResult>;
-  wait(
-    rt: Runtime,
-    conversationId: string,
-    options: { timeoutMs: number; after: import("../models.js").SentMessage | null; poll: PollPolicy },
-  ): Promise<ConversationResult>;
-  sendMessage(rt: Runtime, conversationId: string, message: string, options: { resume: boolean }): Promise<import("../models.js").SentMessage>;
-  iterConversations(rt: Runtime, pageSize: number): AsyncGenerator<import("../models.js").Conversation, void, undefined>;
-  iterEvents(
-    rt: Runtime,
-    conversationId: string,
-    options: { reverse: boolean; pageSize: number },
-  ): AsyncGenerator<import("../models.js").Event, void, undefined>;
+  wait(rt: Runtime, conversationId: string, options: WaitSettings): Promise<ConversationResult>;
+  sendMessage(rt: Runtime, conversationId: string, message: string, options: { resume: boolean }): Promise<SentMessage>;
+  iterConversations(rt: Runtime, pageSize: number): AsyncGenerator<Conversation, void, undefined>;
+  iterEvents(rt: Runtime, conversationId: string, options: { reverse: boolean; pageSize: number }): AsyncGenerator<Event, void, undefined>;
   stop(rt: Runtime, conversationId: string): Promise<void>;
   resume(rt: Runtime, conversationId: string): Promise<void>;
   delete(rt: Runtime, conversationId: string): Promise<boolean>;
   setTitle(rt: Runtime, conversationId: string, title: string): Promise<void>;
   /** The history as a request whose answer is streamed: V1's zip, V0's trajectory JSON. */
-  historyRequest(conversationId: string): import("../http.js").ApiRequest;
+  historyRequest(conversationId: string): ApiRequest;
+}
+
+/** How one wait runs: its budget, the receipt it waits after, its pace, who follows it. */
+export interface WaitSettings {
+  timeoutMs: number;
+  after: SentMessage | null;
+  poll: PollPolicy;
+  /** Called with a snapshot (outcome in_progress) after each poll that found the turn still going. */
+  onProgress?: ((snapshot: ConversationResult) => void) | undefined;
 }
 
 /** A create request in the unified vocabulary; each generation builds its own body. */

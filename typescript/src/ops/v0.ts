@@ -45,12 +45,12 @@ import {
   type NewConversation,
   nextInterval,
   notFound,
-  type PollPolicy,
   type Runtime,
   SILENT_LOOKUP_LIMIT_MS,
   undecided,
   uniquePages,
   until,
+  type WaitSettings,
   waitTimedOut,
 } from "./runtime.js";
 
@@ -341,7 +341,7 @@ export class V0Generation implements Generation {
     return result;
   }
 
-  async wait(rt: Runtime, conversationId: string, options: { timeoutMs: number; after: SentMessage | null; poll: PollPolicy }): Promise<ConversationResult> {
+  async wait(rt: Runtime, conversationId: string, options: WaitSettings): Promise<ConversationResult> {
     validateId(conversationId);
     const tracker = new V0Tracker(options.after?.marker ?? -1);
     let last: ConversationResult | null = null;
@@ -357,7 +357,9 @@ export class V0Generation implements Generation {
           tracker.kept.filter((e) => e.id > tracker.marker),
           baseUrl,
         );
-        return isTerminal(last.outcome) ? last : null;
+        if (isTerminal(last.outcome)) return last;
+        options.onProgress?.(last);
+        return null;
       },
       { deadline: rt.now() + options.timeoutMs, poll: options.poll, timedOut: (error) => waitTimedOut(conversationId, options.timeoutMs, last, error) },
     );

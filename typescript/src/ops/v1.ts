@@ -69,6 +69,7 @@ import {
   undecided,
   uniquePages,
   until,
+  type WaitSettings,
   waitTimedOut,
 } from "./runtime.js";
 
@@ -254,6 +255,7 @@ class Watch {
     readonly ref: string,
     readonly settle: SettleTracker,
     readonly baseUrl: string,
+    readonly onProgress?: (snapshot: ConversationResult) => void,
   ) {}
 
   async pollOnce(rt: Runtime): Promise<ConversationResult | null> {
@@ -269,6 +271,7 @@ class Watch {
           if (isTerminal(verdict.outcome)) return withoutConversation(task, this.ref, this.baseUrl, verdict);
           this.taskId = task?.id ?? null;
           this.last = withoutConversation(task, this.ref, this.baseUrl, verdict);
+          this.onProgress?.(this.last);
           return null; // still starting
         }
         if (task?.app_conversation_id) {
@@ -292,7 +295,9 @@ class Watch {
       assessment = withAnswer(assessment, answeredWith, final !== null, now - this.endedAt);
     }
     this.last = toResult(conversation, assessment, this.baseUrl, this.taskId, final);
-    return isTerminal(assessment.outcome) ? this.last : null;
+    if (isTerminal(assessment.outcome)) return this.last;
+    this.onProgress?.(this.last);
+    return null;
   }
 }
 
@@ -471,10 +476,10 @@ export class V1Generation implements Generation {
     return this.observe(rt, conversationId);
   }
 
-  async wait(rt: Runtime, conversationId: string, options: { timeoutMs: number; after: SentMessage | null; poll: PollPolicy }): Promise<ConversationResult> {
+  async wait(rt: Runtime, conversationId: string, options: WaitSettings): Promise<ConversationResult> {
     validateId(conversationId);
     const settle = options.after ? SettleTracker.afterMessage(options.after.executionStatus, options.after.previousMessageId) : new SettleTracker();
-    const watch = new Watch(conversationId, settle, this.context.baseUrl);
+    const watch = new Watch(conversationId, settle, this.context.baseUrl, options.onProgress);
     return until(rt, (inner) => watch.pollOnce(inner), {
       deadline: rt.now() + options.timeoutMs,
       poll: options.poll,
