@@ -8,8 +8,8 @@
  */
 
 import { isCloud, resolveSettings } from "./config.js";
-import { detectVersion } from "./detect.js";
-import { AbortError, APIConnectionError, APITimeoutError, InvalidInputError, OpenHandsError, ProtocolError } from "./errors.js";
+import { detectVersion, unspokenVersion } from "./detect.js";
+import { AbortError, APIConnectionError, APIStatusError, APITimeoutError, InvalidInputError, OpenHandsError, ProtocolError } from "./errors.js";
 import { type ApiRequest, type ApiResponse, type Call, describe, isJson, redact } from "./http.js";
 import type { ApiVersion, Conversation, ConversationResult, Event, SentMessage } from "./models.js";
 import { CLOUD_POLL, type Generation, type GenerationContext, type NewConversation, type PollPolicy, type Runtime, SELF_HOSTED_POLL } from "./ops/runtime.js";
@@ -343,6 +343,13 @@ export class OpenHandsAPI {
       return await op(generation, rt);
     } catch (error) {
       if (error instanceof OwnedByOtherGeneration) return op(this.#generations.v1, rt);
+      if (this.apiVersionSetting !== "auto" && error instanceof APIStatusError && (error.statusCode === 404 || error.statusCode === 405)) {
+        // A forced generation whose own listing route is missing too: the server does not
+        // speak it, which says more than the route's 404. Only a status tells that: a web page
+        // or a garbled answer may come after a create was made.
+        const unspoken = await unspokenVersion(rt, generation.version);
+        if (unspoken !== null) throw unspoken;
+      }
       throw error;
     }
   }

@@ -13,6 +13,19 @@ import type { Runtime } from "./ops/runtime.js";
 import * as v0 from "./routes/v0.js";
 import * as v1 from "./routes/v1.js";
 
+/**
+ * After a missing route (404/405) on a version the caller forced: the error to raise instead
+ * when the server does not speak that version at all (its own listing is missing too), null
+ * when it does (then the 404 is the answer: an unknown id, say).
+ */
+export async function unspokenVersion(rt: Runtime, version: ApiVersion): Promise<NotSupportedError | null> {
+  if (await rt.send(version === "v0" ? v0.probe() : v1.probe())) return null;
+  const other = version === "v0" ? "v1" : "v0";
+  return new NotSupportedError(
+    `This server does not speak the ${version.toUpperCase()} API (its conversation listing is not there). Try apiVersion: "auto" or "${other}".`,
+  );
+}
+
 export async function detectVersion(rt: Runtime, isCloud: boolean): Promise<ApiVersion> {
   if (isCloud) return "v1";
   const hasV1 = await rt.send(v1.probe());

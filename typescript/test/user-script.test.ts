@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { NotFoundError, OpenHandsAPI } from "../src/index.js";
+import { NotFoundError, NotSupportedError, OpenHandsAPI } from "../src/index.js";
 import { downloadHistoryToFile } from "../src/node.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
@@ -99,3 +99,45 @@ for (const generations of ["v0", "v1"] as const) {
     });
   });
 }
+
+describe("a 1.x server that speaks both generations", () => {
+  let server: FakeServer;
+  before(async () => {
+    server = await startFakeServer({ generations: "both", args: ["--speed", "5"] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test("V0 is chosen, and a V1 conversation listed through V0 routes is handed over to V1", async () => {
+    const auto = new OpenHandsAPI({ baseUrl: server.url, pollIntervalMs: 200, maxPollIntervalMs: 500 });
+    assert.equal(await auto.apiVersion(), "v0");
+    const viaV1 = new OpenHandsAPI({ baseUrl: server.url, apiVersion: "v1", pollIntervalMs: 200, maxPollIntervalMs: 500 });
+    const conversation = await viaV1.createConversation({ prompt: "Hello from V1. [fake-llm steps=1]" });
+    const final = await auto.wait(conversation.id, { timeoutMs: 60_000 });
+    assert.equal(final.outcome, "finished");
+    assert.equal(final.conversation.apiVersion, "v1");
+    const events = [];
+    for await (const event of auto.events(conversation.id)) events.push(event);
+    assert.ok(events.length > 0);
+  });
+});
+
+describe("a forced generation the server does not speak", () => {
+  let server: FakeServer;
+  before(async () => {
+    server = await startFakeServer({ generations: "v1", args: ["--speed", "5"] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test("is a NotSupportedError, not the route's 404", async () => {
+    const api = new OpenHandsAPI({ baseUrl: server.url, apiVersion: "v0" });
+    await assert.rejects(api.stop("0123456789abcdef0123456789abcdef"), (error: unknown) => {
+      assert.ok(error instanceof NotSupportedError, String(error));
+      assert.match(error.message, /does not speak the V0 API/);
+      return true;
+    });
+  });
+});
