@@ -9,13 +9,17 @@
 
 import { isCloud, resolveSettings } from "./config.js";
 import { detectVersion, unspokenVersion } from "./detect.js";
-import { AbortError, APIConnectionError, APIStatusError, APITimeoutError, InvalidInputError, OpenHandsError, ProtocolError } from "./errors.js";
-import { type ApiRequest, type ApiResponse, type Call, describe, isJson, redact } from "./http.js";
+import { type HistoryDownload, historyDownload } from "./download.js";
+
+export type { HistoryDownload } from "./download.js";
+
+import { AbortError, APIConnectionError, APIStatusError, APITimeoutError, InvalidInputError, OpenHandsError } from "./errors.js";
+import { type ApiRequest, type ApiResponse, type Call, describe, redact } from "./http.js";
 import type { ApiVersion, Conversation, ConversationResult, Event, SentMessage } from "./models.js";
 import { CLOUD_POLL, type Generation, type GenerationContext, type NewConversation, type PollPolicy, type Runtime, SELF_HOSTED_POLL } from "./ops/runtime.js";
 import { OwnedByOtherGeneration, V0Generation } from "./ops/v0.js";
 import { V1Generation } from "./ops/v1.js";
-import { check, decodeJson, isConcurrencyLimit, isObject } from "./parsing.js";
+import { check, isConcurrencyLimit } from "./parsing.js";
 import { type FailureKind, RetryPolicy } from "./retry.js";
 import * as v0 from "./routes/v0.js";
 import * as v1 from "./routes/v1.js";
@@ -76,16 +80,6 @@ export interface WaitOptions extends CallOptions {
   maxPollIntervalMs?: number;
   /** Called with a snapshot (outcome in_progress, runtime and agent state) after each poll that found the turn still going. */
   onProgress?: (snapshot: ConversationResult) => void;
-}
-
-/** A conversation's full history as it streams from the server (V1: a zip; V0: trajectory JSON). */
-export interface HistoryDownload {
-  stream: ReadableStream<Uint8Array>;
-  contentType: string;
-  /** A file name for it: the server's, or one made from the id. */
-  fileName: string;
-  /** The whole download in memory. */
-  blob(): Promise<Blob>;
 }
 
 const INSPECT = Symbol.for("nodejs.util.inspect.custom");
@@ -237,7 +231,7 @@ export class OpenHandsAPI {
       response.headers.forEach((value, key) => {
         headers[key.toLowerCase()] = value;
       });
-      const streamed = request.stream === true && response.status >= 200 && response.status < 300 && !isJson({ headers } as ApiResponse);
+      const streamed = request.stream === true && response.status >= 200 && response.status < 300;
       if (streamed) clearTimeout(timer); // a download may take longer than one answer's budget
       return {
         status: response.status,
@@ -473,37 +467,17 @@ export class OpenHandsAPI {
   downloadHistory(conversationId: string, options: CallOptions = {}): Promise<HistoryDownload> {
     return this.#run(options.signal, async (generation, rt) => {
       const request = generation.historyRequest(conversationId);
-      return rt.send<HistoryDownload>({
+      const response = await rt.send<ApiResponse>({
         request,
-        parse: (response) => {
-          check(request, response);
-          if (!response.body) {
-            // A JSON answer: only V0's trajectory (``{"trajectory": [...]}``) is a history; an
-            // error sent with 200 (``{"trajectory": null, "error": …}``) or other JSON is not.
-            const value = decodeJson(response, request);
-            if (!isObject(value) || !Array.isArray(value.trajectory)) {
-              const why = isObject(value) && typeof value.error === "string" ? value.error : "JSON that is not a history";
-              throw new ProtocolError(`${describe(request)} answered ${redact(why, this.#secrets()).slice(0, 200)}`, {
-                method: request.method,
-                path: request.path,
-              });
-            }
-            const text = response.text;
-            return historyOf(new Blob([text], { type: "application/json" }), "application/json", `trajectory_${conversationId}.json`);
-          }
-          const type = response.headers["content-type"] ?? "application/octet-stream";
-          const named = /filename="?([^";]+)"?/.exec(response.headers["content-disposition"] ?? "")?.[1];
-          const fileName = named ?? `conversation_${conversationId}${type.includes("zip") ? ".zip" : ""}`;
-          const stream = response.body;
-          return { stream, contentType: type, fileName, blob: () => new Response(stream).blob() };
+        parse: (answer) => {
+          check(request, answer);
+          return answer;
         },
       });
+      const fallbackName = generation.version === "v0" ? `trajectory_${conversationId}.json` : `conversation_${conversationId}.zip`;
+      return historyDownload(request, response, fallbackName);
     });
   }
-}
-
-function historyOf(blob: Blob, contentType: string, fileName: string): HistoryDownload {
-  return { stream: blob.stream(), contentType, fileName, blob: async () => blob };
 }
 
 function oneOf<T>(a: T | undefined, b: T | undefined, nameA: string, nameB: string): T | undefined {

@@ -21,7 +21,22 @@ export interface ApiRequest {
   deadline?: number;
   /** A successful answer is handed over as a stream (a download), not read into memory. */
   stream?: boolean;
+  /** For a streamed JSON file: what it must look like to be the file ({@link JsonDocument}). */
+  document?: JsonDocument;
 }
+
+/**
+ * What a JSON answer streamed as a file must look like to be the file, checked as it streams
+ * and never parsed whole: it opens with ``opening`` (decided on the first HEAD_BYTES) and ends
+ * with ``closing``. An answer that does not open so (an error sent with 200) is read as an
+ * ordinary answer; one that opens so but does not close so was cut short: an error.
+ */
+export interface JsonDocument {
+  opening: RegExp;
+  closing: RegExp;
+}
+
+export const HEAD_BYTES = 64;
 
 export interface ApiResponse {
   status: number;

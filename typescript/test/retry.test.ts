@@ -170,6 +170,16 @@ describe("downloads", () => {
     await assert.rejects(api.downloadHistory("0123456789abcdef0123456789abcdef"), /Error getting trajectory: boom/);
   });
 
+  test("a V0 trajectory streams, and one cut short is an error, never a file", async () => {
+    const whole = JSON.stringify({ trajectory: [{ id: 0, source: "user", action: "message", args: { content: "hi" } }] });
+    const answer = (text: string) => () => new Response(text, { status: 200, headers: { "content-type": "application/json" } });
+    const ok = new OpenHandsAPI({ baseUrl: "http://localhost:3000", apiVersion: "v0", fetch: scriptedFetch([answer(whole)]).fetch });
+    assert.equal(await (await (await ok.downloadHistory("0123456789abcdef0123456789abcdef")).blob()).text(), whole);
+    const cut = new OpenHandsAPI({ baseUrl: "http://localhost:3000", apiVersion: "v0", fetch: scriptedFetch([answer(whole.slice(0, -5))]).fetch });
+    const download = await cut.downloadHistory("0123456789abcdef0123456789abcdef");
+    await assert.rejects(download.blob(), /cut short/);
+  });
+
   test("a V1 zip streams as it comes", async () => {
     const bytes = new Uint8Array([0x50, 0x4b, 3, 4, 1, 2, 3]);
     const script = scriptedFetch([

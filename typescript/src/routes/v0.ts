@@ -6,7 +6,7 @@
  */
 
 import { InvalidInputError } from "../errors.js";
-import { type ApiRequest, type Call, maskSecrets, query, webUrl } from "../http.js";
+import { type ApiRequest, type Call, type JsonDocument, maskSecrets, query, webUrl } from "../http.js";
 import { type Assessment, v0Runtime } from "../lifecycle.js";
 import {
   blankConversation,
@@ -170,9 +170,11 @@ export function getTrajectory(conversationId: string): Call<V0Event[]> {
   });
 }
 
+export const TRAJECTORY: JsonDocument = { opening: /^\s*\{\s*"trajectory"\s*:\s*\[/, closing: /\]\s*\}\s*$/ };
+
 /** The trajectory as a stream (``downloadHistory``): the server's ``{"trajectory": [...]}``. */
 export function trajectoryStream(conversationId: string): ApiRequest {
-  return trajectoryRequest(conversationId, true);
+  return { ...trajectoryRequest(conversationId, true), document: TRAJECTORY };
 }
 
 /** ``POST …/message`` (needs a RUNNING runtime). Not idempotent. */
