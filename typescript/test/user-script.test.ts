@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { NotFoundError, NotSupportedError, OpenHandsAPI } from "../src/index.js";
+import { ConflictError, NotFoundError, NotSupportedError, OpenHandsAPI } from "../src/index.js";
 import { downloadHistoryToFile } from "../src/node.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
@@ -84,6 +84,21 @@ for (const generations of ["v0", "v1"] as const) {
         await api.deleteConversation(conversation.id);
       }
     });
+
+    if (generations === "v1") {
+      test("a message to a paused sandbox with resume: false is a ConflictError", async () => {
+        const api = new OpenHandsAPI({ baseUrl: server.url, pollIntervalMs: 200, maxPollIntervalMs: 500 });
+        const conversation = await api.createConversation({ prompt: "Say hi. [fake-llm steps=1]" });
+        try {
+          assert.equal((await api.wait(conversation.id, { timeoutMs: 60_000 })).outcome, "finished");
+          await api.stop(conversation.id);
+          await assert.rejects(api.sendMessage(conversation.id, "Are you there?", { resume: false }), ConflictError);
+          await api.resume(conversation.id);
+        } finally {
+          await api.deleteConversation(conversation.id);
+        }
+      });
+    }
 
     test("the raw routes of the generation are reachable", async () => {
       const api = new OpenHandsAPI({ baseUrl: server.url });
