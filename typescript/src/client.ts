@@ -19,6 +19,7 @@ import type { ApiVersion, Conversation, ConversationResult, Event, SentMessage }
 import { CLOUD_POLL, type Generation, type GenerationContext, type NewConversation, type PollPolicy, type Runtime, SELF_HOSTED_POLL } from "./ops/runtime.js";
 import { OwnedByOtherGeneration, V0Generation } from "./ops/v0.js";
 import { V1Generation } from "./ops/v1.js";
+import { RequestBudget, SELF_HOSTED_BURST, SELF_HOSTED_RATE } from "./pacing.js";
 import { check, isConcurrencyLimit } from "./parsing.js";
 import { type FailureKind, RetryPolicy } from "./retry.js";
 import * as v0 from "./routes/v0.js";
@@ -50,6 +51,12 @@ export interface ClientOptions {
   /** Polling pace of waits, ms (default 1 s growing to 5 s self-hosted, 3 s to 15 s on Cloud). */
   pollIntervalMs?: number;
   maxPollIntervalMs?: number;
+  /**
+   * The client's own request budget, shared by all its calls: true (default) paces at a
+   * self-hosted server's 10 requests a second (none for Cloud, whose 429s carry Retry-After),
+   * false none, a number that many requests a second.
+   */
+  throttle?: boolean | number;
 }
 
 export interface CallOptions {
@@ -130,6 +137,7 @@ export class OpenHandsAPI {
   readonly #sessionApiKey: string | null;
   readonly #fetch: typeof fetch;
   readonly #retry: RetryPolicy;
+  readonly #budget: RequestBudget | null;
   readonly #context: GenerationContext;
   readonly #generations: { v0: V0Generation; v1: V1Generation };
   #detecting: Promise<Generation> | null = null;
@@ -142,6 +150,11 @@ export class OpenHandsAPI {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(this.timeoutMs > 0)) throw new InvalidInputError("timeoutMs must be a positive number of milliseconds");
     this.#retry = new RetryPolicy({ maxRetries: options.maxRetries ?? 3 });
+    const throttle = options.throttle ?? true;
+    if (throttle === true) this.#budget = isCloud(settings.baseUrl) ? null : new RequestBudget(SELF_HOSTED_RATE, SELF_HOSTED_BURST);
+    else if (throttle === false) this.#budget = null;
+    else if (typeof throttle === "number" && throttle > 0) this.#budget = new RequestBudget(throttle, Math.max(1, Math.floor(throttle)));
+    else throw new InvalidInputError("throttle must be true, false or a number of requests per second > 0");
     this.maxRetries = this.#retry.maxRetries;
     this.apiVersionSetting = options.apiVersion ?? "auto";
     if (!["auto", "v0", "v1"].includes(this.apiVersionSetting)) throw new InvalidInputError('apiVersion must be "auto", "v0" or "v1"');
@@ -264,6 +277,8 @@ export class OpenHandsAPI {
     const request = call.request;
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw abortError(signal);
+      const pace = this.#budget?.reserve(performance.now()) ?? 0;
+      if (pace > 0) await abortableSleep(pace, signal);
       let response: ApiResponse;
       try {
         response = await this.#attempt(request, signal);

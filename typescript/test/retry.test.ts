@@ -8,6 +8,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ApiRequest } from "../src/http.js";
 import { APIConnectionError, ConcurrencyLimitError, MissingAPIKeyError, NotSupportedError, OpenHandsAPI, RetryPolicy, ServerError } from "../src/index.js";
+import { RequestBudget } from "../src/pacing.js";
 import { parseRetryAfter, serverDelayHint } from "../src/retry.js";
 
 const GET: ApiRequest = { method: "GET", path: "/x", idempotent: true };
@@ -119,6 +120,21 @@ describe("the fetch driver", () => {
       assert.equal(error.requestSent, false);
       return true;
     });
+  });
+});
+
+describe("the request budget", () => {
+  test("a burst goes at once, then one request per slot", () => {
+    const budget = new RequestBudget(10, 2);
+    assert.deepEqual([budget.reserve(0), budget.reserve(0), budget.reserve(0), budget.reserve(0)], [0, 0, 100, 200]);
+  });
+
+  test("the client paces its requests to the budget", async () => {
+    const script = scriptedFetch([json(200, { results: [], next_page_id: null })]);
+    const api = new OpenHandsAPI({ baseUrl: "http://localhost:3000", apiVersion: "v0", throttle: 20, fetch: script.fetch });
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 30 }, () => api.v0.listConversations({ limit: 1 })));
+    assert.ok(performance.now() - started >= 450, "30 requests at 20/s with a burst of 20 take at least 0.5 s");
   });
 });
 
