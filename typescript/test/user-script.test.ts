@@ -156,3 +156,27 @@ describe("a forced generation the server does not speak", () => {
     });
   });
 });
+
+describe("a server that answers like OpenHands Cloud (web-app HTML for unknown GETs, Bearer keys)", () => {
+  let server: FakeServer;
+  const KEY = "sk-cloud-like-key-0123456789";
+  before(async () => {
+    server = await startFakeServer({ generations: "v1", args: ["--speed", "5", "--flavor", "cloud", "--api-key", KEY] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test("detection takes the HTML page on the V0 listing for 'no V0', and the script runs on V1", async () => {
+    const api = new OpenHandsAPI({ baseUrl: server.url, apiKey: KEY, pollIntervalMs: 200, maxPollIntervalMs: 500 });
+    assert.equal(await api.apiVersion(), "v1");
+    const conversation = await api.createConversation({ prompt: "Hello, cloud. [fake-llm steps=1]" });
+    try {
+      const final = await api.wait(conversation.id, { timeoutMs: 60_000 });
+      assert.equal(final.outcome, "finished");
+      assert.ok(final.finalMessage);
+    } finally {
+      await api.deleteConversation(conversation.id);
+    }
+  });
+});
