@@ -370,7 +370,7 @@ export class OpenHandsAPI {
    * server accepted it (V1: once its start task is READY); ``wait()`` follows it. Never sent
    * twice on a lost answer.
    */
-  createConversation(options: CreateOptions): Promise<Conversation> {
+  async createConversation(options: CreateOptions): Promise<Conversation> {
     const request: NewConversation = {
       prompt: oneOf(options.prompt, options.initialUserMsg, "prompt", "initialUserMsg"),
       repository: options.repository ?? null,
@@ -400,7 +400,7 @@ export class OpenHandsAPI {
    * outcome comes from the agent's state, not ``status`` (which stays RUNNING). WaitTimeoutError
    * after ``timeoutMs`` (default 30 min): the conversation may still be running.
    */
-  wait(conversationId: string, options: WaitOptions = {}): Promise<ConversationResult> {
+  async wait(conversationId: string, options: WaitOptions = {}): Promise<ConversationResult> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
     if (!(timeoutMs > 0)) throw new InvalidInputError("timeoutMs must be a positive number of milliseconds");
     const base = this.#context.poll;
@@ -414,7 +414,7 @@ export class OpenHandsAPI {
   }
 
   /** The seed client's name for ``wait`` with a fixed poll interval; ``final.status`` is the outcome, ``final.url`` the page. */
-  pollUntilTerminal(conversationId: string, options: CallOptions & { timeoutMs?: number; pollIntervalMs?: number } = {}): Promise<ConversationResult> {
+  async pollUntilTerminal(conversationId: string, options: CallOptions & { timeoutMs?: number; pollIntervalMs?: number } = {}): Promise<ConversationResult> {
     const pollIntervalMs = options.pollIntervalMs ?? 30_000;
     return this.wait(conversationId, {
       timeoutMs: options.timeoutMs ?? 20 * 60_000,
@@ -425,7 +425,7 @@ export class OpenHandsAPI {
   }
 
   /** The outcome now, the agent's final message and the PRs it opened (no waiting). */
-  result(conversationId: string, options: CallOptions = {}): Promise<ConversationResult> {
+  async result(conversationId: string, options: CallOptions = {}): Promise<ConversationResult> {
     return this.#run(options.signal, (g, rt) => g.result(rt, conversationId));
   }
 
@@ -433,7 +433,7 @@ export class OpenHandsAPI {
    * Send a follow-up. A stopped V0 runtime is restarted first; a paused V1 sandbox is resumed
    * first unless ``resume: false`` (then ConflictError). Pass the receipt to ``wait({ after })``.
    */
-  sendMessage(conversationId: string, message: string, options: CallOptions & { resume?: boolean } = {}): Promise<SentMessage> {
+  async sendMessage(conversationId: string, message: string, options: CallOptions & { resume?: boolean } = {}): Promise<SentMessage> {
     return this.#run(options.signal, (g, rt) => g.sendMessage(rt, conversationId, message, { resume: options.resume ?? true }));
   }
 
@@ -457,20 +457,20 @@ export class OpenHandsAPI {
   }
 
   /** Stop the conversation's compute (V0 ``/stop``; V1 pauses the sandbox); ``resume()`` starts it again. */
-  stop(conversationId: string, options: CallOptions = {}): Promise<void> {
+  async stop(conversationId: string, options: CallOptions = {}): Promise<void> {
     return this.#run(options.signal, (g, rt) => g.stop(rt, conversationId));
   }
 
-  resume(conversationId: string, options: CallOptions = {}): Promise<void> {
+  async resume(conversationId: string, options: CallOptions = {}): Promise<void> {
     return this.#run(options.signal, (g, rt) => g.resume(rt, conversationId));
   }
 
   /** Delete it and its compute; false if there was no such conversation. */
-  deleteConversation(conversationId: string, options: CallOptions = {}): Promise<boolean> {
+  async deleteConversation(conversationId: string, options: CallOptions = {}): Promise<boolean> {
     return this.#run(options.signal, (g, rt) => g.delete(rt, conversationId));
   }
 
-  setTitle(conversationId: string, title: string, options: CallOptions = {}): Promise<void> {
+  async setTitle(conversationId: string, title: string, options: CallOptions = {}): Promise<void> {
     return this.#run(options.signal, (g, rt) => g.setTitle(rt, conversationId, title));
   }
 
@@ -479,7 +479,7 @@ export class OpenHandsAPI {
    * V0's trajectory as JSON (V0 has no zip). In Node, ``downloadHistoryToFile`` from
    * "openhands-api/node" writes it to a file.
    */
-  downloadHistory(conversationId: string, options: CallOptions = {}): Promise<HistoryDownload> {
+  async downloadHistory(conversationId: string, options: CallOptions = {}): Promise<HistoryDownload> {
     return this.#run(options.signal, async (generation, rt) => {
       const request = generation.historyRequest(conversationId);
       const response = await rt.send<ApiResponse>({
@@ -517,7 +517,7 @@ function rawRoutes<M extends object>(module: M, send: (call: Call<unknown>, sign
   for (const [name, fn] of Object.entries(module)) {
     if (typeof fn !== "function" || !/^(get|list|create|update|delete|start|stop|send|search|count|pause|resume|users|probe|read|git)/.test(name)) continue;
     if (name.endsWith("Body")) continue;
-    out[name] = (...args: unknown[]) => {
+    out[name] = async (...args: unknown[]) => {
       // A trailing ``{ signal }`` beyond the route's own parameters is the call's options.
       const last = args[args.length - 1];
       const isOptions =

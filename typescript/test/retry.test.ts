@@ -7,7 +7,16 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ApiRequest } from "../src/http.js";
-import { APIConnectionError, ConcurrencyLimitError, MissingAPIKeyError, NotSupportedError, OpenHandsAPI, RetryPolicy, ServerError } from "../src/index.js";
+import {
+  APIConnectionError,
+  ConcurrencyLimitError,
+  InvalidInputError,
+  MissingAPIKeyError,
+  NotSupportedError,
+  OpenHandsAPI,
+  RetryPolicy,
+  ServerError,
+} from "../src/index.js";
 import { RequestBudget } from "../src/pacing.js";
 import { parseRetryAfter, serverDelayHint } from "../src/retry.js";
 
@@ -135,6 +144,19 @@ describe("the request budget", () => {
     const started = performance.now();
     await Promise.all(Array.from({ length: 30 }, () => api.v0.listConversations({ limit: 1 })));
     assert.ok(performance.now() - started >= 450, "30 requests at 20/s with a burst of 20 take at least 0.5 s");
+  });
+});
+
+describe("invalid input", () => {
+  test("is refused before anything is sent, as a rejected promise", async () => {
+    const script = scriptedFetch([json(500, {})]);
+    const api = new OpenHandsAPI({ baseUrl: "http://localhost:3000", apiVersion: "v0", fetch: script.fetch });
+    await assert.rejects(api.createConversation({}), InvalidInputError);
+    await assert.rejects(api.createConversation({ prompt: "x", repository: "not a repo" }), InvalidInputError);
+    await assert.rejects(api.wait("0123456789abcdef0123456789abcdef", { timeoutMs: -1 }), InvalidInputError);
+    await assert.rejects(api.v0.getConversation("../etc"), InvalidInputError);
+    await assert.rejects(api.v1.getConversations(["not-a-uuid"]), InvalidInputError);
+    assert.equal(script.calls(), 0);
   });
 });
 
