@@ -13,8 +13,8 @@ import { type HistoryDownload, historyDownload } from "./download.js";
 
 export type { HistoryDownload } from "./download.js";
 
-import { AbortError, APIConnectionError, APIStatusError, APITimeoutError, InvalidInputError, OpenHandsError } from "./errors.js";
-import { type ApiRequest, type ApiResponse, type Call, describe, redact } from "./http.js";
+import { AbortError, APIConnectionError, APIStatusError, APITimeoutError, InvalidInputError, OpenHandsError, ProtocolError } from "./errors.js";
+import { type ApiRequest, type ApiResponse, BULK_FACTOR, type Call, describe, redact } from "./http.js";
 import type { ApiVersion, Conversation, ConversationResult, Event, SentMessage } from "./models.js";
 import { CLOUD_POLL, type Generation, type GenerationContext, type NewConversation, type PollPolicy, type Runtime, SELF_HOSTED_POLL } from "./ops/runtime.js";
 import { OwnedByOtherGeneration, V0Generation } from "./ops/v0.js";
@@ -28,6 +28,7 @@ import * as v1 from "./routes/v1.js";
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_WAIT_TIMEOUT_MS = 30 * 60_000;
 export const DEFAULT_START_TIMEOUT_MS = 300_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 export interface ClientOptions {
   /** Bearer key (OpenHands Cloud). Default: OPENHANDS_API_KEY, then OPENHANDS_CLOUD_API_KEY (Node). */
@@ -51,6 +52,8 @@ export interface ClientOptions {
   /** Polling pace of waits, ms (default 1 s growing to 5 s self-hosted, 3 s to 15 s on Cloud). */
   pollIntervalMs?: number;
   maxPollIntervalMs?: number;
+  /** The largest answer read into memory, bytes (default 32 MiB; 16 times that for a whole history). */
+  maxResponseBytes?: number;
   /**
    * The client's own request budget, shared by all its calls: true (default) paces at a
    * self-hosted server's 10 requests a second (none for Cloud, whose 429s carry Retry-After),
@@ -138,6 +141,7 @@ export class OpenHandsAPI {
   readonly #fetch: typeof fetch;
   readonly #retry: RetryPolicy;
   readonly #budget: RequestBudget | null;
+  readonly #maxResponseBytes: number;
   readonly #context: GenerationContext;
   readonly #generations: { v0: V0Generation; v1: V1Generation };
   #detecting: Promise<Generation> | null = null;
@@ -150,6 +154,7 @@ export class OpenHandsAPI {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(this.timeoutMs > 0)) throw new InvalidInputError("timeoutMs must be a positive number of milliseconds");
     this.#retry = new RetryPolicy({ maxRetries: options.maxRetries ?? 3 });
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     const throttle = options.throttle ?? true;
     if (throttle === true) this.#budget = isCloud(settings.baseUrl) ? null : new RequestBudget(SELF_HOSTED_RATE, SELF_HOSTED_BURST);
     else if (throttle === false) this.#budget = null;
@@ -249,12 +254,13 @@ export class OpenHandsAPI {
       return {
         status: response.status,
         headers,
-        text: streamed ? "" : await response.text(),
+        text: streamed ? "" : await this.#readText(response, request),
         body: streamed ? response.body : null,
         receivedAt: Date.now(),
         secrets: this.#secrets(),
       };
     } catch (error) {
+      if (error instanceof OpenHandsError) throw error; // an answer refused as it came (too large)
       if (signal?.aborted) throw abortError(signal);
       if (timeout.signal.aborted) throw new APITimeoutError(`${what} timed out after ${Math.round(budget)} ms`, { ...request, requestSent: true });
       const kind = failureKind(error);
@@ -269,6 +275,33 @@ export class OpenHandsAPI {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * The body as text, read up to the client's cap: an answer larger than any the API sends is
+   * refused as it comes (also one that a compressed body inflates to), not held in memory.
+   */
+  async #readText(response: Response, request: ApiRequest): Promise<string> {
+    if (!response.body) return "";
+    const limit = this.#maxResponseBytes * (request.bulk ? BULK_FACTOR : 1);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let size = 0;
+    let text = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      size += value.length;
+      if (size > limit) {
+        await reader.cancel().catch(() => undefined);
+        throw new ProtocolError(`${describe(request)} answered more than ${limit} bytes; no answer of the API is that large`, {
+          statusCode: response.status,
+          method: request.method,
+          path: request.path,
+        });
+      }
+      text += decoder.decode(value, { stream: true });
     }
   }
 

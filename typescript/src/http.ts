@@ -19,6 +19,8 @@ export interface ApiRequest {
   idempotent: boolean;
   /** Monotonic milliseconds that bound the request and its retries. */
   deadline?: number;
+  /** A whole history (V0's trajectory): its answer may be BULK_FACTOR times the usual cap. */
+  bulk?: boolean;
   /** A successful answer is handed over as a stream (a download), not read into memory. */
   stream?: boolean;
   /** For a streamed JSON file: what it must look like to be the file ({@link JsonDocument}). */
@@ -37,6 +39,9 @@ export interface JsonDocument {
 }
 
 export const HEAD_BYTES = 64;
+
+/** How much larger than an ordinary answer a ``bulk`` one may be. */
+export const BULK_FACTOR = 16;
 
 export interface ApiResponse {
   status: number;

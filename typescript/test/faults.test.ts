@@ -112,6 +112,14 @@ for (const generations of ["v0", "v1"] as const) {
       await api.stop(conversation.id);
     });
 
+    test("an answer larger than the cap, or a gzip body that inflates past it, is refused as it comes", async () => {
+      const capped = new OpenHandsAPI({ baseUrl: server.url, maxResponseBytes: 100_000, maxRetries: 0 });
+      await server.addFault({ fault: "oversize", size: 2_000_000, method: "GET", path: "/api/*", times: 1 });
+      await assert.rejects(all(capped.listConversations()), /answered more than 100000 bytes/);
+      await server.addFault({ fault: "gzip_bomb", size: 5_000_000, method: "GET", path: "/api/*", times: 1 });
+      await assert.rejects(all(capped.listConversations()), /answered more than 100000 bytes/);
+    });
+
     if (generations === "v1") {
       test("Cloud's CONCURRENCY_LIMIT_REACHED is raised at once, never retried", async () => {
         await server.addFault({ fault: "concurrency_limit", method: "POST", path: CREATE_PATH.v1, times: 3 });

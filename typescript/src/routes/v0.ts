@@ -156,7 +156,7 @@ export function getEvents(
 }
 
 function trajectoryRequest(conversationId: string, stream: boolean): ApiRequest {
-  return { method: "GET", path: conversationPath(conversationId, "/trajectory"), idempotent: true, stream };
+  return { method: "GET", path: conversationPath(conversationId, "/trajectory"), idempotent: true, stream, bulk: true };
 }
 
 export function getTrajectory(conversationId: string): Call<V0Event[]> {
