@@ -18,6 +18,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // build/test/ → typescript/ → the repository root.
 const repoSrc = path.resolve(here, "..", "..", "..", "src");
 
+// Servers still running when the test process exits (a crash, a failed before hook) are killed too.
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 export interface FakeServer {
   url: string;
   /** Add a fault rule (``POST /_fake/faults``), e.g. ``{ fault: "rate_limit", path: "/api/*", retry_after: "1" }``. */
@@ -40,6 +46,8 @@ export async function startFakeServer(options: { generations: "v0" | "v1" | "bot
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
