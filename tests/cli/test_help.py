@@ -120,3 +120,19 @@ def test_the_exit_codes_agree_in_the_help_the_readme_and_exit_codes_py() -> None
     section = readme.split("| code | meaning |", 1)[1].split("\n\n", 1)[0]
     rows = re.findall(r"^\| (\d+) \| (.+?) \|$", section, flags=re.MULTILINE)
     assert {int(code): meaning for code, meaning in rows} == table
+
+
+def test_the_readme_shows_every_command_with_an_example() -> None:
+    from openhands_api.cli.app import cli
+
+    readme = README.read_text(encoding="utf-8")
+    table = readme.split("## The command line", 1)[1].split("### Ids", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    for name in cli.commands:
+        example = f"openhands-api {name} "
+        if name == "new-conversation":
+            assert any(row.startswith("| `new-conversation` (`create`)") for row in rows)
+            continue
+        assert any(example in row for row in rows), f"no example of {name} in the README's command table"
+    for sub in ("status", "login", "logout", "profiles"):
+        assert sub in table  # the auth subcommands are named

@@ -243,17 +243,32 @@ def test_malformed_base_url_exits_2() -> None:
     _assert_one_line_error(done.stderr)
 
 
-def test_help_does_not_import_httpx_or_pydantic() -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["list", "--help"],
+        ["create", "--help"],
+        ["api", "--help"],
+        ["events", "--help"],
+        ["auth", "login", "--help"],
+        ["list", "--bogus"],  # usage errors too
+        ["get"],
+        ["wait", "ID", "--timeout-s", "-1"],
+        ["create", "--repo", "a/b", "--branch"],
+    ],
+)
+def test_help_and_usage_errors_import_neither_httpx_nor_pydantic(argv: list[str]) -> None:
     import subprocess
     import sys
 
     code = (
         "import sys; from openhands_api.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
         "print('LOADED', 'httpx' in sys.modules, 'pydantic' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "LOADED False False" in out
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "LOADED False False" in done.stdout, done.stderr
 
 
 def test_demo_runs_a_whole_conversation() -> None:

@@ -17,6 +17,7 @@ import logging
 import os
 import shlex
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -421,51 +422,76 @@ def make_client(
                 version_cache.remember(api.base_url, api.api_version)
 
 
+class StatusLine:
+    """One line on stderr, rewritten in place while a command waits and erased at the end
+    (the mechanics every waiting command shares; what the line says is each command's)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self._shown = False
+        self._lock = threading.Lock()  # the sync client's concurrent waits report from threads
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:.0f}s"
+
+    def show(self, text: str) -> None:
+        with self._lock:
+            sys.stderr.write("\r\x1b[2K" + text[: max(20, terminal().columns - 1)])
+            sys.stderr.flush()
+            self._shown = True
+
+    def erase(self) -> None:
+        if self._shown:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
 @contextlib.contextmanager
-def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
-    """A one-line status on stderr while a wait runs, rewritten after each poll and erased at
-    the end; only on a terminal, so pipes, logs and CI output stay clean."""
-    stream = sys.stderr
+def status_line() -> Iterator[StatusLine | None]:
+    """A :class:`StatusLine` on a terminal; None for pipes, logs, CI output and ``-q``."""
     if not terminal().stderr_tty or click.get_current_context().meta.get("quiet"):
         yield None
         return
-    started = time.monotonic()
-    shown = False
-
-    def show(snapshot: ConversationResult) -> None:
-        nonlocal shown
-        conversation = snapshot.conversation
-        elapsed = f"{time.monotonic() - started:.0f}s"
-        if conversation.start_task_id is not None and conversation.start_task_id == conversation.id:
-            # A V1 start task before its conversation exists: its status says what it is at
-            # (WAITING_FOR_SANDBOX …); the web URL is known only once it is READY. The task's
-            # id comes last, where a narrow terminal cuts the line.
-            parts = [f"starting {elapsed}"]
-            if snapshot.detail:
-                parts.append(snapshot.detail.lower().replace("_", " "))
-            parts.append(f"start task {conversation.id}")
-        else:
-            parts = [conversation.id, f"working {elapsed}"]
-            if conversation.runtime:
-                parts.append(f"runtime {conversation.runtime.lower()}")
-            if conversation.agent_state:
-                parts.append(f"agent {conversation.agent_state.lower()}")
-            if snapshot.latest_event is not None:
-                # A wait over the live stream: what the agent is doing now, last (cut first).
-                from .views import event_brief
-
-                parts.append(event_brief(snapshot.latest_event))
-        width = max(20, terminal().columns - 1)
-        stream.write("\r\x1b[2K" + " · ".join(parts)[:width])
-        stream.flush()
-        shown = True
-
+    line = StatusLine()
     try:
-        yield show
+        yield line
     finally:
-        if shown:
-            stream.write("\r\x1b[2K")
-            stream.flush()
+        line.erase()
+
+
+@contextlib.contextmanager
+def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
+    """A wait's progress on the status line: the conversation, how long, its runtime and
+    agent states (or a V1 start task's status), rewritten after each poll."""
+    with status_line() as line:
+        if line is None:
+            yield None
+            return
+
+        def show(snapshot: ConversationResult) -> None:
+            conversation = snapshot.conversation
+            if conversation.start_task_id is not None and conversation.start_task_id == conversation.id:
+                # A V1 start task before its conversation exists: its status says what it is
+                # at (WAITING_FOR_SANDBOX …); the web URL is known only once it is READY. The
+                # task's id comes last, where a narrow terminal cuts the line.
+                parts = [f"starting {line.elapsed()}"]
+                if snapshot.detail:
+                    parts.append(snapshot.detail.lower().replace("_", " "))
+                parts.append(f"start task {conversation.id}")
+            else:
+                parts = [conversation.id, f"working {line.elapsed()}"]
+                if conversation.runtime:
+                    parts.append(f"runtime {conversation.runtime.lower()}")
+                if conversation.agent_state:
+                    parts.append(f"agent {conversation.agent_state.lower()}")
+                if snapshot.latest_event is not None:
+                    # A wait over the live stream: what the agent is doing now, last (cut first).
+                    from .views import event_brief
+
+                    parts.append(event_brief(snapshot.latest_event))
+            line.show(" · ".join(parts))
+
+        yield show
 
 
 def again_command(

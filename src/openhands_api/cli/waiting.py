@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +38,7 @@ from .app import (
     make_client,
     output,
     progress_line,
-    terminal,
+    status_line,
 )
 from .jq import Filter
 from .output import Column, Printer, json_output
@@ -86,33 +84,19 @@ def _failed_row(conversation_id: str, exc: OpenHandsError) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _summary_line(total: int) -> Iterator[Callable[[ConversationResult], None] | None]:
-    """For several waits, one line on stderr (a terminal only, not with -q): how many of them
-    have an outcome, rewritten after each poll and erased at the end."""
-    if not terminal().stderr_tty or click.get_current_context().meta.get("quiet"):
-        yield None
-        return
-    stream = sys.stderr
-    started = time.monotonic()
-    done: set[str] = set()
-    lock = threading.Lock()  # the sync client's waits report from their own threads
-    shown = False
+    """For several waits, the status line says how many of them have an outcome."""
+    with status_line() as line:
+        if line is None:
+            yield None
+            return
+        done: set[str] = set()
 
-    def show(snapshot: ConversationResult) -> None:
-        nonlocal shown
-        with lock:
+        def show(snapshot: ConversationResult) -> None:
             if snapshot.outcome.value != "in_progress":
                 done.add(snapshot.conversation_id)
-            text = f"waiting: {len(done)} of {total} done · {time.monotonic() - started:.0f}s"
-            stream.write("\r\x1b[2K" + text[: max(20, terminal().columns - 1)])
-            stream.flush()
-            shown = True
+            line.show(f"waiting: {len(done)} of {total} done · {line.elapsed()}")
 
-    try:
         yield show
-    finally:
-        if shown:
-            stream.write("\r\x1b[2K")
-            stream.flush()
 
 
 @cli.command("wait", epilog=exit_codes.SEE_EXIT_CODES)
