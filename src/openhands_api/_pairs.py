@@ -305,6 +305,8 @@ def socket_open(url: str, first_frame: str | None, settings: SocketSettings) -> 
     except ImportError as exc:
         raise SocketUnavailable("the websockets library is not installed (openhands-api[stream])") from exc
     try:
+        # Entered as a context manager, which every websockets since 15 supports (16+ warn
+        # when the connection is used without), and closed by ``socket_close``.
         socket = connect(
             url,
             proxy=None,
@@ -314,7 +316,7 @@ def socket_open(url: str, first_frame: str | None, settings: SocketSettings) -> 
             user_agent_header=settings.user_agent,
             logger=_SOCKET_LOGGER,
             compression=None,
-        )
+        ).__enter__()
     except (WebSocketException, OSError, TimeoutError) as exc:
         raise _unavailable(exc) from None
     try:
