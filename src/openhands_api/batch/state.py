@@ -155,8 +155,9 @@ class ResumePlan:
 
 
 def _refuse_foreign(path: Path) -> None:
-    """Raise StateFileError unless ``path`` is missing, empty, or a state file of ours —
-    read-only: nothing is written to a file that is refused."""
+    """Raise StateFileError unless ``path`` is missing, empty, or a state file of ours. Reads
+    with SQLite's ``immutable`` flag, so that not even a ``-wal`` or ``-shm`` side file is
+    made for a file that is refused."""
     name = str(path)
     try:
         with path.open("rb") as file:
@@ -172,19 +173,26 @@ def _refuse_foreign(path: Path) -> None:
             "is not a batch state file (not an SQLite database); choose another path", path=name
         )
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
     except sqlite3.Error as exc:
         raise StateFileError(f"cannot be opened ({exc})", path=name) from None
+    try:
+        _check_marks(connection, name)
+    finally:
+        connection.close()
+
+
+def _check_marks(connection: sqlite3.Connection, name: str) -> bool:
+    """Whether the database is empty (to be made ours); StateFileError unless it is empty or
+    ours. Only reads."""
     try:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         user_version = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
         raise StateFileError(f"is damaged or not a batch state file ({exc})", path=name) from None
-    finally:
-        connection.close()
     if application_id == 0 and user_version == 0 and not tables:
-        return  # an empty SQLite database: made ours below
+        return True
     if application_id != APPLICATION_ID:
         raise StateFileError(
             "is an SQLite database of another program, not a batch state file; choose another path", path=name
@@ -197,6 +205,7 @@ def _refuse_foreign(path: Path) -> None:
         )
     if not {"batch_meta", "tasks"} <= tables:
         raise StateFileError("is marked as a batch state file but lacks its tables (damaged)", path=name)
+    return False
 
 
 class StateStore:
@@ -215,13 +224,22 @@ class StateStore:
         try:
             # isolation_level=None: transactions are begun and committed here, explicitly.
             self._db = sqlite3.connect(str(self.path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StateFileError(f"cannot be opened ({exc})", path=str(self.path)) from None
+        try:
+            self._db.execute("PRAGMA busy_timeout=5000")
+            # Checked again through this connection, before its first write: the file may
+            # have changed since, and the immutable read above does not see a pending WAL.
+            empty = _check_marks(self._db, str(self.path))
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            if self._db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            if empty:
                 self._create_schema()
-        except sqlite3.Error as exc:
-            raise StateFileError(f"cannot be used ({exc})", path=str(self.path)) from None
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StateFileError(f"cannot be used ({exc})", path=str(self.path)) from None
+            raise
         self._in_transaction = False
 
     def _create_schema(self) -> None:
