@@ -165,7 +165,10 @@ class _Batch:
             elif record.status == "running":
                 conversation_id = record.conversation_id
             if conversation_id is None:
-                conversation_id = await self.create(task, record.attempts)
+                # A V1 create sent again keeps the id it was first sent with: should the first
+                # request still arrive after all, the two cannot make two conversations.
+                reuse = record.conversation_id if record.status == "creating" else None
+                conversation_id = await self.create(task, record.attempts, reuse)
             await self.follow(task, conversation_id, record.phase if record.status == "running" else None)
         except _Left:
             pass
@@ -205,7 +208,7 @@ class _Batch:
         )
         return found.id
 
-    async def create(self, task: Task, attempts: int) -> str:
+    async def create(self, task: Task, attempts: int, chosen_id: str | None = None) -> str:
         store = self.store
         refusals = 0
         while True:
@@ -213,7 +216,7 @@ class _Batch:
             arguments = task.create_arguments()
             if self.version == "v1":
                 # Chosen here and recorded before the send: a later run finds it by this id.
-                arguments["conversation_id"] = uuid.uuid4().hex
+                arguments["conversation_id"] = chosen_id or uuid.uuid4().hex
             attempts += 1
             store.update(
                 task.key,
@@ -257,11 +260,10 @@ class _Batch:
     async def follow(self, task: Task, conversation_id: str, phase: str | None) -> None:
         store = self.store
         try:
-            if phase == "follow_up":
-                # Killed during the follow-up's wait: wait again (the message is not sent twice).
-                result = await self.api.wait(conversation_id, timeout=self.wait_timeout)
-            else:
-                result = await self.api.wait(conversation_id, timeout=self.wait_timeout)
+            result = await self.api.wait(conversation_id, timeout=self.wait_timeout)
+            # In phase "follow_up" an earlier run sent the follow-up (and was killed while it
+            # waited for the answer): that wait is the one above; the message is not sent twice.
+            if phase != "follow_up":
                 message = self.follow_up_for(task, result)
                 if message is not None:
                     store.update(task.key, phase="follow_up")
