@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from openhands_api import AsyncOpenHandsAPI
-from openhands_api.batch import StateStore, Task, TaskResult, run_batch, run_batch_sync
+from openhands_api.batch import StateFileError, StateStore, Task, TaskResult, run_batch, run_batch_sync
 from openhands_api.batch import runner as batch_runner
 from openhands_api.testing import FakeOpenHandsServer, FaultRule
 
@@ -217,7 +217,12 @@ def test_a_sigkilled_batch_run_again_makes_one_conversation_per_task(
     fake_openhands_factory: Callable[..., FakeOpenHandsServer], generation: str, tmp_path: Path
 ) -> None:
     count = 12
-    server = fake_openhands_factory(generations=generation, rate_limit=False, speed=5.0)
+    # The V0 server's eviction (the least recently updated of 3 running) is lifted here: the
+    # killed run's conversations still run on the server when the second run starts its own,
+    # and the batch does not yet count those against the server's limit (a later step).
+    server = fake_openhands_factory(
+        generations=generation, rate_limit=False, speed=5.0, max_concurrent_conversations=30
+    )
     state = tmp_path / "state.db"
     command = [
         sys.executable,
@@ -253,3 +258,36 @@ def test_a_sigkilled_batch_run_again_makes_one_conversation_per_task(
     assert rerun.returncode == 0, rerun.stderr
     assert statuses(state) == {"done": count}, (killed_at, rerun.stdout, rerun.stderr)
     assert len(on_server(server, generation)) == count
+
+
+async def test_a_state_file_of_another_server_is_refused(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path
+) -> None:
+    first = fake_openhands_factory(generations="v1", **FAST)
+    second = fake_openhands_factory(generations="v1", **FAST)
+    state = tmp_path / "state.db"
+    async with AsyncOpenHandsAPI(base_url=first.base_url, **POLL) as api:  # type: ignore[arg-type]
+        await collect(api, tasks(1), state, concurrency=1)
+    async with AsyncOpenHandsAPI(base_url=second.base_url, **POLL) as api:  # type: ignore[arg-type]
+        with pytest.raises(StateFileError, match="belongs to a batch on"):
+            await collect(api, tasks(2), state, concurrency=1)
+    assert second.state.app_conversations == {}
+
+
+async def test_cloud_concurrency_cap_is_waited_out(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cloud refuses a create while its cap of sandboxes run; finished conversations are
+    paused by the batch, so a batch wider than the cap waits for slots instead of failing."""
+    monkeypatch.setattr(batch_runner, "LIMIT_DELAY", 0.1)
+    server = fake_openhands_factory(
+        generations="v1", flavor="cloud", api_key="k", concurrency_limit=2, **FAST
+    )
+    async with AsyncOpenHandsAPI(api_key="k", base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
+        results = await collect(api, tasks(6), tmp_path / "state.db", concurrency=4)
+    assert [r.status for r in results] == ["done"] * 6, [r.error for r in results]
+    assert len(server.state.app_conversations) == 6
+    refused = [r for r in server.state.requests if r.method == "POST" and r.status == 429]
+    assert refused  # the cap was hit, and waited out

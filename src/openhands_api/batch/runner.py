@@ -45,7 +45,7 @@ from ..errors import (
 )
 from ..models import ConversationResult
 from ..protocol.generation import is_ambiguous
-from .state import StateStore, TaskRecord
+from .state import StateFileError, StateStore, TaskRecord
 from .tasks import Task
 
 __all__ = ["FollowUp", "TaskResult", "run_batch", "run_batch_sync"]
@@ -119,8 +119,10 @@ class _Batch:
         follow_up: FollowUp | None,
         retry_failed: bool,
         wait_timeout: float | None,
+        stop_when_done: bool = True,
     ) -> None:
         self.api = api
+        self.stop_when_done = stop_when_done
         self.store = store
         self.follow_up = follow_up
         self.retry_failed = retry_failed
@@ -129,6 +131,9 @@ class _Batch:
         # Creates hold off until then (monotonic), for the server's limits.
         self.creates_open_at = 0.0
         self.conversation_ended = asyncio.Event()
+        # Lookups one at a time: two tasks alike (same prompt, distinct ids) must not both
+        # claim the one conversation found; each sees what the one before it recorded.
+        self.lookups = asyncio.Lock()
 
     # ------------------------------------------------------------------ one task
 
@@ -185,6 +190,12 @@ class _Batch:
         prompt = arguments.pop("prompt")
         chosen = arguments.pop("conversation_id", None)
         since = record.create_sent_at if record.create_sent_at is not None else time.time()
+        async with self.lookups:
+            return await self._look_up(task, prompt, chosen, since, arguments)
+
+    async def _look_up(
+        self, task: Task, prompt: str, chosen: str | None, since: float, arguments: dict[str, Any]
+    ) -> str | None:
         try:
             found = await self.api.find_created_conversation(
                 prompt,
@@ -285,6 +296,17 @@ class _Batch:
             error=None if succeeded else (result.detail or f"the conversation ended {result.outcome.value}"),
             finished_at=time.time(),
         )
+        if self.stop_when_done:
+            await self.release(conversation_id)
+
+    async def release(self, conversation_id: str) -> None:
+        """Stop a finished conversation's compute (V0 runtime, V1 sandbox paused): on both
+        servers a finished conversation still counts as running — 1.6.0 evicts the least
+        recently updated of its 3 running ones, which may be one still starting, and Cloud
+        refuses new ones over its cap — so a batch that left them would hit its own."""
+        # The result is recorded already: a conversation left running costs a slot, not the task.
+        with contextlib.suppress(OpenHandsError):
+            await self.api.stop(conversation_id)
 
     def follow_up_for(self, task: Task, result: ConversationResult) -> str | None:
         if self.follow_up is None or not result.outcome.succeeded:
@@ -338,6 +360,7 @@ async def run_batch(
     follow_up: FollowUp | None = None,
     retry_failed: bool = False,
     wait_timeout: float | None = None,
+    stop_when_done: bool = True,
 ) -> AsyncIterator[TaskResult]:
     """Run ``tasks`` with at most ``concurrency`` at once, recording them in ``state`` (a
     path, or an open :class:`~.state.StateStore`), and yield each task's result as it
@@ -349,6 +372,9 @@ async def run_batch(
     anything is sent, and only tasks that never started are created. ``follow_up`` is sent
     after a first turn that ended well, and its answer waited for. ``wait_timeout`` bounds
     each wait (default: the client's, 30 min); a task whose wait runs out stays running.
+    ``stop_when_done`` stops each conversation's compute once its result is recorded (V0:
+    the runtime; V1: the sandbox is paused; ``resume()`` or a message brings it back), so
+    that finished conversations do not take the server's running slots.
 
     StateFileError for a state file that is not one (never written to); InvalidInputError
     for two tasks with one key."""
@@ -358,8 +384,26 @@ async def run_batch(
     store = state if isinstance(state, StateStore) else StateStore(state)
     owns_store = not isinstance(state, StateStore)
     try:
+        # A state file belongs to one server: resumed against another, its lookups would look
+        # in the wrong place and its tasks be created a second time there.
+        recorded = store.meta("base_url")
+        if recorded is None:
+            store.set_meta("base_url", api.base_url)
+        elif recorded != api.base_url:
+            raise StateFileError(
+                f"belongs to a batch on {recorded}, not {api.base_url}: use another state file "
+                "for another server",
+                path=str(store.path),
+            )
         store.add_tasks((task.key, task.source) for task in work)
-        batch = _Batch(api, store, follow_up=follow_up, retry_failed=retry_failed, wait_timeout=wait_timeout)
+        batch = _Batch(
+            api,
+            store,
+            follow_up=follow_up,
+            retry_failed=retry_failed,
+            wait_timeout=wait_timeout,
+            stop_when_done=stop_when_done,
+        )
         batch.version = await api.detect_api_version()
         results: asyncio.Queue[object] = asyncio.Queue()
         pending = iter(work)
@@ -410,6 +454,7 @@ def run_batch_sync(
     follow_up: FollowUp | None = None,
     retry_failed: bool = False,
     wait_timeout: float | None = None,
+    stop_when_done: bool = True,
     **client_options: Any,
 ) -> Iterator[TaskResult]:
     """:func:`run_batch` for synchronous code: the batch runs on an event loop in one
@@ -432,6 +477,7 @@ def run_batch_sync(
                     follow_up=follow_up,
                     retry_failed=retry_failed,
                     wait_timeout=wait_timeout,
+                    stop_when_done=stop_when_done,
                 ):
                     results.put(result)
         except Exception as exc:

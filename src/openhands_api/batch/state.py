@@ -372,6 +372,19 @@ class StateStore:
         """What a resumed run has to do (see :class:`ResumePlan`)."""
         return ResumePlan(self.counts())
 
+    def meta(self, name: str) -> str | None:
+        """A value of the file's ``batch_meta`` table (``schema_version``, ``created_at``,
+        ``base_url`` …), None when unset."""
+        row = self._db.execute("SELECT value FROM batch_meta WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Set a ``batch_meta`` value (committed)."""
+        self._begin()
+        self._db.execute("INSERT OR REPLACE INTO batch_meta (name, value) VALUES (?, ?)", (name, value))
+        self._changed()
+        self.commit()
+
     def conversation_ids(self) -> frozenset[str]:
         """Every conversation id the file knows (of any task)."""
         rows = self._db.execute("SELECT conversation_id FROM tasks WHERE conversation_id IS NOT NULL")
