@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import OpenHandsError
+from ..errors import InvalidInputError
 
 __all__ = ["STATUSES", "ResumePlan", "StateFileError", "StateStore", "TaskRecord"]
 
@@ -95,9 +95,10 @@ _COLUMNS = (
 _WRITABLE = frozenset(_COLUMNS) - {"key", "seq", "updated_at"}
 
 
-class StateFileError(OpenHandsError):
+class StateFileError(InvalidInputError):
     """A state file that cannot be used: not SQLite, another program's database, a newer
-    schema, or damaged. It was not written to. ``path`` names it."""
+    schema, damaged, or one of a batch on another server. It was not written to, and nothing
+    was sent. ``path`` names it."""
 
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(f"State file {path}: {message}")
