@@ -217,12 +217,10 @@ def test_a_sigkilled_batch_run_again_makes_one_conversation_per_task(
     fake_openhands_factory: Callable[..., FakeOpenHandsServer], generation: str, tmp_path: Path
 ) -> None:
     count = 12
-    # The V0 server's eviction (the least recently updated of 3 running) is lifted here: the
-    # killed run's conversations still run on the server when the second run starts its own,
-    # and the batch does not yet count those against the server's limit (a later step).
-    server = fake_openhands_factory(
-        generations=generation, rate_limit=False, speed=5.0, max_concurrent_conversations=30
-    )
+    # The V0 server keeps its limit of 3 running (it evicts the least recently updated): the
+    # second run waits for what the killed one left in flight before starting new ones, and
+    # stops each conversation once it is done.
+    server = fake_openhands_factory(generations=generation, rate_limit=False, speed=5.0)
     state = tmp_path / "state.db"
     command = [
         sys.executable,

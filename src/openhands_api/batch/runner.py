@@ -339,6 +339,17 @@ class _Batch:
             await asyncio.wait_for(self.conversation_ended.wait(), timeout=delay)
 
 
+def _in_flight_first(work: list[Task], store: StateStore) -> list[Task]:
+    """The tasks an earlier run left in flight (``creating``, ``running``) first, then the
+    rest in input order: their conversations may be running on the server already, and are
+    waited for before new ones are started, so that the batch stays within its concurrency
+    on the server too (as far as they fit in it)."""
+    in_flight = {record.key for status in ("creating", "running") for record in store.records(status)}
+    if not in_flight:
+        return work
+    return [t for t in work if t.key in in_flight] + [t for t in work if t.key not in in_flight]
+
+
 def _checked(tasks: Iterable[Task]) -> list[Task]:
     out = list(tasks)
     seen: set[str] = set()
@@ -406,7 +417,7 @@ async def run_batch(
         )
         batch.version = await api.detect_api_version()
         results: asyncio.Queue[object] = asyncio.Queue()
-        pending = iter(work)
+        pending = iter(_in_flight_first(work, store))
 
         async def worker() -> None:
             try:
