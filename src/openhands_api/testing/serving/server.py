@@ -270,6 +270,9 @@ class FakeOpenHandsServer:
             # "auto" could pick httptools or uvloop instead.
             http=_FaultableH11Protocol,
             loop="asyncio",
+            # The agent-server tier's /sockets/events/{id} (websockets' Sans-I/O implementation:
+            # supports denial responses, no deprecated legacy API).
+            ws="websockets-sansio",
             log_level=self._log_level,
             lifespan="off",
             # The app stamps Date from its own clock (core/middleware.py DateHeaderMiddleware).
