@@ -463,6 +463,27 @@ def test_deprecated_key_in_query_or_header(served: FakeOpenHandsServer) -> None:
     assert refused.value.response.status_code == 403
 
 
+def test_websocket_handshakes_are_in_the_request_log_as_sent(served: FakeOpenHandsServer) -> None:
+    _, live = served_conversation(served)
+    key = live["session_api_key"]
+    with connect(socket_url(live, "resend_mode=all")) as ws:
+        authenticate(ws, live)
+        ws.recv(timeout=2)
+    with pytest.raises(InvalidStatus):
+        connect(socket_url(live, "session_api_key=wrong"))
+    with connect(socket_url(live, f"session_api_key={key}")) as ws:
+        ws.recv(timeout=2)
+    handshakes = [
+        (r.path.rsplit("?", 1)[-1], r.status) for r in served.state.requests if "/sockets/" in r.path
+    ]
+    # First-frame auth keeps the key out of every URL; the deprecated query puts it in the log.
+    assert handshakes == [
+        ("resend_mode=all", 101),
+        ("session_api_key=wrong", 403),
+        (f"session_api_key={key}", 101),
+    ]
+
+
 def test_unknown_conversation_closes_4004_after_auth(served: FakeOpenHandsServer) -> None:
     _, live = served_conversation(served, finished=False)
     url = socket_url(live).rsplit("/", 1)[0] + "/" + "0" * 32
