@@ -31,6 +31,7 @@ from .config import Settings, check_transport_security, resolve_settings
 from .models import Conversation, ConversationResult, SentMessage
 from .protocol.detect import detect_version, unspoken
 from .protocol.generation import (
+    CreateUndecided,
     Generation,
     GenerationContext,
     NewConversation,
@@ -640,6 +641,42 @@ class BaseClient:
                 lambda generation: generation.create(request, start_timeout=start_timeout)
             )
         )
+
+    def _op_find_created(
+        self,
+        prompt: str,
+        *,
+        since: float,
+        conversation_id: str | None,
+        exclude: frozenset[str],
+        repository: str | None,
+        branch: str | None,
+        git_provider: str | None,
+        title: str | None,
+        options: dict[str, Any],
+    ) -> Op[Conversation | None]:
+        request = NewConversation(
+            prompt,
+            repository=repository,
+            branch=branch,
+            git_provider=git_provider,
+            title=title,
+            options=options,
+        )
+        try:
+            return (
+                yield from self._on_generation(
+                    lambda generation: generation.find_created(
+                        request, since=since, conversation_id=conversation_id, exclude=exclude
+                    )
+                )
+            )
+        except CreateUndecided as exc:
+            raise errors.CreationUndecidedError(
+                f"Could not tell whether a conversation was created for this prompt since {since:.0f} "
+                f"({exc}); nothing was created",
+                remedy="look for it (list_conversations()) before creating it again",
+            ) from None
 
     def _op_get(self, conversation_id: str) -> Op[Conversation]:
         return self._on_owner(lambda generation: generation.get(conversation_id))

@@ -326,6 +326,55 @@ class AsyncOpenHandsAPI(BaseClient):
             on_progress,
         )
 
+    async def find_created_conversation(
+        self,
+        prompt: str,
+        *,
+        since: float,
+        repository: str | None = None,
+        branch: str | None = None,
+        git_provider: str | None = None,
+        title: str | None = None,
+        conversation_id: str | None = None,
+        exclude: Sequence[str] | frozenset[str] | set[str] = (),
+        **options: Any,
+    ) -> Conversation | None:
+        """The conversation that an earlier ``create_conversation`` with these arguments made,
+        if it made one: None when provably it did not. For a create whose sender is gone (a
+        process killed while its create was in flight), so that it is looked for before it
+        is sent again. Never creates anything.
+
+        ``since`` is the sender's wall clock (``time.time()``) just before the create was
+        sent; the search covers conversations created from ``LOOKUP_WINDOW`` (10 min) before
+        it, for clocks that differ. ``exclude``: ids known not to be it (say, the other
+        conversations of the same batch). V1: pass the ``conversation_id`` the create was sent
+        with (it then finds exactly that one, or its start task, followed to READY); without
+        it, the one start task whose request has this prompt and repository. V0 (no
+        client-chosen id): the one conversation unknown to this client, created since then,
+        with this repository, branch and provider whose first user message is ``prompt``.
+        ``title``, when given, is set on the conversation found (the create may have died
+        before it renamed it). CreationUndecidedError when it cannot tell (a candidate without
+        its first message yet after the start timeout, several candidates, no answer).
+        """
+        return await self._run(
+            self._op_find_created(
+                prompt,
+                since=since,
+                conversation_id=conversation_id,
+                exclude=frozenset(exclude),
+                repository=repository,
+                branch=branch,
+                git_provider=git_provider,
+                title=title,
+                options=options,
+            )
+        )
+
+    async def detect_api_version(self) -> str:
+        """The server's API generation (``"v0"`` or ``"v1"``), detected now unless known."""
+        generation = await self._run(self._op_generation())
+        return generation.version
+
     async def get_conversation(self, conversation_id: str) -> Conversation:
         """The conversation with its current outcome; NotFoundError if there is no such id."""
         return await self._run(self._op_get(conversation_id))

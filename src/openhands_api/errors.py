@@ -25,6 +25,7 @@ branch they can act on::
     ├── ProtocolError               a response that is not what the API promises (HTML, bad JSON)
     ├── NotSupportedError           the server's API generation cannot do this
     ├── ConversationStartError      a V1 start task ended in ERROR
+    ├── CreationUndecidedError      could not tell whether an earlier create made a conversation
     └── WaitTimeoutError            a wait ran out of time; the conversation may still be running
 
 Responsibility: the classes and their messages. Which status maps to which class lives in
@@ -47,6 +48,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ConversationStartError",
+    "CreationUndecidedError",
     "GoneError",
     "InvalidInputError",
     "MissingAPIKeyError",
@@ -303,6 +305,12 @@ class ConversationStartError(OpenHandsError):
         self.start_task_id = start_task_id
         self.conversation_id = conversation_id
         self.detail = detail
+
+
+class CreationUndecidedError(OpenHandsError):
+    """``find_created_conversation`` could not tell whether the earlier create made a
+    conversation (a candidate has not shown its first message yet, several match, or the
+    server did not answer the lookup). Nothing was created: look again later, or by hand."""
 
 
 class WaitTimeoutError(OpenHandsError, TimeoutError):

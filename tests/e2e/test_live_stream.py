@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -37,7 +37,7 @@ def _server(factory: Factory, **knobs: Any) -> FakeOpenHandsServer:
 
 
 @pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every WebSocket URL the clients open (the fake's request log records HTTP only)."""
     urls: list[str] = []
     sync_open, async_open = client_module.socket_open, aio_module.async_socket_open
@@ -52,7 +52,7 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     monkeypatch.setattr(client_module, "socket_open", record)
     monkeypatch.setattr(aio_module, "async_socket_open", record_async)
-    yield urls
+    return urls
 
 
 def _log_ids(api: OpenHandsAPI, conversation_id: str) -> list[str]:
@@ -125,10 +125,13 @@ def test_a_refused_upgrade_means_polling_said_once_at_debug_level(
 ) -> None:
     server = _server(fake_openhands_factory)
     server.state.faults.add(FaultRule("ws_refuse", path=SOCKETS, status=403, times=None))
-    with caplog.at_level(logging.DEBUG, logger="openhands_api"), OpenHandsAPI(
-        base_url=server.base_url,
-        **POLL,  # type: ignore[arg-type]
-    ) as api:
+    with (
+        caplog.at_level(logging.DEBUG, logger="openhands_api"),
+        OpenHandsAPI(
+            base_url=server.base_url,
+            **POLL,  # type: ignore[arg-type]
+        ) as api,
+    ):
         conversation = api.create_conversation(STEPS)
         stream = api.stream_events(conversation.id)
         followed = [event.id for event in stream]
@@ -162,7 +165,9 @@ def _conversation_json(api: OpenHandsAPI, conversation_id: str) -> dict[str, Any
 
 def _answer_conversations_with(server: FakeOpenHandsServer, conversation: dict[str, Any]) -> None:
     server.state.faults.add(
-        FaultRule("wrong_shape", path="/api/v1/app-conversations", method="GET", body=[conversation], times=None)
+        FaultRule(
+            "wrong_shape", path="/api/v1/app-conversations", method="GET", body=[conversation], times=None
+        )
     )
 
 
@@ -173,7 +178,9 @@ def test_a_refused_session_key_is_an_authentication_error_without_the_key(
     wrong = "wrong-session-key-4001"
     with caplog.at_level(logging.DEBUG), OpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
         conversation = api.create_conversation(LONG)
-        _answer_conversations_with(server, {**_conversation_json(api, conversation.id), "session_api_key": wrong})
+        _answer_conversations_with(
+            server, {**_conversation_json(api, conversation.id), "session_api_key": wrong}
+        )
         with pytest.raises(AuthenticationError) as caught:
             api.wait(conversation.id, timeout=30)
     assert "4001" in str(caught.value)

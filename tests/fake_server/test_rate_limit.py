@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from openhands_api.testing import FakeOpenHandsServer, SystemClock, create_app
+from openhands_api.testing import FakeOpenHandsServer, ManualClock, SystemClock, create_app
 from openhands_api.testing.faults.limiter import RateLimiter, Verdict
 
 DELAY = 0.3
@@ -80,10 +80,16 @@ async def test_burst_is_served_then_delayed_then_refused_with_retry_after() -> N
 
 
 async def test_budget_recovers_after_the_window() -> None:
-    app = create_app(clock=SystemClock(), rate_limit_delay=0.05, rate_limit_window=0.2)
+    # A clock that moves only when told: a busy machine cannot stretch the burst past the
+    # window (it did, with the real clock and a 0.2 s window). No delay, so that the held
+    # requests' sleeps do not move it either.
+    clock = ManualClock()
+    app = create_app(clock=clock, rate_limit_delay=0.0, rate_limit_window=1.0)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fake") as client:
-        assert any(r.status_code == 429 for r, _ in await burst(client, 25))
-        await asyncio.sleep(0.25)
+        assert sum(r.status_code == 429 for r, _ in await burst(client, 25)) == 5
+        clock.advance(0.5)  # still inside the window: still refused
+        assert all(r.status_code == 429 for r, _ in await burst(client, 3))
+        clock.advance(1.01)  # the window has passed: a whole budget again
         assert all(r.status_code == 200 for r, _ in await burst(client, 10))
 
 

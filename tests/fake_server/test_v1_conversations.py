@@ -42,7 +42,9 @@ async def test_app_conversation_has_the_real_keys_and_live_fields(
     assert list(data) == APP_CONVERSATION_KEYS
     assert data["id"] == conversation_id
     assert (data["sandbox_status"], data["execution_status"]) == ("RUNNING", "finished")
-    assert data["conversation_url"] == f"http://localhost:8000/api/conversations/{conversation_id}"
+    assert data["conversation_url"] == (
+        f"http://fake/_agent/{data['sandbox_id']}/api/conversations/{conversation_id}"
+    )
     assert len(data["session_api_key"]) > 30
     assert (data["agent_kind"], data["llm_model"], data["trigger"]) == ("openhands", "openai/fake", None)
     assert data["tags"] == {"archiveworkspacepath": "."}

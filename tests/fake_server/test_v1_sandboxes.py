@@ -46,7 +46,9 @@ async def test_sandbox_info_has_the_real_keys_and_urls_while_running(
     assert list(info) == SANDBOX_KEYS
     assert info["status"] == "RUNNING"
     assert info["sandbox_spec_id"] == "ghcr.io/openhands/agent-server:1.34.0-python"
-    assert info["exposed_urls"] == [{"name": "AGENT_SERVER", "url": "http://localhost:8000", "port": 8000}]
+    assert info["exposed_urls"] == [
+        {"name": "AGENT_SERVER", "url": f"http://fake/_agent/{sandbox_id}", "port": 80}
+    ]
     assert info["created_at"].endswith("Z")
 
 
@@ -68,11 +70,15 @@ async def test_sandbox_search_is_newest_first_with_offset_page_ids(
     assert ([s["id"] for s in page["items"]], page["next_page_id"]) == ([first], None)
 
 
-async def test_each_sandbox_gets_its_own_agent_server_port(v1: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_each_sandbox_gets_its_own_agent_server_url(v1: httpx.AsyncClient, clock: ManualClock) -> None:
     first = await conversation(v1, await ready(v1, clock, None))
     second = await conversation(v1, await ready(v1, clock, None))
-    assert first["conversation_url"].startswith("http://localhost:8000/")
-    assert second["conversation_url"].startswith("http://localhost:8001/")
+    assert first["conversation_url"].startswith(
+        f"http://fake/_agent/{first['sandbox_id']}/api/conversations/"
+    )
+    assert second["conversation_url"].startswith(
+        f"http://fake/_agent/{second['sandbox_id']}/api/conversations/"
+    )
 
 
 async def test_raw_sandbox_can_be_started(v1: httpx.AsyncClient) -> None:

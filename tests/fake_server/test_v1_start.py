@@ -151,7 +151,8 @@ async def test_sandbox_id_appears_at_waiting_and_agent_url_at_starting_conversat
     clock.advance(0.17)
     starting = await task_of(v1, task["id"])
     assert starting["status"] == "STARTING_CONVERSATION"
-    assert starting["agent_server_url"] == "http://localhost:8000"
+    # On the fake's own origin (the client's base URL): the agent-server tier answers there.
+    assert starting["agent_server_url"] == f"http://fake/_agent/{waiting['sandbox_id']}"
     assert starting["app_conversation_id"] is None
 
 
@@ -351,9 +352,10 @@ async def test_fake_start_error_directive_ends_the_task_in_error_with_a_detail(
     failed = await task_of(v1, task["id"])
     assert failed["status"] == "ERROR"
     assert failed["app_conversation_id"] is None
-    assert failed["agent_server_url"] == "http://localhost:8000"
+    agent_url = f"http://fake/_agent/{failed['sandbox_id']}"
+    assert failed["agent_server_url"] == agent_url
     assert failed["detail"].startswith(
-        "Server error '500 Internal Server Error' for url 'http://localhost:8000/api/conversations'\n"
+        f"Server error '500 Internal Server Error' for url '{agent_url}/api/conversations'\n"
     )
 
 

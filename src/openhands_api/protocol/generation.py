@@ -148,6 +148,21 @@ class Generation(ABC):
         found it still going is a Progress snapshot (outcome ``in_progress``)."""
 
     @abstractmethod
+    def find_created(
+        self,
+        request: NewConversation,
+        *,
+        since: float,
+        conversation_id: str | None,
+        exclude: frozenset[str],
+    ) -> Op[Conversation | None]:
+        """The conversation an earlier create of ``request`` made — one sent at ``since`` (wall
+        clock) by a client that may no longer exist, so none of this client's memory of its own
+        creates helps — or None when provably there is none. ``conversation_id``: the id that
+        create chose (V1). ``exclude``: ids that are known not to be it (the caller's other
+        conversations). CreateUndecided when it cannot tell within the start timeout."""
+
+    @abstractmethod
     def observe(self, conversation_id: str) -> Op[ConversationResult]:
         """One look: the conversation and its outcome now (NotFoundError if unknown)."""
 

@@ -413,6 +413,8 @@ class _Lookup:
     sent_wall: float
     sent_mono: float
     first_messages: dict[str, Any] = field(default_factory=dict)
+    # Conversations the caller knows are not the one looked for (another task's, say).
+    exclude: frozenset[str] = frozenset()
 
     def oldest_possible(self, server_now: float | None, arrived: float) -> float:
         """The earliest ``created_at`` (epoch seconds) the conversation could have: the server's
@@ -422,6 +424,16 @@ class _Lookup:
         if server_now is None:
             return self.sent_wall - LOOKUP_WINDOW
         return server_now - (arrived - self.sent_mono) - CLOCK_MARGIN
+
+
+@dataclass
+class _EarlierLookup(_Lookup):
+    """A lookup for a create sent by another process (a batch run that was killed): its
+    monotonic clock means nothing here, so the window is the sent time by the client's wall
+    clock less ``LOOKUP_WINDOW``, whatever the server's Date says."""
+
+    def oldest_possible(self, server_now: float | None, arrived: float) -> float:
+        return self.sent_wall - LOOKUP_WINDOW
 
 
 # ---------------------------------------------------------------------------- the generation
@@ -435,17 +447,7 @@ class V0Generation(Generation):
 
     def create(self, request: NewConversation, *, start_timeout: float | None = None) -> Op[Conversation]:
         # A V0 create returns before the runtime starts: there is no start to bound or follow.
-        if request.title is not None:
-            validate_title(request.title)
-        body = v0.create_body(
-            request.prompt,
-            repository=request.repository,
-            selected_branch=request.branch,
-            git_provider=request.git_provider,
-            image_urls=request.image_urls,
-            conversation_instructions=request.conversation_instructions,
-            **request.options,
-        )
+        body = self._create_body(request)
         conversation_id, found = yield from self._create_exactly_once(body)
         if request.title is not None:
             # V0 create has no title field: rename right after (the nearest equivalent).
@@ -466,6 +468,20 @@ class V0Generation(Generation):
             branch=body.get("selected_branch"),
             git_provider=body.get("git_provider"),
             raw={"conversation_id": conversation_id},
+        )
+
+    @staticmethod
+    def _create_body(request: NewConversation) -> dict[str, Any]:
+        if request.title is not None:
+            validate_title(request.title)
+        return v0.create_body(
+            request.prompt,
+            repository=request.repository,
+            selected_branch=request.branch,
+            git_provider=request.git_provider,
+            image_urls=request.image_urls,
+            conversation_instructions=request.conversation_instructions,
+            **request.options,
         )
 
     def _create_exactly_once(self, body: dict[str, Any]) -> Op[tuple[str, ConversationInfo | None]]:
@@ -509,6 +525,35 @@ class V0Generation(Generation):
                 return str(response.conversation_id), None
         finally:
             self.context.in_flight.remove(claim)
+
+    def find_created(
+        self,
+        request: NewConversation,
+        *,
+        since: float,
+        conversation_id: str | None,
+        exclude: frozenset[str],
+    ) -> Op[Conversation | None]:
+        """The lost-create lookup of :meth:`_create_exactly_once`, for a create sent at ``since``
+        by another process: a conversation created since then (less ``LOOKUP_WINDOW``), unknown
+        to the caller, with our repository, branch and provider and our prompt as its first user
+        message. V0 has no client-chosen id: ``conversation_id`` is not used."""
+        body = self._create_body(request)
+        claim = _Claim(fingerprint(body))
+        lookup = _EarlierLookup(body, claim, sent_wall=since, sent_mono=0.0, exclude=exclude)
+        now = yield Now(wall=True)
+        # The create may have reached the server just before its sender died: absence is
+        # believed only once a request sent at ``since`` would have been answered.
+        settle = max(0.0, since + self.context.request_timeout - now)
+        found = yield from self._find_created(lookup, settle=settle)
+        if found is None:
+            return None
+        self.context.created.add(found.conversation_id)
+        if request.title is not None and found.title != request.title:
+            yield v0.update_title(found.conversation_id, request.title)
+        return v0.to_conversation(found, base_url=self.context.base_url).model_copy(
+            update={"title": request.title or found.title, "outcome": Outcome.IN_PROGRESS}
+        )
 
     def _find_created(self, lookup: _Lookup, *, settle: float) -> Op[ConversationInfo | None]:
         """The recent conversation, unknown to this client, that the lost create made: None when
@@ -579,7 +624,11 @@ class V0Generation(Generation):
             arrived = yield Now()
             oldest_possible = lookup.oldest_possible(server_now, arrived)
             for info in page.results:
-                if info.conversation_id in known or not could_be(info, body):
+                if (
+                    info.conversation_id in known
+                    or info.conversation_id in lookup.exclude
+                    or not could_be(info, body)
+                ):
                     continue
                 if info.created_at is not None and info.created_at.timestamp() < oldest_possible:
                     continue

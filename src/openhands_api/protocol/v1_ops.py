@@ -17,7 +17,7 @@ names it — and a resend reuses the id.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
@@ -531,6 +531,28 @@ def nothing() -> Op[None]:
     yield
 
 
+# ---------------------------------------------------------------------------- lookups
+
+
+def asked_for(task: StartTask, request: NewConversation, exclude: frozenset[str]) -> bool:
+    """Whether ``task``'s echoed start request is ``request``'s: the same prompt (the text
+    of its initial message) and repository, and neither its conversation nor the id it asked
+    for is in ``exclude``."""
+    asked = task.request or {}
+    own = (task.app_conversation_id, asked.get("conversation_id"))
+    ids = {str(i).replace("-", "").lower() for i in own if i}
+    if ids & {i.replace("-", "").lower() for i in exclude}:
+        return False
+    if asked.get("selected_repository") != request.repository:
+        return False
+    message = asked.get("initial_message") or {}
+    content = message.get("content") if isinstance(message, dict) else None
+    texts = [
+        part.get("text") for part in content or [] if isinstance(part, dict) and part.get("type") == "text"
+    ]
+    return texts[:1] == [request.prompt]
+
+
 # ---------------------------------------------------------------------------- the generation
 
 
@@ -679,12 +701,59 @@ class V1Generation(Generation):
         )
         return ready
 
+    def find_created(
+        self,
+        request: NewConversation,
+        *,
+        since: float,
+        conversation_id: str | None,
+        exclude: frozenset[str],
+    ) -> Op[Conversation | None]:
+        """The conversation a create sent at ``since`` by another process made: by the id it
+        chose (``conversation_id``: the conversation, or the start task that asked for it), or
+        else the one start task since then whose request has our prompt and repository and is
+        not in ``exclude``. A start task found not yet READY is followed to READY."""
+        now = yield Now(wall=True)
+        # A create that reached the server just before its sender died may still be in progress
+        # there: absence counts only once a request sent at ``since`` would have been answered.
+        settle = max(0.0, since + self.context.request_timeout - now)
+        window = since - LOOKUP_WINDOW
+        wanted = v1.conversation_id_hex(conversation_id) if conversation_id is not None else None
+        if wanted is not None:
+            task, found = yield from self._find_started(wanted, since=window, settle=settle)
+        else:
+            task, found = yield from self._find_started(
+                None, since=window, settle=settle, matches=lambda t: asked_for(t, request, exclude)
+            )
+        if task is None and found is None:
+            return None
+        if found is None:
+            assert task is not None
+            started = yield Now()
+            deadline = started + self.context.start_timeout
+            task = yield from self._follow_start_task(
+                task, deadline=deadline, timeout=self.context.start_timeout
+            )
+            requested = wanted or str((task.request or {}).get("conversation_id") or "")
+            found = yield from self._conversation_of(task, requested, deadline=deadline)
+        if request.title is not None and found.title != request.title:
+            found = yield v1.update_conversation(found.id, title=request.title)
+        return v1.to_conversation(
+            found, base_url=self.context.base_url, start_task_id=task.id if task else None
+        )
+
     def _find_started(
-        self, conversation_id: str, *, since: float, settle: float
+        self,
+        conversation_id: str | None,
+        *,
+        since: float,
+        settle: float,
+        matches: Callable[[StartTask], bool] | None = None,
     ) -> Op[tuple[StartTask | None, AppConversation | None]]:
         """After a lost create: the conversation with our id, or the start task that asked for
-        it, among every task created since ``since`` (wall clock, paged back to it — with many
-        creates in flight, ours can be far from the newest).
+        it (or, without an id, the one start task that ``matches``), among every task created
+        since ``since`` (wall clock, paged back to it — with many creates in flight, ours can
+        be far from the newest). Several start tasks that match: CreateUndecided.
 
         "Absent" is believed only after the lookup has looked for ``settle`` seconds since the
         failure (:func:`~.generation.absence_settle`: a request whose answer timed out may
@@ -692,6 +761,14 @@ class V1Generation(Generation):
         one's), with at least two looks when it must settle.
         A look that fails does not count; when no look has been answered for
         ``SILENT_LOOKUP_LIMIT`` seconds, CreateUndecided."""
+        if conversation_id is not None:
+            wanted = conversation_id
+
+            def matches(task: StartTask) -> bool:
+                requested = (task.request or {}).get("conversation_id")
+                return isinstance(requested, str) and requested.replace("-", "").lower() == wanted
+
+        assert matches is not None
         poll = self.context.poll
         started = yield Now()
         answered_at = started
@@ -700,17 +777,20 @@ class V1Generation(Generation):
         while True:
             now = yield Now()
             try:
-                conversation = yield from get_conversation(conversation_id)
-                if conversation is not None:
-                    return None, conversation
-                task = yield from self._start_task_asking_for(conversation_id, since=since)
+                if conversation_id is not None:
+                    conversation = yield from get_conversation(conversation_id)
+                    if conversation is not None:
+                        return None, conversation
+                tasks = yield from self._start_tasks_where(matches, since=since)
             except TRANSIENT_ERRORS:
                 if now - answered_at >= SILENT_LOOKUP_LIMIT:
                     raise CreateUndecided("the server does not answer the lookup") from None
             else:
                 answered_at = now
-                if task is not None:
-                    return task, None
+                if len(tasks) > 1 and conversation_id is None:
+                    raise CreateUndecided("several start tasks could be the one looked for")
+                if tasks:
+                    return tasks[0], None
                 absent += 1
                 if now - started >= settle and (absent >= 2 or settle == 0):
                     return None, None
@@ -719,20 +799,20 @@ class V1Generation(Generation):
             yield Sleep(interval)
             interval = poll.next(interval)
 
-    def _start_task_asking_for(self, conversation_id: str, *, since: float) -> Op[StartTask | None]:
-        """The start task whose request names ``conversation_id``, created since ``since``."""
+    def _start_tasks_where(
+        self, matches: Callable[[StartTask], bool], *, since: float
+    ) -> Op[list[StartTask]]:
+        """The start tasks created since ``since`` that ``matches``, newest first."""
         created_after = datetime.fromtimestamp(since, tz=timezone.utc)
+        found: list[StartTask] = []
         page_id: str | None = None
         while True:
             page: StartTaskPage = yield v1.search_start_tasks(
                 created_at_gte=created_after, page_id=page_id, limit=100
             )
-            for task in page.items:
-                requested = (task.request or {}).get("conversation_id")
-                if isinstance(requested, str) and requested.replace("-", "").lower() == conversation_id:
-                    return task
+            found.extend(task for task in page.items if matches(task))
             if page.next_page_id is None or not page.items or page.next_page_id == page_id:
-                return None
+                return found
             page_id = page.next_page_id
 
     # ------------------------------------------------------------------ reading

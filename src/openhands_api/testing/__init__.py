@@ -23,7 +23,8 @@ Public API::
                                        seed_workspace(), set_sandbox_status(), reset(), ...
     ManualClock, SystemClock, Clock    injectable time
     FaultRule(fault, *, method=None, path=None, times=1, skip=0, probability=1.0, status=None,
-              delay=None, size=None, retry_after=None, ratelimit_headers=False, body=None)
+              delay=None, size=None, retry_after=None, ratelimit_headers=False, body=None,
+              frames=None)
                                        a scripted fault for the requests it matches
     Chaos(probability=0.1, *, faults=..., statuses=(502, 503, 504, 500), paths=None,
           methods=None, seed=None, delay=1.0, retry_after="1", ratelimit_headers=False)
@@ -59,6 +60,13 @@ under ``/_fake/`` are never faulted. The kinds (details in ``faults/injector.py`
 * ``gzip_bomb`` — processed; 200 JSON, gzip, a small body that inflates to ``size`` bytes
   (default 512 MiB).
 
+WebSocket faults (``ws_`` kinds) match only the WebSocket handshakes of the agent-server tier
+(below) and the kinds above only HTTP requests; chaos never draws them:
+
+* ``ws_refuse`` — the upgrade is answered with ``status`` (default 403); no socket.
+* ``ws_stall`` — accepted and authenticated, then nothing for ``delay`` seconds.
+* ``ws_drop`` — the connection drops (no close frame) after ``frames`` frames.
+
 Refused connections come before any request, so they are not a rule:
 ``FakeOpenHandsServer.refuse_connections(seconds)`` (``ECONNREFUSED``, then the same port
 serves again). In-process (``httpx.ASGITransport``) resets raise ``httpx.ReadError`` from
@@ -68,6 +76,16 @@ Command line: ``python -m openhands_api.testing serve --port 8000 [--generations
 [--fault RULE_JSON]... [--chaos PROBABILITY --chaos-seed N]``. Pytest fixtures:
 ``fake_openhands`` and ``fake_openhands_factory`` (plugin ``openhands_api.testing.pytest_plugin``).
 Routes under ``/_fake/`` are test controls, not part of OpenHands.
+
+V1 agent servers (``v1/agent_server.py``, ``docs/fake-agent-server.md``): the URLs the V1
+records hand out point at the fake's own origin — ``<origin>/_agent/<sandbox_id>`` is a
+sandbox's ``AGENT_SERVER`` URL and ``agent_server_url``, ``conversation_url`` is
+``<that>/api/conversations/<hex id>`` — and answer as the SDK's agent server: the sandbox's
+``X-Session-API-Key`` (401 otherwise), 503 while the sandbox is not running (no agent server
+there), ``GET /api/conversations/{id}``, ``…/events/search`` and ``…/events/count`` (the
+agent's live log, no webhook lag), ``POST …/events``, ``…/agent_final_response``, and the
+WebSocket ``/sockets/events/{id}`` (``resend_mode``, first-frame auth, close codes 4001,
+4004 and 1013; knobs ``websocket_auth_timeout``, ``websocket_max_subscribers``).
 
 Browser tests: ``static_dir`` (``serve --static DIR``) serves a directory at ``/_fake/static/``,
 a page on the fake's own origin; ``cors_origin`` (``serve --cors ORIGIN|*``) answers preflights
@@ -79,7 +97,8 @@ Layout (everything below is implementation; the names above are the public API):
                plain middleware, CORS, health and ``/_fake/`` control routes, Cloud's web-app
                fallback, and ``error_bodies.py``, every error body in the real stack's words
     v0/        V0 (1.6.0): routes, store, conversation, scripted agent, events
-    v1/        V1 (1.11.0 / 1.6.0): routes, request models, store, conversation, events, settings
+    v1/        V1 (1.11.0 / 1.6.0): routes, request models, store, conversation, events, settings,
+               and the agent servers (``agent_server.py``)
     faults/    edge behaviour: fault rules and injector, fault/rate-limit/crash middleware,
                rate limiters, the TCP connection handle and the crash answer
     serving/   app factory, uvicorn runner, ``serve`` command line, pytest fixtures
@@ -87,7 +106,7 @@ Layout (everything below is implementation; the names above are the public API):
 
 Nothing here imports ``openhands_api`` outside this package (``tests/fake_server/test_independence.py``).
 
-Requires the ``testing`` extra (FastAPI, uvicorn); nothing outside this subpackage imports them.
+Requires the ``testing`` extra (FastAPI, uvicorn, websockets); nothing outside this subpackage imports them.
 """
 
 from __future__ import annotations

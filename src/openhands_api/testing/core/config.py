@@ -165,6 +165,14 @@ class FakeServerConfig:
     """Cloud's cap on running sandboxes: a V1 create while this many sandboxes are starting
     or running answers 429 ``CONCURRENCY_LIMIT_REACHED``. None: no cap (self-hosted)."""
 
+    # --- V1 agent server (``v1/agent_server.py``) ---------------------------------------------
+    websocket_auth_timeout: float = 10.0
+    """Seconds (real ones) the agent server's ``/sockets/events/{id}`` waits for the first
+    frame ``{"type":"auth",…}`` before it closes with 4001 (the real server: 10)."""
+    websocket_max_subscribers: int = 50
+    """WebSocket subscribers one conversation takes; the next is closed with 1013 (the real
+    agent server's event service: 50)."""
+
     # --- fault injection (``faults/injector.py``; change at run time through ``state.faults``) ------
     faults: list[FaultRule] = field(default_factory=list)
     """Fault rules active from the start (``state.reset()`` restores them)."""
@@ -240,6 +248,10 @@ class FakeServerConfig:
             raise ConfigError(Knob("rate_limit_requests"), " must be >= 1")
         if self.max_concurrent_conversations < 1:
             raise ConfigError(Knob("max_concurrent_conversations"), " must be >= 1")
+        if not self.websocket_auth_timeout > 0:
+            raise ConfigError(Knob("websocket_auth_timeout"), " must be > 0")
+        if isinstance(self.websocket_max_subscribers, bool) or self.websocket_max_subscribers < 1:
+            raise ConfigError(Knob("websocket_max_subscribers"), " must be >= 1")
         if self.webhook_flush_delay is not None and not self.webhook_flush_delay >= 0:
             raise ConfigError(Knob("webhook_flush_delay"), " must be >= 0 when set")
         if self.webhook_batch_size < 1:

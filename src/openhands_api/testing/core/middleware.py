@@ -5,7 +5,8 @@ documented there):
 
 * ``DateHeaderMiddleware`` — the ``Date`` header, from ``state.clock``.
 * ``RequestLogMiddleware`` — records method, path, final status and the answer's body bytes
-  in ``state.requests``.
+  in ``state.requests``; WebSocket handshakes too (``GET``, the path with its query as sent,
+  101 once accepted, else the refusal's status), so a test sees a key a client put in a URL.
 * ``AdvanceMiddleware`` — materialises simulated time up to now before the route runs.
 * ``CacheControlMiddleware`` — the ``Cache-Control``/``Pragma``/``Expires`` headers every
   normal response of 1.6.0 carries (``NO_CACHE_HEADERS``; ``/assets`` get a long-lived one).
@@ -37,11 +38,14 @@ class RequestLogMiddleware:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_control(scope):
+        if scope["type"] not in ("http", "websocket") or is_control(scope):
             await self.app(scope, receive, send)
             return
         query = scope.get("query_string", b"").decode("latin-1")
         path = scope["path"] + (f"?{query}" if query else "")
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send, path)
+            return
         recorded: RequestRecord | None = None
 
         def record(status: int) -> None:
@@ -64,6 +68,26 @@ class RequestLogMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             record(0)  # the app never answered (it raised, or the client went away)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        recorded = False
+
+        async def record_handshake(message: Message) -> None:
+            nonlocal recorded
+            if not recorded:
+                status = {"websocket.accept": 101, "websocket.close": 403}.get(message["type"])
+                if message["type"] == "websocket.http.response.start":
+                    status = int(message["status"])
+                if status is not None:
+                    recorded = True
+                    self.state.record_request(RequestRecord("GET", path, status))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_handshake)
+        finally:
+            if not recorded:
+                self.state.record_request(RequestRecord("GET", path, 0))
 
 
 class AdvanceMiddleware:

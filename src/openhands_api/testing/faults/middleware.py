@@ -53,7 +53,8 @@ class RateLimitMiddleware:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_control(scope) or scope["path"].startswith("/assets"):
+        # The agent servers (/_agent/) are not behind the app server's limiter.
+        if scope["type"] != "http" or is_control(scope) or scope["path"].startswith(("/assets", "/_agent/")):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")

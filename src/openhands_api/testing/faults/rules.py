@@ -44,8 +44,16 @@ FAULT_KINDS: tuple[str, ...] = (
     "corrupt_gzip",
     "oversize",
     "gzip_bomb",
+    "ws_refuse",
+    "ws_stall",
+    "ws_drop",
 )
-"""Every ``fault`` a ``FaultRule`` or ``Chaos`` accepts (documented in ``faults/injector.py``)."""
+"""Every ``fault`` a ``FaultRule`` accepts (documented in ``faults/injector.py``; the ``ws_``
+kinds in ``v1/agent_server.py``)."""
+
+WEBSOCKET_FAULT_KINDS: tuple[str, ...] = ("ws_refuse", "ws_stall", "ws_drop")
+"""Faults of WebSocket connections (the agent server's ``/sockets/events/{id}``): they match
+only WebSocket handshakes, and the other kinds only HTTP requests. Chaos never draws them."""
 
 CHAOS_FAULTS: tuple[str, ...] = (
     "reset_before",
@@ -117,6 +125,8 @@ class FaultRule:
     body: Any = None
     """``wrong_shape``: the JSON sent instead of the real answer (default ``{"unexpected": true}``;
     e.g. ``[]`` for a list where an object belongs)."""
+    frames: int | None = None
+    """``ws_drop``: event frames the socket sends before the connection drops (required, >= 0)."""
 
     def __post_init__(self) -> None:
         fault = self.fault
@@ -154,17 +164,26 @@ class FaultRule:
             status = 500 if status is None else status
             if status != 200 and not 500 <= status <= 599:
                 raise ValueError('an "html" fault answers 200 or a 5xx status')
+        elif fault == "ws_refuse":
+            status = 403 if status is None else status
+            if not 400 <= status <= 599:
+                raise ValueError('a "ws_refuse" fault needs a 4xx or 5xx status')
         elif status is not None:
-            raise ValueError('status applies to "status" and "html" faults only')
+            raise ValueError('status applies to "status", "html" and "ws_refuse" faults only')
         object.__setattr__(self, "status", status)
 
         delay = 0.5 if fault == "trickle" and self.delay is None else self.delay
-        if fault in ("slow", "trickle"):
+        if fault in ("slow", "trickle", "ws_stall"):
             if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay <= 0:
                 raise ValueError(f'a "{fault}" fault needs delay=SECONDS > 0')
             object.__setattr__(self, "delay", float(delay))
         elif delay is not None:
-            raise ValueError('delay applies to "slow" and "trickle" faults only')
+            raise ValueError('delay applies to "slow", "trickle" and "ws_stall" faults only')
+        if fault == "ws_drop":
+            if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 0:
+                raise ValueError('a "ws_drop" fault needs frames=N >= 0')
+        elif self.frames is not None:
+            raise ValueError('frames applies to "ws_drop" faults only')
         size = (
             {"oversize": 50_000_000, "gzip_bomb": 512 * 1024 * 1024}.get(fault)
             if self.size is None
@@ -246,9 +265,10 @@ class Chaos:
         faults = _str_tuple(self.faults, "faults")
         if faults is None:
             raise ValueError("faults must be a non-empty list of fault kinds")
-        bad = [f for f in faults if f not in FAULT_KINDS]
+        http_kinds = tuple(k for k in FAULT_KINDS if k not in WEBSOCKET_FAULT_KINDS)
+        bad = [f for f in faults if f not in http_kinds]
         if bad:
-            raise ValueError(f"unknown fault kinds {bad}; chaos draws from {FAULT_KINDS}")
+            raise ValueError(f"unknown fault kinds {bad}; chaos draws from {http_kinds}")
         object.__setattr__(self, "faults", faults)
         statuses = tuple(self.statuses)
         if not statuses or not all(
@@ -436,13 +456,18 @@ class FaultSet:
             return list(self._fired)
 
     # ------------------------------------------------------------------ the decision
-    def pick(self, method: str, path: str, now: float) -> tuple[FaultRule, FaultRecord] | None:
-        """The fault for this request, logged, or None to serve it normally."""
+    def pick(
+        self, method: str, path: str, now: float, *, websocket: bool = False
+    ) -> tuple[FaultRule, FaultRecord] | None:
+        """The fault for this request (``websocket``: this WebSocket handshake), logged, or
+        None to serve it normally."""
         with self._lock:
-            hit = self._pick_rule(method, path)
+            hit = self._pick_rule(method, path, websocket)
             rule_id: int | None = None
             if hit is not None:
                 rule_id, rule = hit
+            elif websocket:
+                return None
             else:
                 drawn = self._draw_chaos(method, path)
                 if drawn is None:
@@ -452,10 +477,10 @@ class FaultSet:
             self._fired.append(record)
             return rule, record
 
-    def _pick_rule(self, method: str, path: str) -> tuple[int, FaultRule] | None:
+    def _pick_rule(self, method: str, path: str, websocket: bool) -> tuple[int, FaultRule] | None:
         for active in self._rules:
             rule = active.rule
-            if not rule.matches(method, path):
+            if (rule.fault in WEBSOCKET_FAULT_KINDS) != websocket or not rule.matches(method, path):
                 continue
             active.matched += 1
             if active.matched <= rule.skip:

@@ -41,11 +41,14 @@ from ..core.config import FakeServerConfig
 from ..core.control import CONTROL_PREFIX, build_control_router
 from ..core.cors import CorsMiddleware
 from ..core.health import build_health_router
+from ..core.origin import OriginMiddleware
 from ..core.state import FakeState
 from ..core.web_page import build_web_page_router
 from ..faults import middleware as edge_mw
 from ..faults.injector import FaultInjector
 from ..v0.routes import build_v0_router
+from ..v1.agent_server import build_agent_server_app
+from ..v1.conversation import AGENT_SERVER_PREFIX
 from ..v1.routes import build_v1_open_router, build_v1_router
 
 STATIC_PREFIX = f"{CONTROL_PREFIX}/static"
@@ -87,6 +90,9 @@ def create_app(config: FakeServerConfig | None = None, **overrides: Any) -> Fake
     if effective.serves_v1:
         app.include_router(build_v1_open_router(state))
         app.include_router(build_v1_router(state))
+    if effective.serves_v1:
+        # Each sandbox's agent server, on this origin (the URLs the V1 records hand out).
+        app.mount(AGENT_SERVER_PREFIX, build_agent_server_app(state))
     app.include_router(build_web_page_router(state))
     if effective.static_dir is not None:
         # Before Cloud's catch-all web app, so the files win; under /_fake/ so that no fault,
@@ -106,6 +112,7 @@ def create_app(config: FakeServerConfig | None = None, **overrides: Any) -> Fake
     app.add_middleware(core_mw.RequestLogMiddleware, state=state)
     app.add_middleware(edge_mw.FaultHookMiddleware, state=state)
     app.add_middleware(core_mw.DateHeaderMiddleware, state=state)
+    app.add_middleware(OriginMiddleware)
     if effective.cors_origin is not None:
         app.add_middleware(CorsMiddleware, origin=effective.cors_origin)
     return app

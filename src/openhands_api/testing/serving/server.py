@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
 import logging
 import socket
 import struct
@@ -270,6 +271,10 @@ class FakeOpenHandsServer:
             # "auto" could pick httptools or uvloop instead.
             http=_FaultableH11Protocol,
             loop="asyncio",
+            # The agent-server tier's /sockets/events/{id} (websockets' Sans-I/O implementation:
+            # supports denial responses, no deprecated legacy API). Without the package the
+            # fake still serves HTTP; upgrades then get uvicorn's plain answer.
+            ws="websockets-sansio" if importlib.util.find_spec("websockets") else "none",
             log_level=self._log_level,
             lifespan="off",
             # The app stamps Date from its own clock (core/middleware.py DateHeaderMiddleware).

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.origin import request_origin
 from .events import AGENT_SERVER_IMAGE, Event, iso_naive, iso_z, token_usage
 
 # Start-task statuses (AppConversationStartTaskStatus).
@@ -32,6 +33,15 @@ SANDBOX_MISSING = "MISSING"
 SANDBOX_STATUSES = (SANDBOX_STARTING, SANDBOX_RUNNING, SANDBOX_PAUSED, SANDBOX_ERROR, SANDBOX_MISSING)
 
 ARCHIVE_WORKSPACE_PATH_TAG = "archiveworkspacepath"
+
+AGENT_SERVER_PREFIX = "/_agent"
+"""Where each sandbox's agent server answers on the fake's own origin:
+``<origin>/_agent/<sandbox_id>`` is its ``AGENT_SERVER`` URL (``v1/agent_server.py``)."""
+
+
+def agent_server_url(sandbox_id: str) -> str:
+    """A sandbox's agent-server URL, on the origin of the request being served."""
+    return f"{request_origin()}{AGENT_SERVER_PREFIX}/{sandbox_id}"
 
 
 def dashed(hex_id: str) -> str:
@@ -50,7 +60,8 @@ class V1StartTask:
     detail: str | None = None
     app_conversation_id: str | None = None
     sandbox_id: str | None = None
-    agent_server_url: str | None = None
+    agent_server_sandbox_id: str | None = None
+    """Set at ``STARTING_CONVERSATION``: ``agent_server_url`` is that sandbox's agent server."""
     snapshots: list[dict[str, Any]] = field(default_factory=list)
     """Every state the task went through, as ``stream-start`` sends them."""
 
@@ -68,7 +79,9 @@ class V1StartTask:
             "detail": self.detail,
             "app_conversation_id": self.app_conversation_id,
             "sandbox_id": self.sandbox_id,
-            "agent_server_url": self.agent_server_url,
+            "agent_server_url": (
+                agent_server_url(self.agent_server_sandbox_id) if self.agent_server_sandbox_id else None
+            ),
             "request": self.request,
             "created_at": render(self.created_at),
             "updated_at": render(self.updated_at),
@@ -83,12 +96,11 @@ class V1Sandbox:
     sandbox_id: str
     created_at: float
     session_api_key: str
-    port: int
     status: str = SANDBOX_STARTING
 
     @property
     def agent_server_url(self) -> str:
-        return f"http://localhost:{self.port}"
+        return agent_server_url(self.sandbox_id)
 
     @property
     def exposes_urls(self) -> bool:
@@ -104,7 +116,7 @@ class V1Sandbox:
             "status": self.status,
             "session_api_key": self.session_api_key if running else None,
             "exposed_urls": (
-                [{"name": "AGENT_SERVER", "url": self.agent_server_url, "port": self.port}]
+                [{"name": "AGENT_SERVER", "url": self.agent_server_url, "port": request_origin().port}]
                 if running
                 else None
             ),

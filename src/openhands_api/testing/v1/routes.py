@@ -34,6 +34,7 @@ from ..core.state import FakeState
 from ..faults.crash import ServerCrash
 from . import settings as settings_bodies
 from .conversation import SANDBOX_ERROR, SANDBOX_MISSING, SANDBOX_PAUSED, SANDBOX_RUNNING, V1Conversation
+from .events import AGENT_SERVER_IMAGE, iso_z
 from .models import (
     AppConversationStartRequest,
     AppConversationUpdateRequest,
@@ -61,6 +62,18 @@ def _suggested_task_prompt(request: AppConversationStartRequest) -> str:
         f"Please work on this {task.task_type.value} task in {task.repo} "
         f"(#{task.issue_number}, {task.git_provider.value}): {task.title}"
     )
+
+
+def sandbox_spec(created_at: float) -> dict[str, Any]:
+    """``SandboxSpecInfo`` of the process sandboxes a self-hosted 1.11.0 starts (no ``LLM_*``
+    or ``OH_AGENT_SERVER_ENV`` variables forwarded)."""
+    return {
+        "id": AGENT_SERVER_IMAGE,
+        "command": ["python", "-m", "openhands.agent_server"],
+        "created_at": iso_z(created_at),
+        "initial_env": {"TMUX_TMPDIR": "/tmp/openhands-tmux", "OH_ENABLE_VS_CODE": "0"},
+        "working_dir": ".",
+    }
 
 
 def build_v1_router(state: FakeState) -> APIRouter:
@@ -493,6 +506,30 @@ def build_v1_router(state: FakeState) -> APIRouter:
             if not store.delete_sandbox(sandbox_id):
                 raise bodies.not_found()
         return JSONResponse({"success": True})
+
+    # ------------------------------------------------------------- sandbox specs
+    # The process sandbox service's one preset spec, created with the service.
+    specs = [sandbox_spec(store.created_at)]
+
+    @router.get("/sandbox-specs/search")
+    async def search_sandbox_specs(page_id: str | None = None, limit: Limit = 100) -> Response:
+        start = 0
+        if page_id:
+            try:
+                start = int(page_id)
+            except ValueError:
+                start = 0
+        end = start + limit
+        return JSONResponse(
+            {"items": specs[start:end], "next_page_id": str(end) if end < len(specs) else None}
+        )
+
+    @router.get("/sandbox-specs")
+    async def batch_get_sandbox_specs(id: Annotated[list[str], Query()]) -> Response:
+        if len(id) > 100:
+            return bodies.v1_too_many("sandbox specs", len(id))
+        by_id = {spec["id"]: spec for spec in specs}
+        return JSONResponse([by_id.get(spec_id) for spec_id in id])
 
     # ------------------------------------------------------------- user and settings
     @router.get("/users/me")

@@ -174,6 +174,8 @@ class V1Store:
         """Accepted ``POST /api/v1/app-conversations`` and ``…/stream-start`` calls since the last reset."""
         self.message_calls = 0
         """Accepted ``send-message`` calls since the last reset."""
+        self.created_at = scheduler.now()
+        """When the app server started (its preset sandbox spec's ``created_at``)."""
 
     # ================================================================ lifecycle: start tasks
     def reset(self) -> None:
@@ -258,7 +260,7 @@ class V1Store:
             if directives.stuck == status:
                 return
             yield self._step_time()
-        self._advance_task(task, "STARTING_CONVERSATION", agent_server_url=sandbox.agent_server_url)
+        self._advance_task(task, "STARTING_CONVERSATION", agent_server_sandbox_id=sandbox.sandbox_id)
         if directives.stuck == "STARTING_CONVERSATION":
             return
         yield self._step_time()
@@ -277,13 +279,10 @@ class V1Store:
             self._spawn_run(conversation, delay=self.config.run_start_delay)
 
     def _new_sandbox(self, sandbox_id: str | None) -> V1Sandbox:
-        ports = {s.port for s in self.sandboxes.values()}
-        port = next(p for p in range(8000, 8000 + 10_000) if p not in ports)
         sandbox = V1Sandbox(
             sandbox_id=sandbox_id or base62(os.urandom(16)),
             created_at=self.scheduler.now(),
             session_api_key=base62(os.urandom(32)),
-            port=port,
         )
         self.sandboxes[sandbox.sandbox_id] = sandbox
         return sandbox
@@ -394,8 +393,13 @@ class V1Store:
         )
 
     def _emit_full_state(self, conversation: V1Conversation) -> None:
+        value = self.full_state(conversation)
+        self._emit(conversation, ev.state_update(self._stamp(conversation, None), "full_state", value))
+
+    def full_state(self, conversation: V1Conversation) -> dict[str, Any]:
+        """The agent server's whole conversation state, as of now."""
         settings = self.settings() or {}
-        value = ev.full_state_value(
+        return ev.full_state_value(
             conversation_id=conversation.conversation_id,
             model=conversation.llm_model,
             base_url=settings.get("llm_base_url"),
@@ -405,7 +409,18 @@ class V1Store:
             last_user_message_id=conversation.last_user_message_id,
             leaf_event_id=conversation.leaf_event_id,
         )
-        self._emit(conversation, ev.state_update(self._stamp(conversation, None), "full_state", value))
+
+    def state_snapshot_event(self, conversation: V1Conversation) -> ev.Event:
+        """What the agent server sends a new WebSocket subscriber first: the current state as
+        a ``full_state`` update, stamped now and not part of the event log."""
+        stamp = self._stamp(conversation, None)
+        return ev.state_update(stamp, "full_state", self.full_state(conversation))
+
+    def live_events(self, conversation_id: str) -> list[ev.Event]:
+        """The agent server's own event log: every event emitted so far, in order, whether or
+        not the webhook has copied it to the app server yet."""
+        log = self.events.get(conversation_id)
+        return [*log.delivered, *log.pending] if log is not None else []
 
     def _receive_message(
         self, conversation: V1Conversation, content: list[dict[str, Any]], text: str
@@ -451,10 +466,20 @@ class V1Store:
         return settings is not None and bool(settings.get("llm_api_key"))
 
     def send_message(
-        self, conversation: V1Conversation, content: list[dict[str, Any]], text: str, run: bool
+        self,
+        conversation: V1Conversation,
+        content: list[dict[str, Any]],
+        text: str,
+        run: bool,
+        *,
+        direct: bool = False,
     ) -> None:
-        """``send-message`` (callers checked the sandbox runs): it arrives a little later."""
-        self.message_calls += 1
+        """``send-message`` (callers checked the sandbox runs): it arrives a little later.
+
+        ``direct``: sent to the agent server itself (``POST …/events``, the WebSocket), so
+        it is in the agent's log at once and not counted in ``message_calls``."""
+        if not direct:
+            self.message_calls += 1
 
         def arrive() -> None:
             self._receive_message(conversation, content, text)
@@ -468,6 +493,9 @@ class V1Store:
             else:
                 self._spawn_run(conversation, delay=self.config.run_start_delay)
 
+        if direct:
+            arrive()
+            return
         self.scheduler.call_later(
             arrive, owner=conversation.conversation_id, name="message", delay=self.config.send_message_delay
         )
