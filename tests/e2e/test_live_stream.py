@@ -223,6 +223,8 @@ def test_the_session_key_is_in_no_url_and_no_log_record(
     assert len(key) >= 8
     assert opened
     assert all(key not in url for url in opened)
+    # the request log has every HTTP request and the WebSocket handshakes, query included
+    assert any("/sockets/events/" in request.path for request in server.state.requests)
     assert all(key not in request.path for request in server.state.requests)
     assert all(key not in record.getMessage() for record in caplog.records)
 
@@ -230,12 +232,12 @@ def test_the_session_key_is_in_no_url_and_no_log_record(
 # ---------------------------------------------------------------------------- waiting
 
 
-def _wait_requests(factory: Factory, *, stream: bool, sync: bool = True) -> tuple[Outcome, int]:
-    """A wait on a run of several seconds, polling every 0.05–0.2 s unless it streams: its
+def _wait_requests(factory: Factory, *, stream: bool) -> tuple[Outcome, int]:
+    """A wait on a run of a few seconds, polling every 0.05–0.2 s unless it streams: its
     outcome and how many requests it made."""
     server = _server(factory)
     with OpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
-        conversation = api.create_conversation(STEPS)
+        conversation = api.create_conversation("Longer. [fake-llm steps=6 delay=3]")
         before = len(server.state.requests)
         result = api.wait(conversation.id, stream=stream)
         return result.outcome, len(server.state.requests) - before
@@ -248,9 +250,9 @@ def test_a_wait_over_the_stream_makes_almost_no_requests_while_the_agent_works(
     polled_outcome, polled = _wait_requests(fake_openhands_factory, stream=False)
     assert outcome is polled_outcome is Outcome.FINISHED
     # the looks before and after the socket opened, the one the final status called for,
-    # and the answer's reads: a handful, where polling made one or two every poll
+    # the answer's reads and the handshake: a handful, where polling made one every poll
     assert streamed <= 8
-    assert polled >= 3 * streamed
+    assert polled >= 2 * streamed
 
 
 @pytest.mark.timeout(60)
@@ -258,11 +260,11 @@ def test_a_wait_over_the_stream_ends_with_the_run_not_with_a_long_poll_interval(
     fake_openhands_factory: Factory,
 ) -> None:
     server = _server(fake_openhands_factory)
-    slow_polls = {**POLL, "poll_interval": 120.0, "max_poll_interval": 120.0}
-    with OpenHandsAPI(base_url=server.base_url, **slow_polls) as api:  # type: ignore[arg-type]
+    with OpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
         conversation = api.create_conversation(STEPS)
         before = len(server.state.requests)
-        result = api.wait(conversation.id)
+        # Polling every two minutes would outlast the test's timeout: the socket ends it.
+        result = api.wait(conversation.id, poll_interval=120.0, max_poll_interval=120.0)
         made = _requests(server, before)
     assert result.outcome is Outcome.FINISHED
     assert result.final_message
@@ -277,11 +279,13 @@ async def test_an_async_send_and_wait_over_the_stream_answers_the_follow_up(
         conversation = await api.create_conversation("First. [fake-llm steps=1]")
         await api.wait(conversation.id)
         before = len(server.state.requests)
-        result = await api.send_and_wait(conversation.id, "Again. [fake-llm steps=3 delay=2]")
+        result = await api.send_and_wait(conversation.id, "Again. [fake-llm steps=4 delay=4]")
         made = len(server.state.requests) - before
     assert result.outcome is Outcome.FINISHED
+    assert result.final_message
     assert opened
-    assert made <= 12
+    # the send (with its checks) and a few looks, not one every 0.05–0.2 s of a 3 s run
+    assert made <= 16
 
 
 def test_stream_false_on_the_client_never_opens_a_socket(
