@@ -478,17 +478,18 @@ def progress_line() -> Iterator[Callable[[ConversationResult], None] | None]:
                 if snapshot.detail:
                     parts.append(snapshot.detail.lower().replace("_", " "))
                 parts.append(f"start task {conversation.id}")
+            elif snapshot.latest_event is not None:
+                # A wait over the live stream: what the agent is doing now says more than the
+                # states of the last look (it runs, or no event would come).
+                from .views import event_brief
+
+                parts = [conversation.id, f"working {line.elapsed()}", event_brief(snapshot.latest_event)]
             else:
                 parts = [conversation.id, f"working {line.elapsed()}"]
                 if conversation.runtime:
                     parts.append(f"runtime {conversation.runtime.lower()}")
                 if conversation.agent_state:
                     parts.append(f"agent {conversation.agent_state.lower()}")
-                if snapshot.latest_event is not None:
-                    # A wait over the live stream: what the agent is doing now, last (cut first).
-                    from .views import event_brief
-
-                    parts.append(event_brief(snapshot.latest_event))
             line.show(" · ".join(parts))
 
         yield show
