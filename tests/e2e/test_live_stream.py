@@ -309,3 +309,33 @@ def test_a_wait_sees_each_pushed_event_in_its_progress(fake_openhands_factory: F
             on_progress=lambda s: seen.append(s.latest_event.kind) if s.latest_event else None,
         )
     assert "ActionEvent" in seen
+
+
+def test_a_stalled_stream_still_delivers_every_event(fake_openhands_factory: Factory) -> None:
+    server = _server(fake_openhands_factory)
+    with OpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
+        conversation = api.create_conversation(STEPS)
+        # accepted and authenticated, then nothing for a while (a buffering proxy, a busy host)
+        server.state.faults.add(FaultRule("ws_stall", path=SOCKETS, delay=1.0, times=1))
+        stream = api.stream_events(conversation.id)
+        followed = [event.id for event in stream]
+        assert stream.result is not None
+        assert stream.result.outcome is Outcome.FINISHED
+        assert followed == _log_ids(api, conversation.id)
+    assert _hits(server, "ws_stall") == 1
+
+
+def test_without_the_websocket_library_everything_polls(
+    fake_openhands_factory: Factory, opened: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openhands_api import _base_client
+
+    monkeypatch.setattr(_base_client, "websockets_installed", lambda: False)
+    server = _server(fake_openhands_factory)
+    with OpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
+        conversation = api.create_conversation(STEPS)
+        followed = [event.id for event in api.stream_events(conversation.id)]
+        assert api.wait(conversation.id).outcome is Outcome.FINISHED
+        assert followed == _log_ids(api, conversation.id)
+    assert opened == []
+    assert not any("/sockets/" in request.path for request in server.state.requests)

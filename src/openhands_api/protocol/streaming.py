@@ -19,11 +19,12 @@ Two questions, answered apart:
   events that ended the turn) and the outcome is the operation's return value, which the
   client's stream keeps as its ``result``.
 
-The transport is a strategy: :func:`follow` knows only the :class:`EventSource` interface.
-These sources poll the REST routes; a WebSocket source (the agent server's
-``/sockets/events``, CONTRACT §6.6: REST history up to a time, then ``resend_mode=since``,
-de-duplicated by id) can take their place behind the same ``stream_events`` method without
-changing the operation or the callers.
+The transport is a strategy: :func:`follow` knows only the :class:`EventSource` interface,
+and these sources poll the REST routes. Where the server pushes events (V1's agent server,
+``/sockets/events``, CONTRACT §6.6), ``v1_live.live_turn`` follows instead, behind the same
+``stream_events`` method: this REST source reads the history, the socket takes over from its
+newest timestamp (``resend_mode=since``, de-duplicated by id), and if the socket is lost for
+good, :func:`follow` continues with the same source from where the socket left off.
 
 Also here, because both the library and the CLI need them: what ``since`` may be
 (:data:`Since`) and the event *families* (``message``, ``action``, ``observation``,
