@@ -806,6 +806,84 @@ def fanout(ctx: Context) -> list[Row]:
     ]
 
 
+# ------------------------------------------------------------------------------ 11. stream
+def stream(ctx: Context) -> list[Row]:
+    """A V1 wait over the agent server's WebSocket against the same wait polling (the
+    client's defaults: every 1 s, growing to 5 s), on a run of two long agent steps: how
+    late each returns after the run's end (seen by a bare 20 ms poll of the conversation in
+    a thread), and how many requests each makes per minute while the agent works (from 2 s
+    into the wait to the run's end: the looks around opening the socket excluded)."""
+    prompt = f"Think long. [fake-llm steps=2 delay={ctx.size(10, 25)}]"
+    lateness: dict[str, list[float]] = {"stream": [], "poll": []}
+    idle: dict[str, list[float]] = {"stream": [], "poll": []}
+    settle = 2.0
+    with fake_server(NO_LIMIT, "--generations", "v1", "--speed", "5") as server:
+
+        def measure(streamed: bool) -> float:
+            with OpenHandsAPI(base_url=server.base_url, throttle=False, api_version="v1") as setup:
+                conversation_id = setup.create_conversation(prompt).id
+            meter = Meter()
+            began = time.monotonic()
+            ended: list[tuple[float, int]] = []
+            settled: list[int] = []
+
+            def watch() -> None:
+                with _raw(server.base_url) as raw:
+                    while not ended:
+                        # the count before this look: the wait's own look at the end is not idle
+                        before = meter.requests
+                        if not settled and time.monotonic() >= began + settle:
+                            settled.append(before)
+                        answer = raw.get("/api/v1/app-conversations", params={"ids": conversation_id})
+                        if answer.json()[0].get("execution_status") == "finished":
+                            ended.append((time.monotonic(), before))
+                            return
+                        time.sleep(0.02)
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            with OpenHandsAPI(
+                base_url=server.base_url,
+                throttle=False,
+                api_version="v1",
+                stream=streamed,
+                transport=CountingTransport(meter),
+            ) as api:
+                began = time.monotonic()
+                watcher.start()
+                api.wait(conversation_id, timeout=120)
+                returned = time.monotonic()
+            watcher.join(30)
+            side = "stream" if streamed else "poll"
+            end_time, end_requests = ended[0]
+            busy = max(end_time - (began + settle), 1e-3)
+            idle[side].append((end_requests - (settled[0] if settled else 0)) / busy * 60)
+            late = max(0.0, returned - end_time)
+            lateness[side].append(late)
+            return late
+
+        interleave(ctx.repeats, lambda: measure(True), lambda: measure(False))
+    return [
+        Row(
+            "stream",
+            "V1 wait: seconds from the run's end to the return",
+            "s",
+            lateness["stream"],
+            lateness["poll"],
+            "the same wait polling (1–5 s)",
+            limit=0.5,
+            on="library",
+        ),
+        Row(
+            "stream",
+            "V1 wait: requests per minute while the agent works",
+            "requests/min",
+            idle["stream"],
+            idle["poll"],
+            "the same wait polling (1–5 s)",
+        ),
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "raw_get": raw_get,
     "state_read": state_read,
@@ -817,5 +895,6 @@ BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "lost_create": lost_create,
     "cli": cli,
     "fanout": fanout,
+    "stream": stream,
 }
 """Every benchmark, by the NAME ``--only`` takes, in the order of issue 11's list."""
