@@ -138,8 +138,10 @@ def test_a_refused_upgrade_means_polling_said_once_at_debug_level(
         assert stream.result is not None
         assert stream.result.outcome is Outcome.FINISHED
         assert followed == _log_ids(api, conversation.id)
-    notes = [r.getMessage() for r in caplog.records if "by polling" in r.getMessage()]
+    notes = [r.getMessage() for r in caplog.records if r.name == "openhands_api.stream"]
     assert len(notes) == 1
+    assert "by polling" in notes[0]
+    assert "HTTP 403" in notes[0]
     assert _hits(server, "ws_refuse") >= 1
 
 

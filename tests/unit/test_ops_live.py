@@ -261,8 +261,10 @@ def test_a_refused_socket_means_polling_said_once_at_debug_level(caplog: pytest.
         result, _driver = live_wait(server, [[]], refuse=True)
     assert result.outcome is Outcome.FINISHED
     assert result.final_message == "Polled."
-    notes = [r.getMessage() for r in caplog.records if "by polling" in r.getMessage()]
+    notes = [r.getMessage() for r in caplog.records if r.name == "openhands_api.stream"]
     assert len(notes) == 1
+    assert "by polling" in notes[0]
+    assert "refused" in notes[0]  # and why
     assert all("secret" not in r.getMessage() for r in caplog.records)
 
 

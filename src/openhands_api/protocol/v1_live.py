@@ -104,6 +104,7 @@ class _Stream:
         self.next_look: float | None = None  # a look that could not decide: look again then
         self.last_look = 0.0
         self.fresh = False  # the socket was just opened: its first frame may be the state now
+        self.unavailable = ""  # why the socket could not be opened last
 
     # -------------------------------------------------------------- the socket
 
@@ -118,7 +119,7 @@ class _Stream:
         try:
             self.socket = yield OpenSocket(url, first, deadline=self.deadline)
         except SocketUnavailable as exc:
-            logger.debug("event stream of %s not opened: %s", self.conversation_id, exc)
+            self.unavailable = str(exc)  # said once, with the fallback to polling
             return False
         self.fresh = True
         return True
@@ -137,7 +138,10 @@ class _Stream:
             failures += 1
             delay = self.reconnect.delay(failures)
             if delay is None:
-                raise _Fallback(f"the event stream dropped and could not be reopened ({failures - 1} tries)")
+                raise _Fallback(
+                    f"the event stream dropped and could not be reopened in {failures - 1} tries "
+                    f"({self.unavailable or 'no running agent server'})"
+                )
             yield Sleep(delay)
             result = yield from self.looked()
             if result is not None:
@@ -281,7 +285,7 @@ def live_turn(
         return result
     try:
         if not (yield from stream.open()):
-            raise _Fallback("the event stream could not be opened")
+            raise _Fallback(stream.unavailable)
         if history is None:
             # The socket shows what comes next; what came before it opened, a look shows.
             result = yield from stream.looked()
