@@ -35,6 +35,7 @@ from .live import (
     DRAIN,
     IDLE_LOOK,
     RECONNECT,
+    RELOOK,
     Reconnect,
     SeenEvents,
     SocketTarget,
@@ -251,7 +252,7 @@ class _Stream:
             result = yield from self.looked()
             if result is not None:
                 return result
-            self.interval = self.poll.interval
+            self.interval = min(self.poll.interval, RELOOK)
             self.next_look = self.last_look + self.interval
 
 
