@@ -414,3 +414,33 @@ def test_each_connections_greeting_state_is_neither_shown_nor_a_resume_point() -
     assert ids(driver) == numbers(1, 2, 3, 4, 5)
     resumed = parse_qs(urlsplit(driver.socket.opened[1].url).query)["after_timestamp"]
     assert resumed == [status_update(2, "running")["timestamp"]]
+
+
+# ---------------------------------------------------------------------------- the drivers' settings
+
+
+def test_the_socket_verifies_tls_as_the_client_does() -> None:
+    import ssl
+
+    from openhands_api._base_client import socket_tls
+
+    assert socket_tls(True, SOCKET) is None  # ws://: no TLS at all
+    verifying = socket_tls(True, "wss://agent.example/sockets/events/x")
+    assert verifying is not None
+    assert verifying.verify_mode is ssl.CERT_REQUIRED
+    assert verifying.check_hostname
+    unverified = socket_tls(False, "wss://agent.example/sockets/events/x")
+    assert unverified is not None
+    assert unverified.verify_mode is ssl.CERT_NONE
+
+
+def test_a_close_without_a_frame_is_1006_and_a_refused_upgrade_names_its_status() -> None:
+    from types import SimpleNamespace
+
+    from openhands_api._pairs import _closed, _unavailable
+
+    assert _closed(Exception("gone")).code == 1006
+    closed = _closed(SimpleNamespace(rcvd=SimpleNamespace(code=4001, reason="Authentication failed")))  # type: ignore[arg-type]
+    assert (closed.code, closed.reason) == (4001, "Authentication failed")
+    refused = _unavailable(SimpleNamespace(response=SimpleNamespace(status_code=403)))  # type: ignore[arg-type]
+    assert "HTTP 403" in str(refused)
