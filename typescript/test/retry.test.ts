@@ -57,7 +57,7 @@ describe("the retry decision", () => {
   test("a request that may have arrived is resent only when idempotent", () => {
     assert.notEqual(policy.delayAfterFailure(0, GET, "disconnected", 0.5, 0), null);
     assert.equal(policy.delayAfterFailure(0, POST, "disconnected", 0.5, 0), null);
-    assert.equal(policy.delayAfterFailure(0, POST, "timeout", 0.5, 0), null);
+    assert.equal(policy.delayAfterFailure(0, POST, "read_timeout", 0.5, 0), null);
     assert.notEqual(policy.delayAfterFailure(0, POST, "connect", 0.5, 0), null);
   });
 
