@@ -83,6 +83,8 @@ function withinDeadline(delay: number, request: ApiRequest, now: number): number
   return delay;
 }
 
+const HTTP_DATE_MONTH = /\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\b/i;
+
 /**
  * Retry-After in milliseconds: delta-seconds, or an HTTP date measured from ``wallNow`` (epoch
  * ms, supplied by the driver); null if absent, garbled, or a date with no ``wallNow``.
@@ -92,7 +94,9 @@ export function parseRetryAfter(value: string | undefined, wallNow: number | nul
   const text = value.trim();
   if (!text) return null;
   if (/^[0-9]+(\.[0-9]+)?$/.test(text)) return Number(text) * 1000;
-  if (!/[a-z]/i.test(text)) return null;
+  // An HTTP date names its month and has a clock time (IMF-fixdate, RFC 850, asctime); Date.parse
+  // would also take an ISO date or a bare number, which the Python client refuses as garbled.
+  if (!HTTP_DATE_MONTH.test(text) || !/\d{1,2}:\d{2}/.test(text)) return null;
   const when = Date.parse(text);
   if (Number.isNaN(when) || wallNow === null) return null;
   return Math.max(0, when - wallNow);
