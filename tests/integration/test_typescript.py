@@ -50,6 +50,7 @@ def server(request: pytest.FixtureRequest) -> RealServer:
     return fixture
 
 
+@pytest.mark.timeout(TIMEOUT + 120)  # a server's start, then the quick start's 30 s polls
 def test_the_quick_start(server: RealServer, tmp_path: Path) -> None:
     output = _run(server, "quickstart", tmp_path)
     assert output["version"] == server.version
@@ -58,6 +59,7 @@ def test_the_quick_start(server: RealServer, tmp_path: Path) -> None:
     assert output["finalMessage"]
 
 
+@pytest.mark.timeout(TIMEOUT + 120)
 def test_the_user_script(server: RealServer, tmp_path: Path) -> None:
     output = _run(server, "user-script", tmp_path)
     assert output["version"] == server.version
