@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -884,6 +885,52 @@ def stream(ctx: Context) -> list[Row]:
     ]
 
 
+# ------------------------------------------------------------------------------ ts_overhead
+TYPESCRIPT = Path(__file__).resolve().parents[1] / "typescript"
+TS_OVERHEAD = Path(__file__).with_name("ts_overhead.mjs")
+
+
+def ts_overhead(ctx: Context) -> list[Row]:
+    """The TypeScript client's ``api.v0.getConversation`` against a bare ``fetch`` GET of the same
+    route, in Node (``ts_overhead.mjs``): the same comparison as ``raw_get``. Needs Node and
+    ``npm ci`` in typescript/; the package is built into this run's temporary directory."""
+    if shutil.which("node") is None or not (TYPESCRIPT / "node_modules" / "typescript").is_dir():
+        print("ts_overhead: skipped (needs Node and `npm ci` in typescript/)", file=sys.stderr)
+        return []
+    n = ctx.size(50, 300)
+    dist = ctx.tmp / "typescript-dist"
+    subprocess.run(
+        ["npm", "--silent", "run", "build", "--", "--outDir", str(dist)], cwd=TYPESCRIPT, check=True
+    )
+    with fake_server(NO_LIMIT) as server:
+        conversation_id = server.create_v0("Overhead probe.")
+        done = subprocess.run(
+            [
+                "node",
+                str(TS_OVERHEAD),
+                str(dist),
+                server.base_url,
+                conversation_id,
+                str(n),
+                str(ctx.repeats * 2),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    measured = json.loads(done.stdout)
+    return [
+        Row(
+            "ts_overhead",
+            f"TypeScript api.v0.getConversation, time per call ({n} calls a run)",
+            "s",
+            measured["library"],
+            measured["baseline"],
+            "Node fetch GET + response.json()",
+        ),
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "raw_get": raw_get,
     "state_read": state_read,
@@ -896,5 +943,6 @@ BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "cli": cli,
     "fanout": fanout,
     "stream": stream,
+    "ts_overhead": ts_overhead,
 }
 """Every benchmark, by the NAME ``--only`` takes, in the order of issue 11's list."""

@@ -317,7 +317,7 @@ export class OpenHandsAPI {
         response = await this.#attempt(request, signal);
       } catch (error) {
         if (!(error instanceof APIConnectionError)) throw error;
-        const kind: FailureKind = error instanceof APITimeoutError ? "timeout" : error.requestSent ? "disconnected" : "connect";
+        const kind: FailureKind = error instanceof APITimeoutError ? "read_timeout" : error.requestSent ? "disconnected" : "connect";
         const delay = this.#retry.delayAfterFailure(attempt, request, kind, Math.random(), performance.now());
         if (delay === null) throw error;
         await abortableSleep(delay, signal);

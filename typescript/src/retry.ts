@@ -18,11 +18,18 @@ import type { ApiRequest } from "./http.js";
 
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
-/** How a request failed without an answer, as far as the client can tell. */
-export type FailureKind = "connect" | "timeout" | "disconnected";
+/**
+ * How a request failed without an answer, as far as the client can tell (the Python package's
+ * names). The first three mean nothing was sent; the others that the server may have it.
+ * fetch tells less than a socket library: the driver maps a refused connection to ``connect``,
+ * its own answer timeout to ``read_timeout`` and any other failure to ``disconnected``.
+ */
+export type FailureKind = "connect" | "connect_timeout" | "pool_timeout" | "write" | "read_timeout" | "disconnected";
+
+const NOTHING_SENT: ReadonlySet<FailureKind> = new Set(["connect", "connect_timeout", "pool_timeout"]);
 
 export function requestSent(failure: FailureKind): boolean {
-  return failure !== "connect";
+  return !NOTHING_SENT.has(failure);
 }
 
 export class RetryPolicy {
@@ -60,7 +67,7 @@ export class RetryPolicy {
     request: ApiRequest,
     status: number,
     headers: Record<string, string>,
-    options: { concurrencyLimited: boolean; rand: number; now: number; wallNow: number },
+    options: { concurrencyLimited: boolean; rand: number; now: number; wallNow: number | null },
   ): number | null {
     if (!RETRYABLE_STATUSES.has(status) || attempt >= this.maxRetries) return null;
     if (status === 429 && options.concurrencyLimited) return null;
@@ -76,20 +83,27 @@ function withinDeadline(delay: number, request: ApiRequest, now: number): number
   return delay;
 }
 
-/** Retry-After in milliseconds: delta-seconds, or an HTTP date measured from ``wallNow`` (epoch ms). */
-export function parseRetryAfter(value: string | undefined, wallNow: number): number | null {
+const HTTP_DATE_MONTH = /\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\b/i;
+
+/**
+ * Retry-After in milliseconds: delta-seconds, or an HTTP date measured from ``wallNow`` (epoch
+ * ms, supplied by the driver); null if absent, garbled, or a date with no ``wallNow``.
+ */
+export function parseRetryAfter(value: string | undefined, wallNow: number | null): number | null {
   if (value === undefined) return null;
   const text = value.trim();
   if (!text) return null;
   if (/^[0-9]+(\.[0-9]+)?$/.test(text)) return Number(text) * 1000;
-  if (!/[a-z]/i.test(text)) return null;
+  // An HTTP date names its month and has a clock time (IMF-fixdate, RFC 850, asctime); Date.parse
+  // would also take an ISO date or a bare number, which the Python client refuses as garbled.
+  if (!HTTP_DATE_MONTH.test(text) || !/\d{1,2}:\d{2}/.test(text)) return null;
   const when = Date.parse(text);
-  if (Number.isNaN(when)) return null;
+  if (Number.isNaN(when) || wallNow === null) return null;
   return Math.max(0, when - wallNow);
 }
 
 /** The server's own "come back in" hint: Retry-After, else X-RateLimit-Reset (epoch s). */
-export function serverDelayHint(headers: Record<string, string>, wallNow: number): number | null {
+export function serverDelayHint(headers: Record<string, string>, wallNow: number | null): number | null {
   const lowered: Record<string, string> = {};
   for (const [key, value] of Object.entries(headers)) lowered[key.toLowerCase()] = value;
   const retryAfter = parseRetryAfter(lowered["retry-after"], wallNow);
@@ -100,5 +114,5 @@ export function serverDelayHint(headers: Record<string, string>, wallNow: number
   if (!Number.isFinite(resetAt)) return null;
   // Some servers send seconds-until-reset rather than an epoch; both read sensibly here.
   if (resetAt <= 1e9) return Math.max(0, resetAt * 1000);
-  return Math.max(0, resetAt * 1000 - wallNow);
+  return wallNow === null ? null : Math.max(0, resetAt * 1000 - wallNow);
 }

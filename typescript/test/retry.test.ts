@@ -39,6 +39,14 @@ describe("the retry decision", () => {
     assert.equal(parseRetryAfter("soon", wallNow), null);
   });
 
+  test("Retry-After: only the HTTP date forms, as the Python client (Date.parse alone takes more)", () => {
+    const wallNow = Date.parse("Sun, 06 Nov 1994 08:49:30 GMT");
+    assert.equal(parseRetryAfter("Sunday, 06-Nov-94 08:49:37 GMT", wallNow), 7000); // RFC 850
+    assert.equal(parseRetryAfter("1994-11-06T08:49:37Z", wallNow), null);
+    assert.equal(parseRetryAfter("1e3", wallNow), null);
+    assert.equal(parseRetryAfter("Sun, 06 Nov 1994", wallNow), null);
+  });
+
   test("X-RateLimit-Reset is a hint too", () => {
     assert.equal(serverDelayHint({ "x-ratelimit-reset": String(2_000_000_000) }, 1_999_999_996_000), 4000);
     assert.equal(serverDelayHint({ "x-ratelimit-reset": "4" }, 0), 4000);
@@ -57,7 +65,7 @@ describe("the retry decision", () => {
   test("a request that may have arrived is resent only when idempotent", () => {
     assert.notEqual(policy.delayAfterFailure(0, GET, "disconnected", 0.5, 0), null);
     assert.equal(policy.delayAfterFailure(0, POST, "disconnected", 0.5, 0), null);
-    assert.equal(policy.delayAfterFailure(0, POST, "timeout", 0.5, 0), null);
+    assert.equal(policy.delayAfterFailure(0, POST, "read_timeout", 0.5, 0), null);
     assert.notEqual(policy.delayAfterFailure(0, POST, "connect", 0.5, 0), null);
   });
 

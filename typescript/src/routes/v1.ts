@@ -139,12 +139,22 @@ function pageOf<T>(request: ApiRequest): Call<Page<T>> {
   });
 }
 
-/** One page of start tasks, newest first. */
-export function searchStartTasks(options: { createdAtGte?: string; pageId?: string | null; limit?: number } = {}): Call<Page<StartTask>> {
+/**
+ * One page of start tasks, newest first. ``conversationId`` matches the conversation a task
+ * *made* (set at READY), not the id its request asked for.
+ */
+export function searchStartTasks(
+  options: { conversationId?: string; createdAtGte?: string; pageId?: string | null; limit?: number } = {},
+): Call<Page<StartTask>> {
   return pageOf({
     method: "GET",
     path: `${CONVERSATIONS}/start-tasks/search`,
-    params: query({ created_at__gte: options.createdAtGte, page_id: options.pageId, limit: validateLimit(options.limit ?? 100, 1, MAX_LIMIT) }),
+    params: query({
+      conversation_id__eq: options.conversationId === undefined ? undefined : idHex(options.conversationId),
+      created_at__gte: options.createdAtGte,
+      page_id: options.pageId,
+      limit: validateLimit(options.limit ?? 100, 1, MAX_LIMIT),
+    }),
     idempotent: true,
   });
 }
@@ -282,6 +292,21 @@ export function searchSandboxes(options: { pageId?: string | null; limit?: numbe
     path: `${API}/sandboxes/search`,
     params: query({ page_id: options.pageId, limit: validateLimit(options.limit ?? 100, 1, MAX_LIMIT) }),
     idempotent: true,
+  });
+}
+
+/** ``GET /api/v1/sandboxes?id=…`` (≤ 100): one entry per id, null for unknown. */
+export function getSandboxes(ids: readonly string[]): Call<Array<Record<string, unknown> | null>> {
+  if (!ids.length || ids.length > 100) throw new InvalidInputError("Ask for 1 to 100 sandboxes at a time");
+  const request: ApiRequest = {
+    method: "GET",
+    path: `${API}/sandboxes`,
+    params: ids.map((id) => ["id", validateId(id, "sandbox id")] as const),
+    idempotent: true,
+  };
+  return aligned(request, ids.length, (item) => {
+    if (!isObject(item) || typeof item.id !== "string") throw shapeError(request, "sandbox: id missing");
+    return item;
   });
 }
 
