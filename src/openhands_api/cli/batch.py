@@ -47,6 +47,7 @@ REPORT_FIELDS = ("base_url", "totals", "tasks")
 """batch report --json (the same as --format json)."""
 
 STATE_SUFFIX = ".state.sqlite"
+_ORDER = ("pending", "creating", "running", "done", "failed")  # the state file's statuses
 RECENT_ROWS = 8  # finished tasks the live table keeps showing under the running ones
 
 
@@ -195,7 +196,7 @@ class _Changes:
 
     def summary(self) -> str:
         with self.lock:
-            parts = [f"{count} {status}" for status, count in self.counts.items() if count]
+            parts = [f"{self.counts[s]} {s}" for s in _ORDER if self.counts.get(s)]
         return f"{sum(self.counts.values())} tasks: " + ", ".join(parts)
 
 
@@ -240,7 +241,7 @@ class _LiveTable(_Changes):
                 record.conversation_id or "-",
                 f"{max(0.0, ended - began):.0f}s",
             )
-        line = "  ".join(f"{status} {count}" for status, count in counts.items())
+        line = "  ".join(f"{status} {counts.get(status, 0)}" for status in _ORDER)
         elapsed = time.monotonic() - self.started
         return RichGroup(table, Text(f"{sum(counts.values())} tasks · {line} · {elapsed:.0f}s"))
 
