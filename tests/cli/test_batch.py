@@ -38,7 +38,6 @@ def server(
     return fake_openhands_factory(rate_limit=False, speed=50.0, generations=request.param)
 
 
-
 def _rows(count: int, *, failing: int | None = None, script_title: int | None = None) -> list[dict[str, str]]:
     rows = []
     for number in range(count):
@@ -67,7 +66,9 @@ def _run(server: FakeOpenHandsServer, tasks: Path, *more: str, terminal=None):  
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
-def test_a_batch_of_20_completes_and_is_recorded(server: FakeOpenHandsServer, tmp_path: Path, suffix: str) -> None:
+def test_a_batch_of_20_completes_and_is_recorded(
+    server: FakeOpenHandsServer, tmp_path: Path, suffix: str
+) -> None:
     tasks = _write(tmp_path / f"tasks{suffix}", _rows(20))
     ran = _run(server, tasks)
     assert ran.code == 0, ran.stderr
@@ -98,7 +99,10 @@ def test_json_lines_per_change(server: FakeOpenHandsServer, tmp_path: Path) -> N
     ran = _run(server, tasks, "--json")
     assert ran.code == 0, ran.stderr
     changes = [json.loads(line) for line in ran.stdout.splitlines()]
-    assert all(list(change) == ["key", "status", "outcome", "conversation_id", "source", "error"] for change in changes)
+    assert all(
+        list(change) == ["key", "status", "outcome", "conversation_id", "source", "error"]
+        for change in changes
+    )
     assert {change["key"] for change in changes if change["status"] == "done"} == {"id:t0", "id:t1", "id:t2"}
 
 
@@ -120,7 +124,8 @@ def test_a_failing_task_exits_1_and_heads_the_report(recorded: Path) -> None:
     assert len(rows) == 6
     assert rows[0][:3] == ["failed", "Task 3", "me/app"]
     assert {row[0] for row in rows[1:]} == {"finished"}
-    assert "\\<script\\>" in ran.stdout and "<script>" not in ran.stdout
+    assert "\\<script\\>" in ran.stdout
+    assert "<script>" not in ran.stdout
 
 
 def test_status_counts(recorded: Path) -> None:
@@ -143,10 +148,13 @@ def test_report_json(recorded: Path) -> None:
     assert ran.code == 0, ran.stderr
     report = json.loads(ran.stdout)
     assert list(report) == ["base_url", "totals", "tasks"]
-    assert report["totals"]["tasks"] == 6 and report["totals"]["ended_well"] == 5
+    assert report["totals"]["tasks"] == 6
+    assert report["totals"]["ended_well"] == 5
     assert report["totals"]["by_result"] == {"failed": 1, "finished": 5}
     first = report["tasks"][0]
-    assert first["result"] == "failed" and first["title"] == "Task 3" and first["error"]
+    assert first["result"] == "failed"
+    assert first["title"] == "Task 3"
+    assert first["error"]
     assert all(task["web_url"].startswith(report["base_url"]) for task in report["tasks"])
     assert all(task["duration_s"] >= 0 for task in report["tasks"])
     assert any(task["title"] == SCRIPT_TITLE for task in report["tasks"])
@@ -199,13 +207,18 @@ def test_report_html_is_one_escaped_page_with_a_chart(recorded: Path, tmp_path: 
     page = _Page()
     page.feed(text)
     assert "script" not in page.tags  # the title's <script> is text, not a tag
-    assert "link" not in page.tags and "img" not in page.tags  # nothing loaded from elsewhere
-    assert "svg" in page.tags and "rect" in page.tags
+    assert "link" not in page.tags
+    assert "img" not in page.tags
+    assert "svg" in page.tags
+    assert "rect" in page.tags
     assert len(page.rows) == 6
-    assert page.rows[0][0] == "failed" and page.rows[0][1].startswith("Task 3")
+    assert page.rows[0][0] == "failed"
+    assert page.rows[0][1].startswith("Task 3")
     assert any(row[1] == SCRIPT_TITLE for row in page.rows)
     assert "&lt;script&gt;" in text
-    assert "http://" not in text.split("<body>")[0].replace(text.split("<title>")[0], "")  # no external assets
+    assert "http://" not in text.split("<body>")[0].replace(
+        text.split("<title>")[0], ""
+    )  # no external assets
 
 
 def _browser_missing() -> str | None:
@@ -255,7 +268,8 @@ def test_report_html_renders_in_headless_chromium(recorded: Path, tmp_path: Path
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["rows"] == 6
     assert found["svg"] >= 7  # the outcomes' bar and one bar per task
-    assert found["scripts"] == 0 and found["dialogs"] == 0
+    assert found["scripts"] == 0
+    assert found["dialogs"] == 0
     assert SCRIPT_TITLE in found["text"]
     assert found["width"] > 0
     assert found["requests"] == [page.as_uri()]  # nothing fetched but the page itself
@@ -267,7 +281,9 @@ def test_the_live_table_on_a_terminal(server: FakeOpenHandsServer, tmp_path: Pat
         "batch", "run", str(tasks), "--concurrency", "2", "--base-url", server.base_url, columns=100
     )
     assert code == 1, screen
-    assert "TASK" in screen and "STATUS" in screen and "CONVERSATION" in screen
+    assert "TASK" in screen
+    assert "STATUS" in screen
+    assert "CONVERSATION" in screen
     assert "running" in screen or "creating" in screen
     assert "4 tasks" in screen
     final = screen.rstrip().splitlines()
@@ -306,7 +322,8 @@ def test_a_foreign_or_corrupt_state_file_is_refused_unchanged(
 
 def test_a_missing_state_file_for_status_is_an_error(tmp_path: Path) -> None:
     ran = invoke("batch", "status", "--state", str(tmp_path / "none.sqlite"))
-    assert ran.code == 2 and "no such file" in ran.stderr
+    assert ran.code == 2
+    assert "no such file" in ran.stderr
     assert not (tmp_path / "none.sqlite").exists()
 
 
@@ -334,15 +351,19 @@ def test_ctrl_c_says_how_to_resume_and_the_resumed_batch_completes(
         if "\trunning\t" in line:
             break
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    _out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     state = tmp_path / "tasks.jsonl.state.sqlite"
     line = err.strip().splitlines()[-1]
     assert "Resume the batch with the same command" in line
-    assert f"openhands-api batch run {tasks} --concurrency 2 --state {state} --base-url {server.base_url}" in line
+    assert (
+        f"openhands-api batch run {tasks} --concurrency 2 --state {state} --base-url {server.base_url}"
+        in line
+    )
     with StateStore(state) as store:
         counts = store.counts()
-    assert counts["done"] < 4 and counts["running"] + counts["creating"] >= 1
+    assert counts["done"] < 4
+    assert counts["running"] + counts["creating"] >= 1
     resumed = invoke(*args)
     assert resumed.code == 0, resumed.stderr
     with StateStore(state) as store:

@@ -70,7 +70,9 @@ def open_state(path: str | Path) -> StateStore:
     """An existing state file, opened to be read (status, reports): a missing one is a
     StateFileError, not a new empty batch."""
     if not Path(path).is_file():
-        raise StateFileError("no such file (run 'openhands-api batch run' first, or give --state)", path=str(path))
+        raise StateFileError(
+            "no such file (run 'openhands-api batch run' first, or give --state)", path=str(path)
+        )
     return StateStore(path)
 
 
@@ -392,9 +394,7 @@ def report_html(report: BatchReport) -> str:
     rows = []
     for row in report.rows:
         color = RESULT_COLORS.get(row.result, "#959da5")
-        link = (
-            f'<a href="{esc(row.web_url)}">{esc(row.conversation_id or "")}</a>' if row.web_url else "-"
-        )
+        link = f'<a href="{esc(row.web_url)}">{esc(row.conversation_id or "")}</a>' if row.web_url else "-"
         error = f'<div class="error">{esc(row.error)}</div>' if row.error and row.status == "failed" else ""
         rows.append(
             "<tr>"
@@ -413,7 +413,7 @@ def report_html(report: BatchReport) -> str:
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         # No script may run, and nothing may be fetched: the page is an artifact.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
         f"<title>Batch report: {report.ended_well} of {report.total} ended well</title>"
         f"<style>{_CSS}</style></head><body>"

@@ -315,7 +315,9 @@ def load_tasks(
     def tasks() -> Iterator[Task]:
         for where, row in reader(text, name):
             try:
-                yield task_from_row(row, where=f"{name}, {where}", template=template, shared_variables=variables)
+                yield task_from_row(
+                    row, where=f"{name}, {where}", template=template, shared_variables=variables
+                )
             except TaskFileError:
                 raise
             except InvalidInputError as exc:

@@ -51,15 +51,15 @@ _ORDER = ("pending", "creating", "running", "done", "failed")  # the state file'
 RECENT_ROWS = 8  # finished tasks the live table keeps showing under the running ones
 
 
-@cli.group("batch")
+@cli.group("batch", epilog=exit_codes.SEE_EXIT_CODES)
 def batch_group() -> None:
-    """Run many tasks (one conversation each), resumable, and report on them.
+    """Run many tasks, resumable, and report on them.
 
     \b
     Examples:
       openhands-api batch run tasks.csv --concurrency 5
       openhands-api batch status --state tasks.csv.state.sqlite
-      openhands-api batch report --state tasks.csv.state.sqlite --format html -o report.html
+      openhands-api batch report --format html -o report.html
     """
 
 
@@ -381,8 +381,8 @@ def run_command(
     \b
     Examples:
       openhands-api batch run tasks.csv --concurrency 5
-      openhands-api batch run issues.jsonl --template prompt.txt --var TEAM=payments
-      openhands-api batch run tasks.csv --json | jq -c 'select(.status == "failed")'
+      openhands-api batch run issues.jsonl --template fix.md --var TEAM=pay
+      openhands-api batch run tasks.csv --json --jq 'select(.status == "failed")'
     """
     from ..batch import load_tasks
 
@@ -429,7 +429,9 @@ def run_command(
             err=True,
         )
         sys.exit(exit_codes.INTERRUPTED)
-    printer.note(f"{view.summary()} (state: {state_path}; report: openhands-api batch report --state {state_path})")
+    printer.note(
+        f"{view.summary()} (state: {state_path}; report: openhands-api batch report --state {state_path})"
+    )
     sys.exit(worst_code(list(codes.values())))
 
 
@@ -499,7 +501,9 @@ def status_command(state: str | None, json_fields: str | None, jq: Filter | None
     show_default=True,
     help="Markdown, JSON, or one self-contained HTML page (for a CI artifact).",
 )
-@click.option("-o", "--output", "output_file", metavar="FILE", help="Write the report to FILE (default: stdout).")
+@click.option(
+    "-o", "--output", "output_file", metavar="FILE", help="Write the report to FILE (default: stdout)."
+)
 @json_output(REPORT_FIELDS)
 @handle_errors
 def report_command(
@@ -517,7 +521,7 @@ def report_command(
       openhands-api batch report --state tasks.csv.state.sqlite > report.md
       openhands-api batch report --format html -o report.html
     """
-    from ..batch.report import report_html, report_json, report_markdown, report_of, open_state
+    from ..batch.report import open_state, report_html, report_json, report_markdown, report_of
 
     with open_state(_found_state(state)) as store:
         report = report_of(store)
