@@ -348,8 +348,48 @@ th{background:#f6f8fa}td.num{text-align:right;white-space:nowrap}
 """
 
 
+CHART_TASKS = 40  # up to this many tasks, one duration bar each; more: a histogram
+
+
+def _duration_bars(timed: list[ReportRow], parts: list[str], y: int, width: int) -> int:
+    longest = max((row.duration_s or 0.0 for row in timed), default=0.0) or 1.0
+    for row in timed:
+        span = max(1.0, (width - 160) * (row.duration_s or 0.0) / longest)
+        color = RESULT_COLORS.get(row.result, "#959da5")
+        name = html.escape((row.title or row.key)[:24])
+        tip = html.escape(f"{row.title or row.key}: {_seconds(row.duration_s)} ({row.result})")
+        parts.append(f'<text x="0" y="{y + 10}" font-size="11">{name}</text>')
+        parts.append(
+            f'<rect x="160" y="{y}" width="{span:.1f}" height="12" fill="{color}"><title>{tip}</title></rect>'
+        )
+        y += 16
+    return y
+
+
+def _duration_histogram(timed: list[ReportRow], parts: list[str], y: int, width: int) -> int:
+    """How many tasks took how long: 10 equal spans from 0 to the longest."""
+    buckets = 10
+    longest = max(row.duration_s or 0.0 for row in timed) or 1.0
+    counts = [0] * buckets
+    for row in timed:
+        counts[min(buckets - 1, int((row.duration_s or 0.0) / longest * buckets))] += 1
+    most = max(counts) or 1
+    for index, count in enumerate(counts):
+        low, high = longest * index / buckets, longest * (index + 1) / buckets
+        label = html.escape(f"{_seconds(low)}–{_seconds(high)}")
+        span = max(1.0, (width - 160) * count / most) if count else 0.0
+        parts.append(f'<text x="0" y="{y + 10}" font-size="11">{label}</text>')
+        parts.append(
+            f'<rect x="160" y="{y}" width="{span:.1f}" height="12" fill="#0366d6">'
+            f"<title>{label}: {count} tasks</title></rect>"
+        )
+        y += 16
+    return y
+
+
 def _chart(report: BatchReport) -> str:
-    """An inline SVG: one bar of the tasks by result, and one bar a task for its duration."""
+    """An inline SVG: one bar of the tasks by result, then the durations (one bar a task, or
+    a histogram for a large batch)."""
     width, bar = 640, 24
     parts: list[str] = []
     x = 0.0
@@ -366,18 +406,11 @@ def _chart(report: BatchReport) -> str:
             parts.append(f'<text x="{x + 4:.1f}" y="16" fill="#fff" font-size="12">{label}</text>')
         x += span
     timed = [row for row in report.rows if row.duration_s is not None]
-    longest = max((row.duration_s or 0.0 for row in timed), default=0.0) or 1.0
     y = bar + 16
-    for row in timed:
-        span = max(1.0, (width - 160) * (row.duration_s or 0.0) / longest)
-        color = RESULT_COLORS.get(row.result, "#959da5")
-        name = html.escape((row.title or row.key)[:24])
-        tip = html.escape(f"{row.title or row.key}: {_seconds(row.duration_s)} ({row.result})")
-        parts.append(f'<text x="0" y="{y + 10}" font-size="11">{name}</text>')
-        parts.append(
-            f'<rect x="160" y="{y}" width="{span:.1f}" height="12" fill="{color}"><title>{tip}</title></rect>'
-        )
-        y += 16
+    if len(timed) <= CHART_TASKS:
+        y = _duration_bars(timed, parts, y, width)
+    else:
+        y = _duration_histogram(timed, parts, y, width)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y + 4}" '
         f'viewBox="0 0 {width} {y + 4}" role="img" aria-label="tasks by result and duration">'

@@ -26,14 +26,21 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import exit_codes
-from .app import again_command, cli, connection_options, handle_errors, output, terminal
+from .app import (
+    again_command,
+    cli,
+    connection_options,
+    handle_errors,
+    make_async_client,
+    output,
+    terminal,
+)
 from .jq import Filter
 from .output import Column, Printer, fit_table, json_output
 from .prompt import InputProblem, read_text_file
 from .waiting import worst_code
 
 if TYPE_CHECKING:
-    from ..aio import AsyncOpenHandsAPI
     from ..batch import Task, TaskRecord, TaskResult
     from ..batch.report import BatchStatus
 
@@ -101,6 +108,13 @@ def _shown_key(key: str, source: str | None) -> str:
     return source.rsplit(", ", 1)[-1] if source else key[:19]
 
 
+def _title(record: TaskRecord) -> str:
+    """The task's title, else its prompt's first line (what the create sent)."""
+    request = record.request or {}
+    text = request.get("title") or str(request.get("prompt") or "").strip()
+    return " ".join(str(text).split()) or "-"
+
+
 def _result_code(status: str, outcome: str | None) -> int:
     """A task's exit code: its outcome's; an error without an outcome is a failure; a task
     the run could not finish (left creating or running) has no outcome yet."""
@@ -109,26 +123,6 @@ def _result_code(status: str, outcome: str | None) -> int:
     if status == "failed":
         return exit_codes.BY_OUTCOME.get(outcome or "failed", exit_codes.FAILED)
     return exit_codes.IN_PROGRESS
-
-
-def _async_client(
-    api_key: str | None,
-    base_url: str | None,
-    session_api_key: str | None,
-    api_version: str,
-    allow_insecure_http: bool,
-    profile: str | None = None,
-) -> AsyncOpenHandsAPI:
-    from ..aio import AsyncOpenHandsAPI
-
-    return AsyncOpenHandsAPI(
-        api_key=api_key,
-        base_url=base_url,
-        session_api_key=session_api_key,
-        profile=profile or None,
-        allow_insecure_http=allow_insecure_http,
-        api_version=api_version,  # type: ignore[arg-type]  # click.Choice allows only valid values
-    )
 
 
 # ---------------------------------------------------------------------------------- the views
@@ -224,7 +218,9 @@ class _LiveTable(_Changes):
         from rich.text import Text
 
         table = Table(expand=False, box=None, header_style="bold")
-        for header in ("TASK", "STATUS", "OUTCOME", "CONVERSATION", "TIME"):
+        table.add_column("TASK", no_wrap=True, overflow="ellipsis", max_width=24)
+        table.add_column("TITLE", no_wrap=True, overflow="ellipsis", max_width=36)
+        for header in ("STATUS", "OUTCOME", "CONVERSATION", "TIME"):
             table.add_column(header, no_wrap=True, overflow="ellipsis")
         now = time.time()
         with self.lock:
@@ -236,6 +232,7 @@ class _LiveTable(_Changes):
             outcome = record.outcome or "-"
             table.add_row(
                 _shown_key(record.key, record.source),
+                _title(record),
                 record.status,
                 Text(outcome, style=_RICH_STYLES.get(outcome, "")),
                 record.conversation_id or "-",
@@ -310,7 +307,7 @@ async def _run(
     store = StateStore(state, on_change=view.change)
     try:
         view.known(store.records(), tasks)
-        async with _async_client(**connection) as api:
+        async with make_async_client(**connection) as api:
             async for result in run_batch(api, tasks, state=store, **batch_options):
                 on_result(result)
     finally:
