@@ -41,7 +41,7 @@ from .prompt import InputProblem, read_text_file
 from .waiting import worst_code
 
 if TYPE_CHECKING:
-    from ..batch import Task, TaskRecord, TaskResult
+    from ..batch import StateStore, Task, TaskRecord, TaskResult
     from ..batch.report import BatchStatus
 
 CHANGE_FIELDS = ("key", "status", "outcome", "conversation_id", "source", "error")
@@ -295,23 +295,16 @@ def _view(printer: Printer, counts: dict[str, int]) -> _Changes:
 
 async def _run(
     tasks: list[Task],
-    state: Path,
-    view: _Changes,
+    store: StateStore,
     on_result: Callable[[TaskResult], None],
     connection: dict[str, Any],
     **batch_options: Any,
 ) -> None:
-    from ..batch import StateStore, run_batch
+    from ..batch import run_batch
 
-    # The state file first: one that is not a batch's is refused before anything is sent.
-    store = StateStore(state, on_change=view.change)
-    try:
-        view.known(store.records(), tasks)
-        async with make_async_client(**connection) as api:
-            async for result in run_batch(api, tasks, state=store, **batch_options):
-                on_result(result)
-    finally:
-        store.close()
+    async with make_async_client(**connection) as api:
+        async for result in run_batch(api, tasks, state=store, **batch_options):
+            on_result(result)
 
 
 def _resume_command(
@@ -381,7 +374,7 @@ def run_command(
       openhands-api batch run issues.jsonl --template fix.md --var TEAM=pay
       openhands-api batch run tasks.csv --json --jq 'select(.status == "failed")'
     """
-    from ..batch import load_tasks
+    from ..batch import StateStore, load_tasks
 
     printer = output(json_fields, jq)
     template = read_text_file(template_file, "template file") if template_file is not None else None
@@ -403,13 +396,15 @@ def run_command(
     def on_result(result: TaskResult) -> None:
         codes[result.key] = _result_code(result.status, result.outcome)
 
+    # The state file first: one that is not a batch's is refused before anything is shown or
+    # sent. The store is used in this thread only (the event loop runs here too).
     try:
-        with _live(view):
+        with StateStore(state_path, on_change=view.change) as store, _live(view):
+            view.known(store.records(), tasks)
             asyncio.run(
                 _run(
                     tasks,
-                    state_path,
-                    view,
+                    store,
                     on_result,
                     connection,
                     concurrency=concurrency,
