@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from openhands_api import OpenHandsAPI
 from openhands_api.batch import StateStore
 from openhands_api.testing import FakeOpenHandsServer
 from tests.cli.conftest import TERMINAL, invoke
@@ -332,10 +333,11 @@ def test_a_missing_state_file_for_status_is_an_error(tmp_path: Path) -> None:
     assert not (tmp_path / "none.sqlite").exists()
 
 
+@pytest.mark.parametrize("generation", ["v0", "v1"])
 def test_ctrl_c_says_how_to_resume_and_the_resumed_batch_completes(
-    fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path, generation: str
 ) -> None:
-    server = fake_openhands_factory(rate_limit=False, speed=5.0, generations="v1")
+    server = fake_openhands_factory(rate_limit=False, speed=5.0, generations=generation)
     rows = [{"id": f"slow{n}", "prompt": f"Slow {n}. [fake-llm steps=20]"} for n in range(4)]
     tasks = _write(tmp_path / "tasks.jsonl", rows)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHANDS_")}
@@ -373,7 +375,12 @@ def test_ctrl_c_says_how_to_resume_and_the_resumed_batch_completes(
     assert resumed.code == 0, resumed.stderr
     with StateStore(state) as store:
         assert store.counts()["done"] == 4
-        assert len(store.conversation_ids()) == 4
+        recorded = store.conversation_ids()
+    # Nothing was created twice: the server has exactly the batch's 4 conversations.
+    with OpenHandsAPI(base_url=server.base_url) as api:
+        on_server = {conversation.id for conversation in api.iter_conversations()}
+    assert len(recorded) == 4
+    assert on_server == recorded
 
 
 def test_without_rich_a_terminal_gets_one_line_per_change(
@@ -429,3 +436,22 @@ def test_status_and_report_find_the_state_file_here(
     ran = invoke("batch", "report")
     assert ran.code == 2
     assert "give --state FILE" in ran.stderr
+
+
+def test_retry_failed_runs_the_failed_task_again(server: FakeOpenHandsServer, recorded: Path) -> None:
+    with StateStore(recorded) as store:
+        before = {record.key: record.conversation_id for record in store.records()}
+    tasks = recorded.with_name("tasks.csv")
+    replayed = _run(server, tasks)
+    assert replayed.code == 1  # the failure is replayed, nothing is run
+    assert replayed.stdout == ""
+    retried = _run(server, tasks, "--retry-failed")
+    assert retried.code == 1  # its prompt makes it fail again
+    keys = {line.split("\t")[0] for line in retried.stdout.splitlines()}
+    assert keys == {"id:t3"}
+    with StateStore(recorded) as store:
+        after = {record.key: record.conversation_id for record in store.records()}
+    assert after["id:t3"] != before["id:t3"]
+    assert {k: v for k, v in after.items() if k != "id:t3"} == {
+        k: v for k, v in before.items() if k != "id:t3"
+    }
