@@ -87,10 +87,6 @@ def result_of(record: TaskRecord) -> str:
     return record.outcome or record.status
 
 
-def ended_well(record: TaskRecord) -> bool:
-    return record.status == "done"
-
-
 # ---------------------------------------------------------------------------------- status
 
 

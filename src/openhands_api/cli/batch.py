@@ -111,8 +111,8 @@ def _shown_key(key: str, source: str | None) -> str:
 def _title(record: TaskRecord) -> str:
     """The task's title, else its prompt's first line (what the create sent)."""
     request = record.request or {}
-    text = request.get("title") or str(request.get("prompt") or "").strip()
-    return " ".join(str(text).split()) or "-"
+    text = str(request.get("title") or request.get("prompt") or "").strip()
+    return " ".join(text.splitlines()[0].split()) if text else "-"
 
 
 def _result_code(status: str, outcome: str | None) -> int:
@@ -132,9 +132,9 @@ class _Changes:
     """What a run shows of each change of a task: a line per change (piped, --json), or the
     live table's rows and counts."""
 
-    def __init__(self, printer: Printer, counts: dict[str, int]) -> None:
+    def __init__(self, printer: Printer) -> None:
         self.printer = printer
-        self.counts = dict(counts)
+        self.counts: dict[str, int] = {}  # by status, from known() on
         self.last: dict[str, tuple[str, str | None, str | None]] = {}
         self.statuses: dict[str, str] = {}
         self.active: dict[str, TaskRecord] = {}  # creating / running, in the order they started
@@ -282,12 +282,12 @@ def _live(view: _Changes) -> Iterator[None]:
         yield
 
 
-def _view(printer: Printer, counts: dict[str, int]) -> _Changes:
+def _view(printer: Printer) -> _Changes:
     if printer.as_json or not printer.terminal.stdout_tty:
-        return _Changes(printer, counts)
+        return _Changes(printer)
     if printer.quiet or not _rich_available():
-        return _HumanLines(printer, counts)
-    return _LiveTable(printer, counts)
+        return _HumanLines(printer)
+    return _LiveTable(printer)
 
 
 # ---------------------------------------------------------------------------------- batch run
@@ -390,7 +390,7 @@ def run_command(
     for pair in variables:
         given += ["--var", pair]
 
-    view = _view(printer, {})
+    view = _view(printer)
     codes: dict[str, int] = {}
 
     def on_result(result: TaskResult) -> None:
