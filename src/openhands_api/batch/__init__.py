@@ -4,6 +4,7 @@ state file so that a run killed at any moment resumes without creating anything 
 * :mod:`.tasks` — :class:`Task` and :func:`load_tasks` (JSON lines, JSON, CSV, YAML).
 * :mod:`.state` — :class:`StateStore`, the SQLite state file.
 * :mod:`.runner` — :func:`run_batch` (async client) and :func:`run_batch_sync`.
+* :mod:`.report` — a state file's status and report (Markdown, JSON, one HTML page).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,10 +212,21 @@ def _check_marks(connection: sqlite3.Connection, name: str) -> bool:
 class StateStore:
     """A batch state file, open. Changes are batched (see the module's docstring): call
     :meth:`maybe_commit` after changes, :meth:`commit` where a change must be durable before
-    going on, and :meth:`close` at the end (or use ``with``)."""
+    going on, and :meth:`close` at the end (or use ``with``). ``on_change`` is called with a
+    task's record after each change to it (the CLI's live table)."""
 
-    def __init__(self, path: str | Path, *, commit_every: int = 200, commit_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        commit_every: int = 200,
+        commit_interval: float = 1.0,
+        on_change: Callable[[TaskRecord], None] | None = None,
+    ) -> None:
         self.path = Path(path)
+        # Told each task record as it is after a change (a live view of the batch); called
+        # where the change is made, in the store's thread.
+        self.on_change = on_change
         self.commit_every = commit_every
         self.commit_interval = commit_interval
         self._uncommitted = 0
@@ -348,6 +359,10 @@ class StateStore:
         if not cursor.rowcount:
             raise KeyError(key)
         self._changed()
+        if self.on_change is not None:
+            record = self.get(key)
+            assert record is not None
+            self.on_change(record)
 
     def records(self, status: str | None = None) -> Iterator[TaskRecord]:
         """The records (of one status), in input order, read a page at a time."""

@@ -184,8 +184,15 @@ def _mapping_field(row: Mapping[str, Any], name: str, where: str) -> dict[str, A
     return dict(value)
 
 
-def task_from_row(row: Mapping[str, Any], *, where: str, template: str | None = None) -> Task:
-    """One row (a mapping of field names to values) as a Task; ``where`` names it in errors."""
+def task_from_row(
+    row: Mapping[str, Any],
+    *,
+    where: str,
+    template: str | None = None,
+    shared_variables: Mapping[str, str] | None = None,
+) -> Task:
+    """One row (a mapping of field names to values) as a Task; ``where`` names it in errors.
+    ``shared_variables`` fill a template's placeholders that the row does not (the row wins)."""
     if not isinstance(row, Mapping):
         raise InvalidInputError(f"{where}: a task must be a mapping of fields, not {type(row).__name__}")
     for name in row:
@@ -218,8 +225,10 @@ def task_from_row(row: Mapping[str, Any], *, where: str, template: str | None = 
         )
     filling: dict[str, str] = {}
     if row_template is not None:
-        # Every field of the row may fill the template; 'variables' wins over a column.
-        filling = {
+        # Every field of the row may fill the template; 'variables' wins over a column, and
+        # both over the variables given for every row.
+        filling = dict(shared_variables or {})
+        filling |= {
             name: value if isinstance(value, str) else json.dumps(value)
             for name, value in row.items()
             if isinstance(name, str)
@@ -272,10 +281,13 @@ def _unique(tasks: Iterable[Task], path: str | None) -> list[Task]:
 # ---------------------------------------------------------------------------- files
 
 
-def load_tasks(path: str | Path, *, template: str | None = None) -> list[Task]:
+def load_tasks(
+    path: str | Path, *, template: str | None = None, variables: Mapping[str, str] | None = None
+) -> list[Task]:
     """The tasks of a task file (format by extension: .jsonl, .json, .csv, .yaml/.yml).
 
-    ``template``: the template of every row without ``prompt`` or ``template``. Raises
+    ``template``: the template of every row without ``prompt`` or ``template``;
+    ``variables``: values for every template row's placeholders that the row does not fill. Raises
     TaskFileError (an InvalidInputError) naming the file and the row; MissingDependencyError
     for YAML without PyYAML."""
     file = Path(path)
@@ -303,7 +315,9 @@ def load_tasks(path: str | Path, *, template: str | None = None) -> list[Task]:
     def tasks() -> Iterator[Task]:
         for where, row in reader(text, name):
             try:
-                yield task_from_row(row, where=f"{name}, {where}", template=template)
+                yield task_from_row(
+                    row, where=f"{name}, {where}", template=template, shared_variables=variables
+                )
             except TaskFileError:
                 raise
             except InvalidInputError as exc:

@@ -6,6 +6,7 @@ the library is imported inside each command.
 
 from __future__ import annotations
 
+from . import batch as _batch  # noqa: F401  (batch run, status, report)
 from . import commands as _commands  # noqa: F401  (registers the commands on the group)
 from . import completion as _completion  # noqa: F401  (completion SHELL)
 from . import create as _create  # noqa: F401  (registers new-conversation and create)

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -34,6 +34,7 @@ from .prompt import InputProblem
 
 if TYPE_CHECKING:
     from .._base_client import ApiVersion
+    from ..aio import AsyncOpenHandsAPI
     from ..client import OpenHandsAPI
     from ..errors import APIStatusError, OpenHandsError
     from ..models import ConversationResult
@@ -225,6 +226,7 @@ class Seam:
     terminal: Terminal | None = None
     client_factory: Callable[..., OpenHandsAPI] | None = None
     open_browser: Callable[[str], bool] | None = None
+    async_client_factory: Callable[..., AsyncOpenHandsAPI] | None = None  # batch run
 
 
 def seam() -> Seam:
@@ -411,6 +413,39 @@ def make_client(
         allow_insecure_http=allow_insecure_http,
         api_version=cast("ApiVersion", api_version),  # click.Choice allows only valid values
         **extra,
+    ) as api:
+        presumed = version_cache.remembered(api.base_url) if api_version == "auto" else None
+        if presumed is not None:
+            api._presume(presumed)
+        try:
+            yield api
+        finally:
+            if api_version == "auto" and api.api_version not in (None, presumed):
+                version_cache.remember(api.base_url, api.api_version)
+
+
+@contextlib.asynccontextmanager
+async def make_async_client(
+    api_key: str | None,
+    base_url: str | None,
+    session_api_key: str | None,
+    api_version: str,
+    allow_insecure_http: bool,
+    profile: str | None = None,
+) -> AsyncIterator[AsyncOpenHandsAPI]:
+    """:func:`make_client` for a command that runs on an event loop (``batch run``): the
+    async client, with the same options and the same remembered API version."""
+    from ..aio import AsyncOpenHandsAPI
+    from . import version_cache
+
+    factory = seam().async_client_factory or AsyncOpenHandsAPI
+    async with factory(
+        api_key=api_key,
+        base_url=base_url,
+        session_api_key=session_api_key,
+        profile=profile or None,
+        allow_insecure_http=allow_insecure_http,
+        api_version=cast("ApiVersion", api_version),
     ) as api:
         presumed = version_cache.remembered(api.base_url) if api_version == "auto" else None
         if presumed is not None:
