@@ -808,6 +808,16 @@ def fanout(ctx: Context) -> list[Row]:
 
 
 # ------------------------------------------------------------------------------ 11. stream
+def _p95(values: list[float]) -> float:
+    """The 95th percentile (nearest rank): with few runs, the largest."""
+    ordered = sorted(values)
+    return (
+        ordered[min(len(ordered) - 1, max(0, math.ceil(0.95 * len(ordered)) - 1))]
+        if ordered
+        else float("nan")
+    )
+
+
 def stream(ctx: Context) -> list[Row]:
     """A V1 wait over the agent server's WebSocket against the same wait polling (the
     client's defaults: every 1 s, growing to 5 s), on a run of two long agent steps: how
@@ -873,6 +883,8 @@ def stream(ctx: Context) -> list[Row]:
             "the same wait polling (1–5 s)",
             limit=0.5,
             on="library",
+            note=f"p95 {_p95(lateness['stream']):.3f} s streaming, {_p95(lateness['poll']):.3f} s polling "
+            f"(over {len(lateness['stream'])} runs a side; more with --repeats)",
         ),
         Row(
             "stream",
