@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -806,6 +807,81 @@ def fanout(ctx: Context) -> list[Row]:
     ]
 
 
+# ------------------------------------------------------------------------------ 11. batch
+def batch(ctx: Context) -> list[Row]:
+    """``run_batch`` of many one-step tasks (V1, the fake's own process, no rate limiter):
+    wall time against the ideal — tasks ÷ concurrency × one task's time, that time measured
+    in the same run (a batch of one) — and peak memory, at two sizes for the growth per task."""
+    from openhands_api.batch import Task, run_batch
+
+    total, width = ctx.size(100, 1000), ctx.size(20, 50)
+    small = total // 5
+    poll = {"poll_interval": 0.1, "max_poll_interval": 0.1, "throttle": False}
+    runs = iter(range(10**6))
+
+    with fake_server(NO_LIMIT, "--generations", "v1") as server:
+
+        def run(count: int, concurrency: int) -> None:
+            server.reset()  # the same empty server for every run
+            state = ctx.tmp / f"state-{next(runs)}.db"
+            work = [Task(prompt=f"Batch task {i}. [fake-llm steps=1]", id=f"t{i}") for i in range(count)]
+
+            async def go() -> None:
+                limits = httpx.Limits(max_connections=concurrency + 5)
+                transport = httpx.AsyncHTTPTransport(limits=limits)
+                async with AsyncOpenHandsAPI(base_url=server.base_url, transport=transport, **poll) as api:  # type: ignore[arg-type]
+                    async for result in run_batch(api, work, concurrency=concurrency, state=state):
+                        if result.status != "done":
+                            raise RuntimeError(f"task {result.key} ended {result.status}: {result.error}")
+
+            asyncio.run(go())
+            state.unlink()
+
+        run(width, width)  # warm-up
+        one_task = [timed(lambda: run(1, 1)) for _ in range(3)]
+        repeats = min(ctx.repeats, 3)  # a full batch run takes tens of seconds
+        lib, singles = [], []
+        for _ in range(repeats):
+            singles.append(statistics.median(timed(lambda: run(1, 1)) for _ in range(3)))
+            lib.append(timed(lambda: run(total, width)))
+        ideal = [math.ceil(total / width) * one for one in singles]
+        peak_small = peak_memory(lambda: run(small, width))
+        peak_total = peak_memory(lambda: run(total, width))
+    per_task_kib = max(0.0, peak_total - peak_small) * 1024 / (total - small)
+    label = f"{total} tasks at concurrency {width}, one step each"
+    one = statistics.median(one_task)
+    return [
+        Row(
+            "batch",
+            f"{label}: wall time vs ideal",
+            "s",
+            lib,
+            ideal,
+            f"ideal {math.ceil(total / width)} rounds × one task ({one * 1e3:.0f} ms)",
+            limit=1.5,
+        ),
+        Row(
+            "batch",
+            f"{label}: peak memory (1 run)",
+            "MiB",
+            [peak_total],
+            [peak_small],
+            f"{small} tasks",
+            note=f"{per_task_kib:.1f} KiB per task",
+        ),
+        Row(
+            "batch",
+            f"{label}: memory per task above {small} tasks",
+            "KiB",
+            [per_task_kib],
+            [peak_small * 1024 / small],
+            f"the average per task of {small} tasks",
+            limit=16,
+            on="library",
+        ),
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "raw_get": raw_get,
     "state_read": state_read,
@@ -817,5 +893,6 @@ BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "lost_create": lost_create,
     "cli": cli,
     "fanout": fanout,
+    "batch": batch,
 }
 """Every benchmark, by the NAME ``--only`` takes, in the order of issue 11's list."""
