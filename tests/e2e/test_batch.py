@@ -305,6 +305,17 @@ async def test_a_v0_batch_wider_than_the_servers_limit_waits_instead_of_evicting
     assert not any(c.is_running for c in server.state.conversations.values())  # all stopped
 
 
+async def test_without_counting_the_same_batch_gets_conversations_evicted(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path
+) -> None:
+    """The test above's other half: the fake does evict (and says so) when nothing counts."""
+    server = fake_openhands_factory(generations="v0", max_concurrent_conversations=3, **FAST)
+    async with AsyncOpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
+        results = await collect(api, tasks(20), tmp_path / "state.db", concurrency=10, server_limit=None)
+    assert server.state.evicted
+    assert any(r.outcome == "stopped" for r in results)
+
+
 async def test_a_v0_batch_counts_the_users_other_running_conversations(
     fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path
 ) -> None:
@@ -341,7 +352,9 @@ async def test_a_429_storm_and_connection_resets_lose_nothing(
         **FAST,
     )
     work = tasks(20)
-    async with AsyncOpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
+    # A short request timeout: a create whose connection broke is believed absent only after
+    # one (its lookup holds the V0 batch's creates meanwhile, so that the count stays right).
+    async with AsyncOpenHandsAPI(base_url=server.base_url, timeout=5.0, **POLL) as api:  # type: ignore[arg-type]
         results = await collect(api, work, tmp_path / "state.db", concurrency=10)
     assert sorted(r.key for r in results) == sorted(t.key for t in work)  # each task once
     assert [r.status for r in results] == ["done"] * 20, [(r.status, r.error) for r in results]
