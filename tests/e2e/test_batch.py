@@ -363,3 +363,23 @@ async def test_a_429_storm_and_connection_resets_lose_nothing(
     assert len(server.state.faults.fired) > 10  # the storm did happen
     if generation == "v0":
         assert server.state.evicted == []
+
+
+def test_a_429s_retry_after_holds_every_request_of_the_client(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer],
+) -> None:
+    """One refused request's Retry-After applies to the client's next requests, whichever
+    route (the server limits the client, not the route): a batch's many waits back off together."""
+    from openhands_api import OpenHandsAPI, RateLimitError
+
+    server = fake_openhands_factory(
+        generations="v0",
+        faults=[FaultRule("rate_limit", method="GET", path="/api/conversations", retry_after="30")],
+        **FAST,
+    )
+    with OpenHandsAPI(base_url=server.base_url, max_retries=0, throttle=False) as api:
+        assert api._pace() == 0.0
+        with pytest.raises(RateLimitError):
+            api.list_conversations(limit=1)
+        held = api._pace()  # what the next request, to any route, would wait first
+    assert 25 < held <= 30
