@@ -22,6 +22,7 @@ NAMES = (
     "lost_create",
     "cli",
     "fanout",
+    "batch",
 )
 
 
