@@ -427,8 +427,12 @@ def _in_flight_first(work: list[Task], store: StateStore) -> list[Task]:
     return [t for t in work if t.key in in_flight] + [t for t in work if t.key not in in_flight]
 
 
-def _server_limit(server_limit: ServerLimit, version: str, base_url: str) -> int | None:
+def _server_limit(server_limit: ServerLimit, version: str, base_url: str, stop_when_done: bool) -> int | None:
     if server_limit == "auto":
+        # Without stopping, the batch's own finished conversations would fill the server for
+        # good: counting them would wait for ever.
+        if not stop_when_done:
+            return None
         return V0_SELF_HOSTED_LIMIT if version == "v0" and not is_cloud(base_url) else None
     if server_limit is not None and (isinstance(server_limit, bool) or server_limit < 1):
         raise InvalidInputError("server_limit must be at least 1 (or None, or 'auto')")
@@ -480,8 +484,9 @@ async def run_batch(
     (1.6.0's ``max_concurrent_conversations``, which it does not publish: give yours if you
     changed it), none elsewhere (Cloud refuses with 429 instead, which is waited out; a
     self-hosted V1 server on process sandboxes has no limit; on Docker sandboxes, 1.11.0
-    pauses the oldest beyond ``max_num_sandboxes``, 5 by default: give that). None: no
-    counting.
+    pauses the oldest beyond ``max_num_sandboxes``, 5 by default: give that), and none
+    with ``stop_when_done=False`` (the batch's finished conversations would fill the server
+    for good). None: no counting.
 
     StateFileError for a state file that is not one (never written to); InvalidInputError
     for two tasks with one key."""
@@ -512,7 +517,7 @@ async def run_batch(
             stop_when_done=stop_when_done,
         )
         batch.version = await api.detect_api_version()
-        batch.server_limit = _server_limit(server_limit, batch.version, api.base_url)
+        batch.server_limit = _server_limit(server_limit, batch.version, api.base_url, stop_when_done)
         results: asyncio.Queue[object] = asyncio.Queue()
         pending = iter(_in_flight_first(work, store))
 
