@@ -13,6 +13,7 @@ import json
 import math
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -943,6 +944,93 @@ def ts_overhead(ctx: Context) -> list[Row]:
     ]
 
 
+# ------------------------------------------------------------------------------ 12. batch
+def batch(ctx: Context) -> list[Row]:
+    """``run_batch`` of many one-step tasks (V1, the fake's own process, no rate limiter):
+    wall time against the ideal — tasks ÷ concurrency × one task's time, that time measured
+    in the same run (a batch of one) — and peak memory, at two sizes for the growth per task."""
+    from openhands_api.batch import Task, run_batch
+
+    total, width = ctx.size(100, 1000), ctx.size(20, 50)
+    small = total // 5
+    poll = {"poll_interval": 0.1, "max_poll_interval": 0.1, "throttle": False}
+    runs = iter(range(10**6))
+
+    with fake_server(NO_LIMIT, "--generations", "v1") as server:
+
+        def run(count: int, concurrency: int) -> None:
+            server.reset()  # the same empty server for every run
+            state = ctx.tmp / f"state-{next(runs)}.db"
+            work = [Task(prompt=f"Batch task {i}. [fake-llm steps=1]", id=f"t{i}") for i in range(count)]
+
+            async def go() -> None:
+                limits = httpx.Limits(max_connections=concurrency + 5)
+                transport = httpx.AsyncHTTPTransport(limits=limits)
+                async with AsyncOpenHandsAPI(base_url=server.base_url, transport=transport, **poll) as api:  # type: ignore[arg-type]
+                    async for result in run_batch(api, work, concurrency=concurrency, state=state):
+                        if result.status != "done":
+                            raise RuntimeError(f"task {result.key} ended {result.status}: {result.error}")
+
+            asyncio.run(go())
+            state.unlink()
+
+        run(width, width)  # warm-up
+        one_task = [timed(lambda: run(1, 1)) for _ in range(3)]
+        repeats = min(ctx.repeats, 3)  # a full batch run takes tens of seconds
+        lib, singles, cpu = [], [], []
+        for _ in range(repeats):
+            singles.append(statistics.median(timed(lambda: run(1, 1)) for _ in range(3)))
+            began = time.process_time()
+            lib.append(timed(lambda: run(total, width)))
+            cpu.append(time.process_time() - began)
+        ideal = [math.ceil(total / width) * one for one in singles]
+        peak_small = peak_memory(lambda: run(small, width))
+        peak_total = peak_memory(lambda: run(total, width))
+    per_task_kib = max(0.0, peak_total - peak_small) * 1024 / (total - small)
+    label = f"{total} tasks at concurrency {width}, one step each"
+    one = statistics.median(one_task)
+    return [
+        Row(
+            "batch",
+            f"{label}: wall time vs ideal",
+            "s",
+            lib,
+            ideal,
+            f"ideal {math.ceil(total / width)} rounds × one task ({one * 1e3:.0f} ms)",
+            limit=1.5,
+        ),
+        # What bounds the wall time on a small machine: this process's CPU (the client's
+        # requests: creates, polls, pauses) against the same ideal.
+        Row(
+            "batch",
+            f"{label}: CPU of the batch's process vs ideal",
+            "s",
+            cpu,
+            ideal,
+            "the ideal above",
+        ),
+        Row(
+            "batch",
+            f"{label}: peak memory (1 run)",
+            "MiB",
+            [peak_total],
+            [peak_small],
+            f"{small} tasks",
+            note=f"{per_task_kib:.1f} KiB per task",
+        ),
+        Row(
+            "batch",
+            f"{label}: memory per task above {small} tasks",
+            "KiB",
+            [per_task_kib],
+            [peak_small * 1024 / small],
+            f"the average per task of {small} tasks",
+            limit=16,
+            on="library",
+        ),
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "raw_get": raw_get,
     "state_read": state_read,
@@ -955,6 +1043,7 @@ BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "cli": cli,
     "fanout": fanout,
     "stream": stream,
+    "batch": batch,
     "ts_overhead": ts_overhead,
 }
 """Every benchmark, by the NAME ``--only`` takes, in the order of issue 11's list."""

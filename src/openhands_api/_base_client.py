@@ -56,7 +56,7 @@ from .protocol.listing import ListQuery
 from .protocol.pacing import SELF_HOSTED_BURST, SELF_HOSTED_RATE, RequestBudget
 from .protocol.parsing import is_concurrency_limit
 from .protocol.polling import CLOUD_POLL, SELF_HOSTED_POLL, TRANSIENT_ERRORS, PollPolicy, relay
-from .protocol.retry import FailureKind, RetryPolicy
+from .protocol.retry import FailureKind, RetryPolicy, parse_retry_after
 from .protocol.streaming import Since, newest_first
 from .protocol.v0_ops import V0Generation
 from .protocol.v1_ops import V1Generation
@@ -204,6 +204,9 @@ class BaseClient:
             raise errors.ConfigurationError("max_response_bytes must be a positive number of bytes")
         self._max_response_bytes = limit
         self._budget = self._request_budget(throttle)
+        # A 429's Retry-After holds every request of this client (monotonic), not only the
+        # one refused: the server limits the client, so the others would be refused too.
+        self._held_until = 0.0
         self._context = GenerationContext(
             base_url=self._settings.base_url,
             poll=self._poll,
@@ -315,8 +318,11 @@ class BaseClient:
         raise errors.ConfigurationError("throttle must be True, False or a number of requests per second > 0")
 
     def _pace(self) -> float:
-        """Seconds to wait before the next attempt, so the client stays within its budget."""
-        return 0.0 if self._budget is None else self._budget.reserve(time.monotonic())
+        """Seconds to wait before the next attempt, so the client stays within its budget and
+        within the last 429's Retry-After."""
+        now = time.monotonic()
+        held = max(0.0, self._held_until - now)
+        return held + (0.0 if self._budget is None else self._budget.reserve(now + held))
 
     def _attempt_deadline(self, request: Request) -> float | None:
         """When this attempt must have its whole answer (monotonic): the request timeout from
@@ -386,6 +392,11 @@ class BaseClient:
         return delay
 
     def _delay_after_response(self, attempt: int, request: Request, response: Response) -> float | None:
+        if response.status_code == 429:
+            hint = parse_retry_after(response.headers.get("retry-after"), wall_now=time.time())
+            if hint is not None:
+                hold = time.monotonic() + min(hint, self._retry.max_retry_after)
+                self._held_until = max(self._held_until, hold)
         delay = self._retry.delay_after_response(
             attempt,
             request,

@@ -24,6 +24,7 @@ NAMES = (
     "cli",
     "fanout",
     "stream",
+    "batch",
 )
 # The TypeScript client's overhead runs where Node and its npm ci are (always in CI).
 TYPESCRIPT = RUN.parents[1] / "typescript"

@@ -289,3 +289,97 @@ async def test_cloud_concurrency_cap_is_waited_out(
     assert len(server.state.app_conversations) == 6
     refused = [r for r in server.state.requests if r.method == "POST" and r.status == 429]
     assert refused  # the cap was hit, and waited out
+
+
+async def test_a_v0_batch_wider_than_the_servers_limit_waits_instead_of_evicting(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path
+) -> None:
+    """1.6.0 runs 3 agent loops per user and closes the least recently updated to start a
+    fourth: a batch of concurrency 10 keeps the server below it (counting what runs there)."""
+    server = fake_openhands_factory(generations="v0", max_concurrent_conversations=3, **FAST)
+    async with AsyncOpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
+        results = await collect(api, tasks(20), tmp_path / "state.db", concurrency=10)
+    assert [r.status for r in results] == ["done"] * 20, [r.error for r in results]
+    assert server.state.evicted == []
+    assert len(server.state.conversations) == 20
+    assert not any(c.is_running for c in server.state.conversations.values())  # all stopped
+
+
+async def test_without_counting_the_same_batch_gets_conversations_evicted(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path
+) -> None:
+    """The test above's other half: the fake does evict (and says so) when nothing counts."""
+    server = fake_openhands_factory(generations="v0", max_concurrent_conversations=3, **FAST)
+    async with AsyncOpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
+        results = await collect(api, tasks(20), tmp_path / "state.db", concurrency=10, server_limit=None)
+    assert server.state.evicted
+    assert any(r.outcome == "stopped" for r in results)
+
+
+async def test_a_v0_batch_counts_the_users_other_running_conversations(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], tmp_path: Path
+) -> None:
+    """Two conversations of the user's own run already: the batch gets the one slot left,
+    and evicts neither of them."""
+    server = fake_openhands_factory(generations="v0", **FAST)
+    async with AsyncOpenHandsAPI(base_url=server.base_url, **POLL) as api:  # type: ignore[arg-type]
+        mine = [(await api.create_conversation(prompt=f"Mine {i}. [fake-llm steps=1]")).id for i in range(2)]
+        results = await collect(api, tasks(5), tmp_path / "state.db", concurrency=5)
+    assert [r.status for r in results] == ["done"] * 5
+    assert server.state.evicted == []
+    assert all(server.state.conversations[i].is_running for i in mine)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+async def test_a_429_storm_and_connection_resets_lose_nothing(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer],
+    generation: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batch_runner, "LIMIT_DELAY", 0.1)
+    create = "/api/conversations" if generation == "v0" else "/api/v1/app-conversations"
+    server = fake_openhands_factory(
+        generations=generation,
+        fault_seed=7,
+        faults=[
+            FaultRule("rate_limit", method="POST", path=create, probability=0.5, times=8, retry_after="1"),
+            FaultRule("rate_limit", method="GET", probability=0.1, times=8, retry_after="1"),
+            FaultRule("reset_before", method="POST", path=create, probability=0.3, times=4),
+            FaultRule("reset_after", method="POST", path=create, probability=0.3, times=3),
+            FaultRule("reset_before", method="GET", probability=0.05, times=10),
+        ],
+        **FAST,
+    )
+    work = tasks(20)
+    # A short request timeout: a create whose connection broke is believed absent only after
+    # one (its lookup holds the V0 batch's creates meanwhile, so that the count stays right).
+    async with AsyncOpenHandsAPI(base_url=server.base_url, timeout=5.0, **POLL) as api:  # type: ignore[arg-type]
+        results = await collect(api, work, tmp_path / "state.db", concurrency=10)
+    assert sorted(r.key for r in results) == sorted(t.key for t in work)  # each task once
+    assert [r.status for r in results] == ["done"] * 20, [(r.status, r.error) for r in results]
+    assert len(on_server(server, generation)) == 20
+    assert {r.conversation_id for r in results} == set(on_server(server, generation))
+    assert len(server.state.faults.fired) > 10  # the storm did happen
+    if generation == "v0":
+        assert server.state.evicted == []
+
+
+def test_a_429s_retry_after_holds_every_request_of_the_client(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer],
+) -> None:
+    """One refused request's Retry-After applies to the client's next requests, whichever
+    route (the server limits the client, not the route): a batch's many waits back off together."""
+    from openhands_api import OpenHandsAPI, RateLimitError
+
+    server = fake_openhands_factory(
+        generations="v0",
+        faults=[FaultRule("rate_limit", method="GET", path="/api/conversations", retry_after="30")],
+        **FAST,
+    )
+    with OpenHandsAPI(base_url=server.base_url, max_retries=0, throttle=False) as api:
+        assert api._pace() == 0.0
+        with pytest.raises(RateLimitError):
+            api.list_conversations(limit=1)
+        held = api._pace()  # what the next request, to any route, would wait first
+    assert 25 < held <= 30

@@ -33,9 +33,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from ..aio import AsyncOpenHandsAPI
+from ..config import is_cloud
 from ..errors import (
     CreationUndecidedError,
     InvalidInputError,
@@ -58,6 +59,23 @@ result that returns the message (None: no follow-up for this one)."""
 # after this delay, doubled on each refusal of the same task up to the cap.
 LIMIT_DELAY = 2.0
 LIMIT_DELAY_CAP = 60.0
+
+# A server full of running conversations is counted again after this delay, doubled while it
+# stays full up to the cap — or as soon as one of the batch's conversations is stopped.
+FULL_POLL = 0.25
+FULL_POLL_CAP = 5.0
+
+# Self-hosted V0 (openhands-ai 1.6.0): ``max_concurrent_conversations`` agent loops per user,
+# the oldest closed to start one more. The server publishes neither the setting nor a refusal.
+V0_SELF_HOSTED_LIMIT = 3
+
+# What the server counts against its limit: V0 sessions with an agent loop (1.6.0 shows them
+# STARTING until the runtime is up, then RUNNING); V1 sandboxes that are up or coming up.
+_OCCUPYING = frozenset({"STARTING", "RUNNING"})
+
+ServerLimit = Union[int, Literal["auto"], None]  # noqa: UP007 (a runtime alias on 3.10)
+"""``server_limit``: how many conversations the server runs at once (an int), ``"auto"``
+(3 on a self-hosted V0 server, else none known), or None (do not count: rely on refusals)."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +138,11 @@ class _Batch:
         retry_failed: bool,
         wait_timeout: float | None,
         stop_when_done: bool = True,
+        server_limit: int | None = None,
     ) -> None:
         self.api = api
         self.stop_when_done = stop_when_done
+        self.server_limit = server_limit
         self.store = store
         self.follow_up = follow_up
         self.retry_failed = retry_failed
@@ -134,6 +154,12 @@ class _Batch:
         # Lookups one at a time: two tasks alike (same prompt, distinct ids) must not both
         # claim the one conversation found; each sees what the one before it recorded.
         self.lookups = asyncio.Lock()
+        # Creates one at a time while the server's running conversations are counted: each
+        # count then includes the conversation the create before it started.
+        self.slot_claims = asyncio.Lock()
+        # The batch's conversations that hold one of the server's running slots (created, not
+        # yet stopped): while they alone fill it, there is no need to ask the server.
+        self.holding: set[str] = set()
 
     # ------------------------------------------------------------------ one task
 
@@ -163,8 +189,8 @@ class _Batch:
         started_at = record.started_at or time.time()
         if record.started_at is None:
             store.update(task.key, started_at=started_at)
+        conversation_id: str | None = None
         try:
-            conversation_id: str | None = None
             if record.status == "creating":
                 conversation_id = await self.recover(task, record)
             elif record.status == "running":
@@ -179,6 +205,14 @@ class _Batch:
             pass
         except OpenHandsError as exc:
             store.update(task.key, status="failed", error=str(exc), finished_at=time.time())
+            if conversation_id is not None and self.stop_when_done:
+                # A conversation whose agent failed keeps its running slot all the same.
+                await self.release(conversation_id)
+        finally:
+            # Only a shortcut for counting: the server's own count has whatever is left running.
+            if conversation_id is not None:
+                self.holding.discard(conversation_id)
+                self.conversation_ended.set()
         store.maybe_commit()
         final = store.get(task.key)
         assert final is not None
@@ -228,19 +262,21 @@ class _Batch:
             if self.version == "v1":
                 # Chosen here and recorded before the send: a later run finds it by this id.
                 arguments["conversation_id"] = chosen_id or uuid.uuid4().hex
-            attempts += 1
-            store.update(
-                task.key,
-                status="creating",
-                request=arguments,
-                conversation_id=arguments.get("conversation_id"),
-                create_sent_at=time.time(),
-                attempts=attempts,
-                error=None,
-            )
-            store.commit()  # durable before the create is sent: the exactly-once rule rests on it
             try:
-                conversation = await self.api.create_conversation(**arguments)
+                async with self.server_slot():
+                    attempts += 1
+                    store.update(
+                        task.key,
+                        status="creating",
+                        request=arguments,
+                        conversation_id=arguments.get("conversation_id"),
+                        create_sent_at=time.time(),
+                        attempts=attempts,
+                        error=None,
+                    )
+                    store.commit()  # durable before the create is sent: the exactly-once rule rests on it
+                    conversation = await self.api.create_conversation(**arguments)
+                    self.holding.add(conversation.id)
             except RateLimitError as exc:
                 # Refused before it was carried out (CONCURRENCY_LIMIT_REACHED, or too many
                 # requests): nothing was created. Back to pending, and wait.
@@ -298,6 +334,8 @@ class _Batch:
         )
         if self.stop_when_done:
             await self.release(conversation_id)
+            self.holding.discard(conversation_id)
+            self.conversation_ended.set()  # a running slot is free now
 
     async def release(self, conversation_id: str) -> None:
         """Stop a finished conversation's compute (V0 runtime, V1 sandbox paused): on both
@@ -316,6 +354,45 @@ class _Batch:
         return self.follow_up(task, result)
 
     # ------------------------------------------------------------------ the server's limits
+
+    @contextlib.asynccontextmanager
+    async def server_slot(self) -> AsyncIterator[None]:
+        """Held while a create is marked and sent: once the server has room for one more
+        running conversation (no-op without a ``server_limit``)."""
+        if self.server_limit is None:
+            yield
+            return
+        async with self.slot_claims:
+            await self.until_server_has_room(self.server_limit)
+            yield
+
+    async def until_server_has_room(self, limit: int) -> None:
+        """Wait while the server runs ``limit`` conversations or more (the batch's and any
+        other of the user's): counted again when one of the batch's is stopped, else after a
+        delay that grows while the server stays full."""
+        delay = FULL_POLL
+        while True:
+            self.conversation_ended.clear()  # before counting: a stop during the count is not missed
+            if len(self.holding) < limit and await self.running_on_server() < limit:
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.conversation_ended.wait(), timeout=delay)
+            delay = min(delay * 2, FULL_POLL_CAP)
+
+    async def running_on_server(self) -> int:
+        """The conversations the server counts against its limit: V0, those with an agent loop
+        (STARTING or RUNNING; 1.6.0's listing also shows its V1 ones, which do not count);
+        V1, the sandboxes running or starting."""
+        count = 0
+        if self.version == "v0":
+            async for info in self.api.v0.iter_conversations(page_size=100):
+                if info.status in _OCCUPYING and (info.conversation_version or "V0").upper() != "V1":
+                    count += 1
+        else:
+            async for sandbox in self.api.v1.iter_sandboxes(page_size=100):
+                if sandbox.status in _OCCUPYING:
+                    count += 1
+        return count
 
     async def creates_open(self) -> None:
         while True:
@@ -350,6 +427,18 @@ def _in_flight_first(work: list[Task], store: StateStore) -> list[Task]:
     return [t for t in work if t.key in in_flight] + [t for t in work if t.key not in in_flight]
 
 
+def _server_limit(server_limit: ServerLimit, version: str, base_url: str, stop_when_done: bool) -> int | None:
+    if server_limit == "auto":
+        # Without stopping, the batch's own finished conversations would fill the server for
+        # good: counting them would wait for ever.
+        if not stop_when_done:
+            return None
+        return V0_SELF_HOSTED_LIMIT if version == "v0" and not is_cloud(base_url) else None
+    if server_limit is not None and (isinstance(server_limit, bool) or server_limit < 1):
+        raise InvalidInputError("server_limit must be at least 1 (or None, or 'auto')")
+    return server_limit
+
+
 def _checked(tasks: Iterable[Task]) -> list[Task]:
     out = list(tasks)
     seen: set[str] = set()
@@ -372,6 +461,7 @@ async def run_batch(
     retry_failed: bool = False,
     wait_timeout: float | None = None,
     stop_when_done: bool = True,
+    server_limit: ServerLimit = "auto",
 ) -> AsyncIterator[TaskResult]:
     """Run ``tasks`` with at most ``concurrency`` at once, recording them in ``state`` (a
     path, or an open :class:`~.state.StateStore`), and yield each task's result as it
@@ -386,6 +476,17 @@ async def run_batch(
     ``stop_when_done`` stops each conversation's compute once its result is recorded (V0:
     the runtime; V1: the sandbox is paused; ``resume()`` or a message brings it back), so
     that finished conversations do not take the server's running slots.
+
+    ``server_limit``: the most conversations the server runs at once, for a server that
+    evicts rather than refuses one more. Before each create the batch counts the
+    conversations the server counts as running (all of the user's, not only the batch's) and
+    waits while there are that many. ``"auto"`` (the default): 3 on a self-hosted V0 server
+    (1.6.0's ``max_concurrent_conversations``, which it does not publish: give yours if you
+    changed it), none elsewhere (Cloud refuses with 429 instead, which is waited out; a
+    self-hosted V1 server on process sandboxes has no limit; on Docker sandboxes, 1.11.0
+    pauses the oldest beyond ``max_num_sandboxes``, 5 by default: give that), and none
+    with ``stop_when_done=False`` (the batch's finished conversations would fill the server
+    for good). None: no counting.
 
     StateFileError for a state file that is not one (never written to); InvalidInputError
     for two tasks with one key."""
@@ -416,6 +517,7 @@ async def run_batch(
             stop_when_done=stop_when_done,
         )
         batch.version = await api.detect_api_version()
+        batch.server_limit = _server_limit(server_limit, batch.version, api.base_url, stop_when_done)
         results: asyncio.Queue[object] = asyncio.Queue()
         pending = iter(_in_flight_first(work, store))
 
@@ -466,6 +568,7 @@ def run_batch_sync(
     retry_failed: bool = False,
     wait_timeout: float | None = None,
     stop_when_done: bool = True,
+    server_limit: ServerLimit = "auto",
     **client_options: Any,
 ) -> Iterator[TaskResult]:
     """:func:`run_batch` for synchronous code: the batch runs on an event loop in one
@@ -489,6 +592,7 @@ def run_batch_sync(
                     retry_failed=retry_failed,
                     wait_timeout=wait_timeout,
                     stop_when_done=stop_when_done,
+                    server_limit=server_limit,
                 ):
                     results.put(result)
         except Exception as exc:

@@ -173,6 +173,13 @@ class FakeState:
         return self.v0.create_calls
 
     @property
+    def evicted(self) -> list[str]:
+        """V0 conversations the server stopped to make room for another (over its
+        ``max_concurrent_conversations``, as 1.6.0 does), since the last reset."""
+        self.advance()
+        return list(self.v0.evicted)
+
+    @property
     def start_calls(self) -> int:
         """Accepted V1 starts (``POST /api/v1/app-conversations`` and ``stream-start``)."""
         return self.v1.start_calls

@@ -96,6 +96,9 @@ class V0Store:
         self.conversations: dict[str, V0Conversation] = {}
         self.create_calls = 0
         """Successful ``POST /api/conversations`` calls since the last reset."""
+        self.evicted: list[str] = []
+        """Conversations stopped to make room for another (over ``max_concurrent_conversations``),
+        oldest eviction first, since the last reset."""
         self.v1_source: V1Source = empty_v1_source
         """Where the list's V1 half comes from (a V1 store plugs itself in here)."""
         self._store_exists = False
@@ -109,6 +112,7 @@ class V0Store:
             self.scheduler.cancel(conversation_id)
         self.conversations.clear()
         self.create_calls = 0
+        self.evicted.clear()
         self._store_exists = False
 
     def get(self, conversation_id: str) -> V0Conversation | None:
@@ -325,7 +329,9 @@ class V0Store:
             return
         running.sort(key=lambda c: c.last_updated_at, reverse=True)
         while len(running) >= limit:
-            self.stop(running.pop())
+            evicted = running.pop()
+            self.evicted.append(evicted.conversation_id)
+            self.stop(evicted)
 
     def _boot(self, conversation: V0Conversation) -> None:
         """Start (or restart) the runtime: ``STARTING`` + ``loading`` now, ``RUNNING`` later."""
