@@ -27,6 +27,7 @@ FAST = {"rate_limit": False, "speed": 20.0}
 GENERATIONS = ["v0", "v1"]
 # V0 self-hosted runs 3 conversations at once (it evicts the oldest beyond): stay within.
 CONCURRENCY = {"v0": 3, "v1": 5}
+CREATE_PATH = {"v0": "/api/conversations", "v1": "/api/v1/app-conversations"}
 
 
 def tasks(count: int) -> list[Task]:
@@ -216,11 +217,16 @@ def statuses(state: Path) -> dict[str, int]:
 def test_a_sigkilled_batch_run_again_makes_one_conversation_per_task(
     fake_openhands_factory: Callable[..., FakeOpenHandsServer], generation: str, tmp_path: Path
 ) -> None:
-    count = 12
+    count = 20
     # The V0 server keeps its limit of 3 running (it evicts the least recently updated): the
     # second run waits for what the killed one left in flight before starting new ones, and
     # stops each conversation once it is done.
     server = fake_openhands_factory(generations=generation, rate_limit=False, speed=5.0)
+    # The fifth create is made by the server and its answer then held: the kill lands while
+    # that create is in flight, its conversation on the server and its id unknown to the batch.
+    held = server.state.faults.add(
+        FaultRule("slow", method="POST", path=CREATE_PATH[generation], skip=4, times=1, delay=120)
+    )
     state = tmp_path / "state.db"
     command = [
         sys.executable,
@@ -234,15 +240,14 @@ def test_a_sigkilled_batch_run_again_makes_one_conversation_per_task(
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        # Killed mid-run: some tasks finished, some being created or waited for.
         while time.monotonic() < deadline:
-            now = statuses(state)
-            if now.get("done", 0) >= 2 and (now.get("creating", 0) + now.get("running", 0)) >= 1:
+            if any(rule.id == held and rule.hits for rule in server.state.faults.rules):
                 break
             assert process.poll() is None, process.communicate()
             time.sleep(0.02)
         else:
-            pytest.fail(f"the batch did not get going: {statuses(state)}")
+            pytest.fail(f"no create was held: {statuses(state)}")
+        time.sleep(0.2)  # the held create's conversation is made; its answer never comes
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     finally:
@@ -251,6 +256,7 @@ def test_a_sigkilled_batch_run_again_makes_one_conversation_per_task(
             process.wait()
     killed_at = statuses(state)
     assert killed_at.get("done", 0) < count
+    assert killed_at.get("creating", 0) >= 1, killed_at  # the held create, marked before it was sent
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert rerun.returncode == 0, rerun.stderr
