@@ -577,7 +577,8 @@ def build_agent_server_app(state: FakeState) -> FastAPI:
         with state.lock:
             first = store.state_snapshot_event(conversation)
             log = store.live_events(cid)
-            cursor = len(log)
+            # Live frames follow everything published (the log and what is only published).
+            cursor = len(store.published_events(cid))
             if mode == "all":
                 backlog = list(log)
             elif mode == "since" and after is not None:
@@ -597,8 +598,8 @@ def build_agent_server_app(state: FakeState) -> FastAPI:
                     fresh: list[ev.Event] = []
                     if alive and sandbox.status == SANDBOX_RUNNING:
                         state.advance()
-                        log = store.live_events(cid)
-                        fresh, cursor = log[cursor:], len(log)
+                        published = store.published_events(cid)
+                        fresh, cursor = published[cursor:], len(published)
                 if not alive:
                     return  # the agent server is gone: the connection drops
                 for event in fresh:
