@@ -20,7 +20,10 @@ the SDK's agent server (1.34, bundled with ``openhands-ai`` 1.11.0) answers it (
   real route's ``assert``: a plain 500), ``GET …/events/count``, ``GET …/events/{event_id}``,
   ``POST …/events`` (``SendMessageRequest``, ``run`` default false → ``{"success":true}``),
   ``GET …/agent_final_response`` (``{"response": …}``). All read the agent's own log: every
-  event as emitted, no webhook lag (the app server's copies lag with ``webhook_flush_delay``).
+  event it keeps, no webhook lag (the app server's copies lag with ``webhook_flush_delay``).
+  It keeps neither the whole-state updates nor streaming deltas (only published: the app
+  server and live sockets get them), and a step's stats update comes after the step though
+  stamped before it (``v1/store.py``): the log is not quite in timestamp order.
 * Events on this tier are as the agent server's transport writes them: no ``parent_id``, no
   ``null`` model fields (the SDK dumps with ``exclude_none``; the fake drops ``null`` at every
   level except inside a state update's ``value``), ``SystemPromptEvent.tools`` limited to the
