@@ -85,11 +85,10 @@ def test_sync_stream_has_no_gap_and_no_duplicate_across_forced_drops(
         assert stream.result is not None
         assert stream.result.outcome is Outcome.FINISHED
         assert len(followed) == len(set(followed))
-        # resume_gap: the library's known gap after a drop (tests/live_order.py)
-        assert_same_events_in_stream_order(followed, list(api.iter_events(conversation.id)), resume_gap=True)
+        assert_same_events_in_stream_order(followed, list(api.iter_events(conversation.id)))
     assert _hits(server, "ws_drop") == 2
     assert len(opened) == 3
-    assert all("after_timestamp=" in url for url in opened[1:])  # resumed from the newest seen
+    assert all("resend_mode=all" in url for url in opened)  # the whole log at each connect
 
 
 async def test_async_stream_has_no_gap_and_no_duplicate_across_forced_drops(
@@ -105,7 +104,7 @@ async def test_async_stream_has_no_gap_and_no_duplicate_across_forced_drops(
         assert stream.result.outcome is Outcome.FINISHED
         assert len(followed) == len(set(followed))
         assert_same_events_in_stream_order(
-            followed, [event async for event in api.iter_events(conversation.id)], resume_gap=True
+            followed, [event async for event in api.iter_events(conversation.id)]
         )
     assert _hits(server, "ws_drop") == 2
     assert len(opened) == 3
