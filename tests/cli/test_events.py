@@ -22,6 +22,7 @@ from openhands_api.cli.events import parse_since
 from openhands_api.protocol.streaming import EVENT_FAMILIES, event_family
 from openhands_api.testing import FakeOpenHandsServer
 from tests.cli.conftest import TERMINAL, Ran, invoke
+from tests.live_order import assert_same_events_in_stream_order
 
 Factory = Callable[..., FakeOpenHandsServer]
 GENERATIONS = pytest.mark.parametrize("generation", ["v0", "v1"])
@@ -186,8 +187,10 @@ def test_follow_prints_every_event_once_in_order_and_exits_0_when_finished(
     ran = _events(server, cid, "--follow", "--json")
     assert ran.code == 0, ran.stderr
     followed = [e["id"] for e in _json_lines(ran.stdout)]
-    complete = [e["id"] for e in _json_lines(_events(server, cid, "--json").stdout)]
-    assert followed == complete  # same ids, same order: no gap, no duplicate
+    with OpenHandsAPI(base_url=server.base_url, **QUICK) as api:  # type: ignore[arg-type]
+        listed = list(api.iter_events(cid))
+    # same events, each once, in order (V1: the agent server's order, tests/live_order.py)
+    assert_same_events_in_stream_order(followed, listed)
     assert len(set(followed)) == len(followed)
     assert "the turn ended: finished" in ran.stderr
     polls = [r for r in server.state.requests if r.method == "GET" and "/events" in r.path]

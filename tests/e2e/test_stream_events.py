@@ -18,6 +18,7 @@ from openhands_api import (
 )
 from openhands_api.testing import FakeOpenHandsServer
 from tests.e2e.conftest import POLL
+from tests.live_order import assert_same_events_in_stream_order
 
 Factory = Callable[..., FakeOpenHandsServer]
 GENERATIONS = pytest.mark.parametrize("generation", ["v0", "v1"])
@@ -39,7 +40,7 @@ def test_sync_stream_follows_a_running_conversation_to_its_outcome(
         stream = api.stream_events(conversation.id)
         assert stream.result is None
         followed = [event.id for event in stream]
-        assert followed == [event.id for event in api.iter_events(conversation.id)]
+        assert_same_events_in_stream_order(followed, list(api.iter_events(conversation.id)))
         assert stream.result is not None
         assert stream.result.outcome is Outcome.FINISHED
         assert stream.result.final_message == api.result(conversation.id).final_message
@@ -54,7 +55,9 @@ async def test_async_stream_follows_a_running_conversation_to_its_outcome(
         conversation = await api.create_conversation(SLOW)
         stream = api.stream_events(conversation.id)
         followed = [event.id async for event in stream]
-        assert followed == [event.id async for event in api.iter_events(conversation.id)]
+        assert_same_events_in_stream_order(
+            followed, [event async for event in api.iter_events(conversation.id)]
+        )
         assert len(set(followed)) == len(followed)
         assert stream.result is not None
         assert stream.result.outcome is Outcome.FINISHED

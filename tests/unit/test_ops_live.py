@@ -339,31 +339,63 @@ def numbers(*ns: int) -> list[str]:
     return [v1_event(n, "x", "y")["id"] for n in ns]
 
 
-def test_following_reads_the_history_then_resumes_the_socket_from_its_newest_timestamp() -> None:
+def _queries(driver: LiveDriver) -> list[dict[str, list[str]]]:
+    assert driver.socket is not None
+    return [parse_qs(urlsplit(step.url).query) for step in driver.socket.opened]
+
+
+def test_following_reads_the_history_then_the_sockets_whole_log_each_event_once() -> None:
     history = [user_message(1), status_update(2, "running"), v1_event(3, "ActionEvent", "agent")]
     server = V1Server(events=list(history))
-    pushed = [history[2], v1_event(4, "ObservationEvent", "environment"), *finishes("Done.", 5)]
+    # The agent server resends its whole log; what the history read is dropped by id.
+    pushed = [*history, v1_event(4, "ObservationEvent", "environment"), *finishes("Done.", 5)]
     result, driver = live_stream(server, [pushed])
     assert result.outcome is Outcome.FINISHED
     assert ids(driver) == numbers(1, 2, 3, 4, 5, 6, 7)
-    assert driver.socket is not None
-    query = parse_qs(urlsplit(driver.socket.opened[0].url).query)
-    assert query == {"resend_mode": ["since"], "after_timestamp": [history[2]["timestamp"]]}
+    assert _queries(driver) == [{"resend_mode": ["all"]}]
     assert driver.progress == []  # an iterator has no progress steps
 
 
 def test_no_gap_and_no_duplicate_across_drops() -> None:
     server = V1Server(events=[user_message(1)])
     first = [user_message(1), status_update(2, "running"), v1_event(3, "ActionEvent", "agent"), 1006]
-    # the second connection resends from event 3's timestamp on: 3 again, then new ones
-    second = [v1_event(3, "ActionEvent", "agent"), v1_event(4, "ObservationEvent", "environment"), 1011]
-    third = [v1_event(4, "ObservationEvent", "environment"), *finishes("Done.", 5)]
+    # each connection resends the whole log: what was emitted is dropped by id
+    second = [*first[:3], v1_event(4, "ObservationEvent", "environment"), 1011]
+    third = [*second[:4], *finishes("Done.", 5)]
     result, driver = live_stream(server, [first, second, third])
     assert result.outcome is Outcome.FINISHED
     assert ids(driver) == numbers(1, 2, 3, 4, 5, 6, 7)
-    assert driver.socket is not None
-    resumed = [parse_qs(urlsplit(step.url).query)["after_timestamp"][0] for step in driver.socket.opened]
-    assert resumed == [user_message(1)["timestamp"], first[2]["timestamp"], second[1]["timestamp"]]  # type: ignore[index]
+    assert _queries(driver) == [{"resend_mode": ["all"]}] * 3
+
+
+def test_an_event_kept_after_a_drop_but_stamped_before_the_newest_seen_is_not_lost() -> None:
+    # A step's stats update is stamped when the LLM answered but kept once the step is over
+    # (openhands-ai 1.11.0): a resend "since the newest timestamp seen" would skip it.
+    server = V1Server(events=[user_message(1)])
+    stats = v1_event(3, "ConversationStateUpdateEvent", "environment")
+    first = [user_message(1), v1_event(4, "ActionEvent", "agent"), 1006]
+    second = [user_message(1), v1_event(4, "ActionEvent", "agent"), stats, *finishes("Done.", 5)]
+    result, driver = live_stream(server, [first, second])
+    assert result.outcome is Outcome.FINISHED
+    assert sorted(ids(driver)) == sorted(numbers(1, 3, 4, 5, 6, 7))
+    assert len(ids(driver)) == len(set(ids(driver)))
+
+
+def test_what_the_socket_never_gave_comes_from_the_app_servers_list_at_the_end() -> None:
+    # A whole-state update is published but not kept by the agent server: a drop hides it
+    # for good there; the app server's list has it, and is read once more after the outcome.
+    server = V1Server(events=[user_message(1)])
+    published_only = v1_event(8, "ConversationStateUpdateEvent", "environment")
+
+    def copied(s: V1Server) -> None:
+        s.add(v1_event(2, "ActionEvent", "agent"), published_only)
+
+    first = [user_message(1), copied, v1_event(2, "ActionEvent", "agent"), 1006]
+    second = [user_message(1), v1_event(2, "ActionEvent", "agent"), *finishes("Done.", 3)]
+    result, driver = live_stream(server, [first, second])
+    assert result.outcome is Outcome.FINISHED
+    assert ids(driver)[-1] == numbers(8)[0]
+    assert sorted(ids(driver)) == sorted(numbers(1, 2, 3, 4, 5, 8))
 
 
 def test_following_falls_back_to_polling_from_where_the_socket_left_off() -> None:
@@ -404,16 +436,14 @@ def test_a_waits_progress_carries_the_newest_pushed_event() -> None:
     assert "latest_event" not in driver.progress[-1].model_dump()
 
 
-def test_each_connections_greeting_state_is_neither_shown_nor_a_resume_point() -> None:
+def test_each_connections_greeting_state_is_never_shown() -> None:
     server = V1Server(events=[user_message(1)])
     greeting = full_state(90, "running")  # the time of the connection: newer than all
     first = [greeting, user_message(1), status_update(2, "running"), 1006]
-    second = [full_state(91, "running"), status_update(2, "running"), *finishes("Done.", 3)]
+    second = [full_state(91, "running"), user_message(1), status_update(2, "running"), *finishes("Done.", 3)]
     result, driver = live_stream(server, [first, second])
     assert result.outcome is Outcome.FINISHED
     assert ids(driver) == numbers(1, 2, 3, 4, 5)
-    resumed = parse_qs(urlsplit(driver.socket.opened[1].url).query)["after_timestamp"]
-    assert resumed == [status_update(2, "running")["timestamp"]]
 
 
 # ---------------------------------------------------------------------------- the drivers' settings

@@ -12,15 +12,16 @@ over that socket is a loop of a few decisions, all made here, without I/O:
 - *How to authenticate* (:func:`auth_frame`): the session key goes in the first frame
   (``{"type": "auth", "session_api_key": …}``), never in the URL, where proxies and access
   logs would keep it.
-- *From where* (:func:`subscribe_url`): after the REST history, ``resend_mode=since`` from
-  the newest timestamp read, so nothing between the last REST page and the socket is lost;
-  the events at that very timestamp come again and are dropped by id (:class:`SeenEvents`).
-  With no history read, ``resend_mode=all`` (following) or none (a wait only needs what
-  comes next, after one REST look that it makes *after* the socket is open).
+- *From where* (:func:`subscribe_url`): when following, the agent server's whole log
+  (``resend_mode=all``) at every connect, each id emitted once: its log is in the order
+  events were kept, and a step's stats update is kept after the step but stamped before
+  it, so no timestamp is a safe point to resume from. After the outcome the app server's
+  list is read once more, for what the agent server publishes but does not keep (the
+  whole-state updates) when a drop hid it. A wait, which emits nothing, resumes from the
+  newest timestamp seen, or asks for nothing but what comes next.
 - *What a close means* (:func:`close_error`): 4001 the key was refused, 4004 the agent server
   has no such conversation (typed errors, the stream ends); 1013 too many subscribers and any
-  other close is a drop: reconnect with backoff (:class:`Reconnect`), resuming from the
-  newest event seen, and after too many failures in a row follow by polling instead.
+  other close is a drop: reconnect with backoff (:class:`Reconnect`), and after too many failures in a row follow by polling instead.
 - *What is not an event*: every connection opens with the state at that moment (a
   ConversationStateUpdateEvent not in the log: a new id and the time of the connection);
   it tells the status but is neither emitted nor a point to resume from.

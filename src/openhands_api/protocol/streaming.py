@@ -22,9 +22,9 @@ Two questions, answered apart:
 The transport is a strategy: :func:`follow` knows only the :class:`EventSource` interface,
 and these sources poll the REST routes. Where the server pushes events (V1's agent server,
 ``/sockets/events``, CONTRACT §6.6), ``v1_live.live_turn`` follows instead, behind the same
-``stream_events`` method: this REST source reads the history, the socket takes over from its
-newest timestamp (``resend_mode=since``, de-duplicated by id), and if the socket is lost for
-good, :func:`follow` continues with the same source from where the socket left off.
+``stream_events`` method: this REST source reads the history, the socket takes over (its
+whole log, ``resend_mode=all``, each id emitted once), and if the socket is lost for good,
+:func:`follow` continues with the same source from where the socket left off.
 
 Also here, because both the library and the CLI need them: what ``since`` may be
 (:data:`Since`) and the event *families* (``message``, ``action``, ``observation``,

@@ -63,6 +63,8 @@ class History(Protocol):
 
     def pushed(self, event_id: str) -> None: ...
 
+    def knows(self, event_id: str, timestamp: str | None) -> bool: ...
+
 
 class _Fallback(Exception):
     """Internal: the socket cannot be had; poll instead (the reason, for the debug line)."""
@@ -115,7 +117,14 @@ class _Stream:
         if target is None:
             raise _Fallback("the conversation has no running agent server to stream from")
         self.address = target.url
-        url = subscribe_url(target.url, resume_from=self.seen.resume_from, replay=self.history is not None)
+        if self.history is not None:
+            # Following: the agent server's whole log, every time (first connect and after a
+            # drop), each id emitted once. A timestamp is no resume point there: its log is in
+            # the order events were stored, and a step's stats update is stored after the
+            # step but stamped before it, so "since the newest seen" would skip it.
+            url = subscribe_url(target.url, resume_from=None, replay=True)
+        else:
+            url = subscribe_url(target.url, resume_from=self.seen.resume_from, replay=False)
         first = auth_frame(target.session_key) if target.session_key else None
         try:
             self.socket = yield OpenSocket(url, first, deadline=self.deadline)
@@ -180,6 +189,8 @@ class _Stream:
         wire = V1Event.model_validate(event)
         if self.seen.accept(wire.id, wire.timestamp):
             if self.history is not None:
+                if self.history.knows(wire.id, wire.timestamp):
+                    return execution_change(event)
                 self.history.pushed(wire.id)
                 yield Emit(v1.to_event(wire))
             else:
@@ -294,6 +305,10 @@ def live_turn(
             result = yield from stream.listen(timed_out)
         yield from stream.drain()
         yield from stream.close()
+        if history is not None:
+            # What the socket could not give: events sent but never kept by the agent server
+            # (the whole-state updates), missed while it was down; the app server keeps them.
+            yield from history.read()
         return result
     except _Fallback as reason:
         yield from stream.close()

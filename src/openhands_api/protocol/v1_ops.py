@@ -159,6 +159,9 @@ class V1PolledEvents(EventSource):
         self._checked = False
         # Events a live stream emitted meanwhile (v1_live): a read after it skips them.
         self.pushed_ids: set[str] = set()
+        # Every event read here, emitted or skipped: a live stream's replay skips them.
+        self.read_ids: set[str] = set()
+        self.start = start
 
     def resume_point(self) -> tuple[str | None, set[str]]:
         """Where a live stream takes over: the newest timestamp read (as the server writes
@@ -168,6 +171,19 @@ class V1PolledEvents(EventSource):
 
     def pushed(self, event_id: str) -> None:
         self.pushed_ids.add(event_id)
+
+    def knows(self, event_id: str, timestamp: str | None) -> bool:
+        """Whether a replayed event is not to be emitted again: already read here (emitted,
+        or skipped as older than ``since``), pushed before, or older than the start."""
+        if event_id in self.read_ids or event_id in self.pushed_ids:
+            return True
+        if self.after_event is not None:
+            return True  # ``since`` an event id not yet reached: everything until it is skipped
+        start = self.start
+        if start is None or timestamp is None:
+            return False
+        bound = v1._iso(start) if isinstance(start, datetime) else start
+        return bound is not None and timestamp < bound
 
     def read(self) -> Op[None]:
         if not self._checked:
@@ -179,6 +195,7 @@ class V1PolledEvents(EventSource):
                 self.conversation_id, timestamp_gte=start, page_id=page_id, limit=v1.MAX_LIMIT
             )
             for wire, event in zip(page.items, v1.page_events(page), strict=True):
+                self.read_ids.add(event.id)
                 if wire.timestamp is not None and wire.timestamp != self.cursor:
                     self.cursor, self.at_cursor = wire.timestamp, set()
                 if event.id in self.at_cursor:

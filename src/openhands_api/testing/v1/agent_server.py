@@ -20,7 +20,10 @@ the SDK's agent server (1.34, bundled with ``openhands-ai`` 1.11.0) answers it (
   real route's ``assert``: a plain 500), ``GET …/events/count``, ``GET …/events/{event_id}``,
   ``POST …/events`` (``SendMessageRequest``, ``run`` default false → ``{"success":true}``),
   ``GET …/agent_final_response`` (``{"response": …}``). All read the agent's own log: every
-  event as emitted, no webhook lag (the app server's copies lag with ``webhook_flush_delay``).
+  event it keeps, no webhook lag (the app server's copies lag with ``webhook_flush_delay``).
+  It keeps neither the whole-state updates nor streaming deltas (only published: the app
+  server and live sockets get them), and a step's stats update comes after the step though
+  stamped before it (``v1/store.py``): the log is not quite in timestamp order.
 * Events on this tier are as the agent server's transport writes them: no ``parent_id``, no
   ``null`` model fields (the SDK dumps with ``exclude_none``; the fake drops ``null`` at every
   level except inside a state update's ``value``), ``SystemPromptEvent.tools`` limited to the
@@ -577,7 +580,8 @@ def build_agent_server_app(state: FakeState) -> FastAPI:
         with state.lock:
             first = store.state_snapshot_event(conversation)
             log = store.live_events(cid)
-            cursor = len(log)
+            # Live frames follow everything published (the log and what is only published).
+            cursor = len(store.published_events(cid))
             if mode == "all":
                 backlog = list(log)
             elif mode == "since" and after is not None:
@@ -597,8 +601,8 @@ def build_agent_server_app(state: FakeState) -> FastAPI:
                     fresh: list[ev.Event] = []
                     if alive and sandbox.status == SANDBOX_RUNNING:
                         state.advance()
-                        log = store.live_events(cid)
-                        fresh, cursor = log[cursor:], len(log)
+                        published = store.published_events(cid)
+                        fresh, cursor = published[cursor:], len(published)
                 if not alive:
                     return  # the agent server is gone: the connection drops
                 for event in fresh:

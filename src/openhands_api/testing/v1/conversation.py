@@ -254,3 +254,8 @@ class EventLog:
     delivered: list[Event] = field(default_factory=list)
     pending: list[Event] = field(default_factory=list)
     """Emitted by the agent, not yet posted to the app server (webhook batching)."""
+    published_only: set[str] = field(default_factory=set)
+    """Ids of the events the agent server publishes to its subscribers (webhook and sockets)
+    without keeping them in its own log: the whole-state updates at the start and after each
+    run, streaming deltas. The app server stores them; the agent server's search and its
+    sockets' resends never show them (observed on 1.11.0)."""

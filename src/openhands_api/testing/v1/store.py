@@ -338,11 +338,17 @@ class V1Store:
         conversation.last_event_micros = micros
         return ev.Stamp(event_id or ev.new_event_id(), ev.iso_event_time(micros), parent_id)
 
-    def _emit(self, conversation: V1Conversation, event: ev.Event, *, leaf: bool = False) -> str:
+    def _emit(
+        self, conversation: V1Conversation, event: ev.Event, *, leaf: bool = False, kept: bool = True
+    ) -> str:
+        """Append ``event``; ``kept=False``: published to the subscribers only, not in the agent
+        server's own log (``EventLog.published_only``)."""
         if leaf:
             conversation.leaf_event_id = event["id"]
         log = self.events.setdefault(conversation.conversation_id, EventLog())
         log.pending.append(event)
+        if not kept:
+            log.published_only.add(str(event["id"]))
         flush_delay = self.config.webhook_flush_delay
         owner = conversation.conversation_id
         if flush_delay is None or len(log.pending) >= self.config.webhook_batch_size:
@@ -394,7 +400,9 @@ class V1Store:
 
     def _emit_full_state(self, conversation: V1Conversation) -> None:
         value = self.full_state(conversation)
-        self._emit(conversation, ev.state_update(self._stamp(conversation, None), "full_state", value))
+        self._emit(
+            conversation, ev.state_update(self._stamp(conversation, None), "full_state", value), kept=False
+        )
 
     def full_state(self, conversation: V1Conversation) -> dict[str, Any]:
         """The agent server's whole conversation state, as of now."""
@@ -417,8 +425,16 @@ class V1Store:
         return ev.state_update(stamp, "full_state", self.full_state(conversation))
 
     def live_events(self, conversation_id: str) -> list[ev.Event]:
-        """The agent server's own event log: every event emitted so far, in order, whether or
-        not the webhook has copied it to the app server yet."""
+        """The agent server's own event log: every event it kept so far, in order, whether or
+        not the webhook has copied it to the app server yet (not those it only published)."""
+        log = self.events.get(conversation_id)
+        if log is None:
+            return []
+        return [e for e in (*log.delivered, *log.pending) if e["id"] not in log.published_only]
+
+    def published_events(self, conversation_id: str) -> list[ev.Event]:
+        """Every event the agent server published to its subscribers so far, in order: its log
+        and what it only published (what a connected socket receives live)."""
         log = self.events.get(conversation_id)
         return [*log.delivered, *log.pending] if log is not None else []
 
@@ -510,10 +526,13 @@ class V1Store:
         conversation.llm_response_ids.append(response_id)
         return response_id
 
-    def _stats(self, conversation: V1Conversation, parent_id: str | None) -> None:
+    def _stats(self, conversation: V1Conversation, parent_id: str | None) -> ev.Event:
+        """The stats update of the LLM call just made, stamped now. A step's is appended when
+        the step is over (after its observation, and after the status it ends the run with),
+        so the agent server's log is not in timestamp order there (observed on 1.11.0)."""
         calls = len(conversation.llm_response_ids)
         value = ev.stats_value(conversation.llm_model, 10 * calls, 5 * calls, 15)
-        self._emit(conversation, ev.state_update(self._stamp(conversation, parent_id), "stats", value))
+        return ev.state_update(self._stamp(conversation, parent_id), "stats", value)
 
     def _title_call(self, conversation: V1Conversation) -> None:
         """The agent server asks the LLM for a title once; its usage lands in the agent's stats."""
@@ -521,7 +540,7 @@ class V1Store:
             return
         conversation.title_requested = True
         self._llm_call(conversation)
-        self._stats(conversation, conversation.leaf_event_id)
+        self._emit(conversation, self._stats(conversation, conversation.leaf_event_id))
 
     def _run(self, conversation: V1Conversation) -> Process:
         """One run of the agent loop: N think steps, then finish, a plain answer, or an error."""
@@ -542,9 +561,10 @@ class V1Store:
             thought = f"Fake step {number} of {directives.steps}."
             action_body = {"thought": thought, "kind": "ThinkAction"}
             arguments = {"thought": thought}
-            self._tool_step(
+            stats = self._tool_step(
                 conversation, "think", action_body, arguments, ev.THINK_OBSERVATION, "ThinkObservation"
             )
+            self._emit(conversation, stats)
         error = directives.error
         retried = error is not None and ev.llm_call_retried(error)
         yield wait * 3 if retried else wait
@@ -564,10 +584,11 @@ class V1Store:
         else:
             action_body = {"message": ev.FINISH_TEXT, "kind": "FinishAction"}
             arguments = {"message": ev.FINISH_TEXT}
-            self._tool_step(
+            stats = self._tool_step(
                 conversation, "finish", action_body, arguments, ev.FINISH_TEXT, "FinishObservation"
             )
             self._set_status(conversation, "finished")
+            self._emit(conversation, stats)
         self._emit_full_state(conversation)
 
     def _tool_step(
@@ -578,12 +599,14 @@ class V1Store:
         arguments: dict[str, Any],
         observation_text: str,
         observation_kind: str,
-    ) -> None:
+    ) -> ev.Event:
+        """The action and its observation; returns the step's stats update, for the caller to
+        append once the step is over."""
         response_id = self._llm_call(conversation)
         action_id, observation_id, call_id = ev.new_event_id(), ev.new_event_id(), ev.tool_call_id()
         # The stats update is stamped before the action but linked to the observation that
         # follows it, as in real runs.
-        self._stats(conversation, observation_id)
+        stats = self._stats(conversation, observation_id)
         parent = conversation.leaf_event_id
         self._emit(
             conversation,
@@ -609,13 +632,15 @@ class V1Store:
             ),
             leaf=True,
         )
+        return stats
 
     def _answer(self, conversation: V1Conversation) -> None:
         """The LLM answered with text and no tool call: the SDK agent ends the run ``finished``."""
         response_id = self._llm_call(conversation)
         message_id = ev.new_event_id()
-        self._emit(conversation, ev.streaming_delta(self._stamp(conversation, None), ev.ASK_TEXT))
-        self._stats(conversation, message_id)
+        # Streamed tokens reach the subscribers but not the agent server's log.
+        self._emit(conversation, ev.streaming_delta(self._stamp(conversation, None), ev.ASK_TEXT), kept=False)
+        stats = self._stats(conversation, message_id)
         self._emit(
             conversation,
             ev.message(
@@ -628,6 +653,7 @@ class V1Store:
             leaf=True,
         )
         self._set_status(conversation, "finished")
+        self._emit(conversation, stats)
 
     def _fail_run(self, conversation: V1Conversation, code: str, detail: str) -> None:
         self._set_status(conversation, "error")
