@@ -21,7 +21,8 @@ over that socket is a loop of a few decisions, all made here, without I/O:
   newest timestamp seen, or asks for nothing but what comes next.
 - *What a close means* (:func:`close_error`): 4001 the key was refused, 4004 the agent server
   has no such conversation (typed errors, the stream ends); 1013 too many subscribers and any
-  other close is a drop: reconnect with backoff (:class:`Reconnect`), and after too many failures in a row follow by polling instead.
+  other close is a drop: reconnect with backoff (:class:`Reconnect`), and after too many
+  failures in a row follow by polling instead.
 - *What is not an event*: every connection opens with the state at that moment (a
   ConversationStateUpdateEvent not in the log: a new id and the time of the connection);
   it tells the status but is neither emitted nor a point to resume from.
