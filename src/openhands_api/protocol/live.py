@@ -31,8 +31,9 @@ over that socket is a loop of a few decisions, all made here, without I/O:
   the outcome itself: it asks the generation's own look (``lifecycle.py`` decides), once per
   such event; only when that look cannot decide yet (the settle window, the answer not yet
   copied) does it look again, soon (:data:`RELOOK`) then at the poll pace, until it can. A
-  silent socket costs nothing but a look every :data:`IDLE_LOOK` seconds, in case the end
-  came without an event.
+  silent socket costs no request at all: the end of a turn comes as an event, and a peer
+  that went away (a paused or deleted sandbox) is found by the WebSocket's own pings
+  (frames, not requests), which drop the socket; reopening it looks first.
 
 The generation (``v1_ops``) runs this loop; the drivers perform its socket steps
 (``http.OpenSocket`` …) with the ``websockets`` library, when installed (the ``stream``
@@ -51,10 +52,6 @@ from ..errors import AuthenticationError, NotFoundError, OpenHandsError
 
 SOCKET_PATH = "/sockets/events/"
 CONVERSATIONS_PATH = "/api/conversations/"
-
-# How long a silent socket is trusted before one REST look checks that the turn has not
-# ended without an event (a sandbox deleted under it, say).
-IDLE_LOOK = 60.0
 
 # A look that could not decide yet (the answer not yet copied to the app server, the settle
 # window after a message) is made again this soon, then at the poll pace: the end is near.

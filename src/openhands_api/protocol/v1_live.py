@@ -13,6 +13,7 @@ No I/O: socket steps (``http.OpenSocket`` …) go to the driver like requests.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -33,7 +34,6 @@ from .http import (
 )
 from .live import (
     DRAIN,
-    IDLE_LOOK,
     RECONNECT,
     RELOOK,
     Reconnect,
@@ -64,6 +64,10 @@ class History(Protocol):
     def pushed(self, event_id: str) -> None: ...
 
     def knows(self, event_id: str, timestamp: str | None) -> bool: ...
+
+
+LONGEST_RECEIVE = 600.0
+"""The longest a wait for the next frame is asked for at once; when it passes, it is asked again."""
 
 
 class _Fallback(Exception):
@@ -170,7 +174,9 @@ class _Stream:
         return result
 
     def due(self) -> float:
-        return self.next_look if self.next_look is not None else self.last_look + IDLE_LOOK
+        # A silent socket costs no request: a dead peer (a paused or deleted sandbox) ends it
+        # by the WebSocket's own pings (frames, not requests), and its reopening looks.
+        return self.next_look if self.next_look is not None else math.inf
 
     # -------------------------------------------------------------- frames
 
@@ -245,7 +251,8 @@ class _Stream:
                     self.next_look = self.last_look + self.interval
                 continue
             try:
-                frame = yield from self.receive(min(due, self.deadline) - now)
+                # a wait for frames is bounded (clocks take no infinity); its end costs nothing
+                frame = yield from self.receive(min(due, self.deadline, now + LONGEST_RECEIVE) - now)
             except SocketClosed as dropped:
                 logger.debug("event stream of %s dropped (%s); reconnecting", self.conversation_id, dropped)
                 result = yield from self.reopen()
