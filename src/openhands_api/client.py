@@ -496,7 +496,7 @@ class OpenHandsAPI(BaseClient):
         On V1, with the ``stream`` extra installed, the wait listens to the agent server's
         event stream instead of polling: it looks (the same decision as a poll) only when
         an event announces a new execution status, so it returns right after the agent's
-        final event, and an idle wait makes no requests (one look a minute). It polls when
+        final event, and an idle wait makes no requests. It polls when
         the stream cannot be opened. ``stream=False`` (or the client's) always polls.
         """
         return self._run(
