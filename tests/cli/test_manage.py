@@ -297,5 +297,13 @@ def test_download_to_a_pipe_through_the_real_entry_point_keeps_every_byte(
         )
     assert done.returncode == 0, done.stderr
     assert done.stderr == b""
-    assert piped.read_bytes() == expected
+    # Two downloads of the same history are the same files, but each zip is stamped with the
+    # time it was made (to 2 s): compare what they hold, and that every CRC checks out.
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(piped) as got, zipfile.ZipFile(io.BytesIO(expected)) as want:
+        assert got.testzip() is None
+        assert got.namelist() == want.namelist()
+        assert all(got.read(name) == want.read(name) for name in want.namelist())
     assert zipfile.ZipFile(piped).testzip() is None
