@@ -124,9 +124,7 @@ def send_command(
         conversation_id = api.resolve_conversation_id(conversation_id)
         sent = api.send_message(conversation_id, text, resume=resume)
         if not wait_for_answer:
-            out = output(json_fields, jq)
-            out.default_fields = SENT_FIELDS  # a bare --json: the confirmation's own fields
-            out.done(
+            output(json_fields, jq).done(
                 {
                     "id": conversation_id,
                     "action": "sent",
@@ -135,6 +133,7 @@ def send_command(
                     "conversation_id": conversation_id,
                 },
                 f"sent to {conversation_id}; to wait for the answer: openhands-api wait {conversation_id}",
+                fields=SENT_FIELDS,  # a bare --json: the receipt's own fields
             )
             return
         with following(conversation_id, **connection), progress_line() as on_progress:

@@ -103,12 +103,14 @@ class Printer:
 
     # --- JSON -----------------------------------------------------------------------------
 
-    def pick(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """``data`` cut to the fields ``--json a,b`` asked for (all of them for a bare --json)."""
-        if self.json_fields is None or (self.json_fields == ALL_FIELDS and self.default_fields is None):
+    def pick(self, data: Mapping[str, Any], defaults: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """``data`` cut to the fields ``--json a,b`` asked for; for a bare --json, the documented
+        fields it has (``defaults``, when this object's differ from the command's)."""
+        documented = defaults if defaults is not None else self.default_fields
+        if self.json_fields is None or (self.json_fields == ALL_FIELDS and documented is None):
             return dict(data)
         if self.json_fields == ALL_FIELDS:  # the documented fields this object has
-            return {name: data[name] for name in self.default_fields or () if name in data}
+            return {name: data[name] for name in documented or () if name in data}
         return {name: data.get(name) for name in self.json_fields.split(",")}
 
     def _json_out(self, value: Any, *, lines: bool = False) -> None:
@@ -173,10 +175,11 @@ class Printer:
         else:
             self._echo(human)
 
-    def done(self, data: Mapping[str, Any], human: str) -> None:
-        """The confirmation of an action (stopped, deleted, saved): JSON, or a line unless -q."""
+    def done(self, data: Mapping[str, Any], human: str, *, fields: tuple[str, ...] | None = None) -> None:
+        """The confirmation of an action (stopped, deleted, saved): JSON, or a line unless -q.
+        ``fields``: what a bare --json prints of it, when not the command's documented fields."""
         if self.as_json:
-            self._json_out(self.pick(data))
+            self._json_out(self.pick(data, fields))
         elif not self.quiet:
             self._echo(human)
 
