@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,3 +90,30 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)  # so that they follow HOME, which
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)  # a test may set for its subprocess
+
+
+class TerminalScreen:
+    """What a pseudo-terminal's child writes, read in a thread until the child closes its side
+    (a pty's buffer is small: unread, a chatty child would block on it)."""
+
+    def __init__(self, controller: int) -> None:
+        self.controller = controller
+        self.bytes = bytearray()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.controller, 4096)
+            except OSError:  # EIO once the child has closed its side
+                return
+            if not chunk:
+                return
+            self.bytes.extend(chunk)
+
+    def close(self) -> bytes:
+        """Everything read, once the child is done; the controller side is closed."""
+        self._reader.join(10)
+        os.close(self.controller)
+        return bytes(self.bytes)

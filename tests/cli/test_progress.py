@@ -8,11 +8,10 @@ import os
 import pty
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 
 from openhands_api.testing import FakeOpenHandsServer
-from tests.cli.conftest import run_cli
+from tests.cli.conftest import TerminalScreen, run_cli
 
 LONG_TASK = "Refactor the parser. [fake-llm steps=6]"
 
@@ -43,24 +42,9 @@ def _run_with_terminal_stderr(*args: str) -> tuple[int, str, bytes]:
         env=env,
     )
     os.close(child_side)
-    screen = bytearray()
-
-    def read_terminal() -> None:
-        while True:
-            try:
-                chunk = os.read(terminal, 4096)
-            except OSError:  # EIO once the child has closed its side
-                return
-            if not chunk:
-                return
-            screen.extend(chunk)
-
-    reader = threading.Thread(target=read_terminal, daemon=True)
-    reader.start()
+    screen = TerminalScreen(terminal)
     stdout, _ = process.communicate(timeout=120)
-    reader.join(10)
-    os.close(terminal)
-    return process.returncode, stdout.decode(), bytes(screen)
+    return process.returncode, stdout.decode(), screen.close()
 
 
 def test_a_terminal_sees_a_status_line_while_the_agent_works(

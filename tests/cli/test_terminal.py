@@ -10,13 +10,12 @@ import struct
 import subprocess
 import sys
 import termios
-import threading
 from collections.abc import Callable
 
 import pytest
 
 from openhands_api.testing import FakeOpenHandsServer
-from tests.cli.conftest import invoke, run_cli
+from tests.cli.conftest import TerminalScreen, invoke, run_cli
 
 TITLE = "Find and fix the flaky tests of the payment service, then open one pull request"
 
@@ -38,24 +37,9 @@ def _on_a_terminal(*args: str, columns: int, env: dict[str, str] | None = None) 
         env={**base, "TERM": "xterm", **(env or {})},
     )
     os.close(child)
-    screen = bytearray()
-
-    def read() -> None:
-        while True:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # EIO once the child has closed its side
-                return
-            if not chunk:
-                return
-            screen.extend(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    screen = TerminalScreen(controller)
     code = process.wait(timeout=120)
-    reader.join(timeout=10)
-    os.close(controller)
-    return code, screen.decode().replace("\r\n", "\n")
+    return code, screen.close().decode().replace("\r\n", "\n")
 
 
 @pytest.fixture(params=["v0", "v1"])
