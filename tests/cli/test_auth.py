@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from openhands_api.testing import FakeOpenHandsServer
 from tests.cli.conftest import run_cli
 
@@ -239,3 +241,28 @@ def test_the_default_profile_needs_no_choosing(
     listed = run_cli("list", "--json", env=home)  # no URL, no key, no profile given
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+@pytest.mark.parametrize("generation", ["v0", "v1"])
+def test_status_names_the_generation_the_server_speaks(
+    fake_openhands_factory: Callable[..., FakeOpenHandsServer], generation: str
+) -> None:
+    from tests.cli.conftest import invoke
+
+    server = fake_openhands_factory(rate_limit=False, generations=generation, session_api_key="sk-session")
+    ran = invoke(
+        "auth",
+        "status",
+        "--json",
+        "--base-url",
+        server.base_url,
+        env={"OPENHANDS_SESSION_API_KEY": "sk-session"},
+    )
+    assert ran.code == 0, ran.stderr
+    info = json.loads(ran.stdout)
+    assert info["api_version"] == generation
+    assert info["authenticated"] is True
+    assert info["session_api_key"] == "set"
+    assert "sk-session" not in ran.stdout + ran.stderr
+    ran = invoke("auth", "status", "--base-url", server.base_url, env={"OPENHANDS_SESSION_API_KEY": "wrong"})
+    assert ran.code == 6
