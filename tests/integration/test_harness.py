@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from .realserver import fake_llm, harness
+from .realserver.launchers import v0_ports
 
 # A V0 conversation takes ~15-40 s to start (runtime start-up; slower on a busy machine),
 # a V1 one ~6-18 s. V0 itself gives up on a runtime that is not up after 120 s.
@@ -99,6 +100,19 @@ def v0_delete(client: httpx.Client, conversation_id: str) -> None:
     client.delete(f"/api/conversations/{conversation_id}")
 
 
+def v0_listening_ports(server: harness.RealServer) -> dict[str, int]:
+    """The ports the running action server and its Jupyter kernel gateway were told to bind."""
+    ports: dict[str, int] = {}
+    for _, cmdline in server.processes():
+        words = cmdline.split()
+        if "oh_action_server_v0" in words:
+            ports["action server"] = int(words[words.index("oh_action_server_v0") + 1])
+        for word in words:
+            if word.startswith("--KernelGatewayApp.port="):
+                ports["kernel gateway"] = int(word.partition("=")[2])
+    return ports
+
+
 def test_v0_agent_finishes_and_conversation_stays_running(real_v0: harness.RealServer) -> None:
     with real_v0.client() as client:
         conversation_id = v0_create(client, "hello [fake-llm steps=1]")
@@ -107,6 +121,13 @@ def test_v0_agent_finishes_and_conversation_stays_running(real_v0: harness.RealS
             assert state == "finished", real_v0.log_tail()
             info = client.get(f"/api/conversations/{conversation_id}").json()
             assert info["status"] == "RUNNING"  # the runtime's state, not the agent's
+            # the runtime's ports lie below the ephemeral range (launchers/v0_ports.py)
+            ports = v0_listening_ports(real_v0)
+            assert set(ports) == {"action server", "kernel gateway"}, real_v0.processes()
+            low, _ = v0_ports.ephemeral_range()
+            assert v0_ports.EXECUTION_SERVER[0] <= ports["action server"] <= v0_ports.EXECUTION_SERVER[1]
+            assert v0_ports.JUPYTER_GATEWAY[0] <= ports["kernel gateway"] <= v0_ports.JUPYTER_GATEWAY[1]
+            assert max(high for _, high in v0_ports.ALL) < low
             actions = [e["action"] for e in v0_all_events(client, conversation_id) if "action" in e]
             assert actions.count("think") == 1
             assert actions.count("finish") == 1

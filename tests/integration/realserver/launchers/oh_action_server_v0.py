@@ -1,4 +1,4 @@
-"""Run the V0 action server with three local fixes, then the real module.
+"""Run the V0 action server with four local fixes, then the real module.
 
 Started by LocalRuntime (one per V0 conversation) when the server was launched by
 ``run_server_v0.py``. The differences from upstream's
@@ -23,6 +23,10 @@ Started by LocalRuntime (one per V0 conversation) when the server was launched b
   abandoned (gateway and kernel ended) and made once more, and what the abandoned
   one had reached goes to the server log. A normal start takes 4-15 s. Through the
   REST API this shows only as a slower start.
+* The Jupyter plugin draws the kernel gateway's port from 40000-49999, inside the
+  kernel's ephemeral range, and the gateway binds it seconds later; here it is
+  drawn from ``v0_ports.JUPYTER_GATEWAY``, below that range (``v0_ports.py`` says
+  why).
 """
 
 from __future__ import annotations
@@ -38,7 +42,9 @@ import tempfile
 from typing import Any
 
 import openhands.runtime.file_viewer_server as _file_viewer_server
+import openhands.runtime.plugins.jupyter as _jupyter
 import psutil
+import v0_ports
 from openhands.core.logger import openhands_logger as logger
 from openhands.runtime.plugins.jupyter import JupyterPlugin
 
@@ -50,6 +56,12 @@ JUPYTER_START_TIMEOUT_S = float(os.environ.get("OH_TEST_JUPYTER_START_TIMEOUT_S"
 JUPYTER_START_ATTEMPTS = 2
 
 _upstream_jupyter_initialize = JupyterPlugin.initialize
+_upstream_find_available_tcp_port = _jupyter.find_available_tcp_port
+
+
+def _gateway_port(min_port: int = 0, max_port: int = 0, max_attempts: int = 10) -> int:
+    """The plugin's only call asks for 40000-49999; the range asked for is replaced."""
+    return _upstream_find_available_tcp_port(*v0_ports.JUPYTER_GATEWAY, max_attempts)
 
 
 def _open(file, *args, **kwargs):
@@ -164,6 +176,7 @@ def install_patches() -> None:
     # start_file_viewer_server() looks `open` up in its module's globals before the builtins
     _file_viewer_server.open = _open
     JupyterPlugin.initialize = _initialize_jupyter_with_retry
+    _jupyter.find_available_tcp_port = _gateway_port  # initialize() looks it up in its module
     atexit.register(_end_descendants)
     # LocalRuntime stops the action server with SIGTERM. uvicorn handles it, shuts down,
     # restores the previous handler and raises the signal again: with the default handler
