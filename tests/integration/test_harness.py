@@ -283,6 +283,16 @@ def test_stop_leaves_no_process_behind(
 
 
 # ------------------------------------------------------------------- harness itself
+def test_servers_listen_below_the_ephemeral_range(
+    real_v0: harness.RealServer, real_v1: harness.RealServer
+) -> None:
+    low, _ = v0_ports.ephemeral_range()
+    assert harness.SERVER_PORTS[1] < low
+    for server in (real_v0, real_v1):
+        port = httpx.URL(server.base_url).port or 0
+        assert harness.SERVER_PORTS[0] <= port <= harness.SERVER_PORTS[1], server.base_url
+
+
 def test_second_install_returns_at_once(real_v0: harness.RealServer, real_v1: harness.RealServer) -> None:
     t0 = time.monotonic()
     for version in ("v0", "v1"):

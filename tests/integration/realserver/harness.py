@@ -205,10 +205,21 @@ def http_json(
         return status, text
 
 
+# A server binds its port only after its imports (5-30 s). A port from the kernel's
+# ephemeral range (32768-60999 on Linux) can be taken meanwhile by any connection's local
+# end, as happened to a V0 action server in CI (launchers/v0_ports.py); these lie below it,
+# apart from the V0 runtimes' 10000-19999 and the V1 agent-servers' 20000 and up.
+SERVER_PORTS = (6000, 9999)
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port on 127.0.0.1 that is free now, drawn at random from ``SERVER_PORTS``."""
+    candidates = list(range(SERVER_PORTS[0], SERVER_PORTS[1] + 1))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        if port_is_free(port):
+            return port
+    raise HarnessError(f"no free port in {SERVER_PORTS[0]}-{SERVER_PORTS[1]} on 127.0.0.1")
 
 
 def port_is_free(port: int) -> bool:
