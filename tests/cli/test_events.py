@@ -141,6 +141,18 @@ def test_kind_filters_by_exact_kind_or_family(fake_openhands_factory: Factory, g
     assert {e["kind"] for e in _json_lines(ran.stdout)} == {exact}
 
 
+def test_a_kind_that_is_no_kind_is_a_usage_error(fake_openhands_factory: Factory) -> None:
+    server = _server(fake_openhands_factory, "v1")
+    cid = _finished(server)
+    for typo in ("mesage", "Message event", "action:", "actions:run"):
+        ran = _events(server, cid, "--kind", typo)
+        assert ran.code == 2, (typo, ran.stderr)
+        assert f"--kind {typo!r} is neither a family (message, action, observation, state)" in ran.stderr
+        assert "Traceback" not in ran.stderr
+    # a kind the servers may add later still passes (and here matches nothing)
+    assert _events(server, cid, "--kind", "SomeFutureEvent").code == 0
+
+
 def test_the_families_cover_both_generations_and_the_help_names_them() -> None:
     assert event_family("action:message") == "message"
     assert event_family("MessageEvent") == "message"

@@ -127,6 +127,8 @@ def events_command(
     if timeout_s is not None and not follow:
         raise InputProblem("--timeout-s is for --follow (listing the history does not wait)")
     start = parse_since(since) if since is not None else None
+    for kind in kinds:
+        check_kind(kind)
     out = output(json_fields, jq)
     with make_client(**connection) as api:
         conversation_id = api.resolve_conversation_id(conversation_id)
@@ -143,6 +145,24 @@ def events_command(
         return
     out.note(f"the turn ended: {result.outcome.value}" + (f" ({result.detail})" if result.detail else ""))
     sys.exit(exit_codes.BY_OUTCOME[result.outcome.value])
+
+
+# A V0 kind (action:run, observation:agent_state_changed) or a V1 event class (MessageEvent).
+# Kinds the servers add later pass as long as they look like one; a typo such as "mesage" or
+# "Message event" would otherwise filter out every event in silence.
+_KIND_SHAPE = re.compile(r"(?:action|observation):[a-z_]+|[A-Z][A-Za-z0-9]+")
+
+
+def check_kind(kind: str) -> None:
+    """Refuse a --kind that is neither a family nor shaped like an event kind."""
+    from ..protocol.streaming import EVENT_FAMILIES
+
+    if kind not in EVENT_FAMILIES and not _KIND_SHAPE.fullmatch(kind):
+        families = ", ".join(EVENT_FAMILIES)
+        raise InputProblem(
+            f"--kind {kind!r} is neither a family ({families}) nor an event kind "
+            "such as action:run or MessageEvent"
+        )
 
 
 def _print(events: Iterable[Event], kinds: tuple[str, ...], limit: int | None, out: Printer) -> bool:
