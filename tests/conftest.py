@@ -6,18 +6,7 @@ removed and HOME points at an empty temporary directory for each test.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
-
-VECTORS = Path(__file__).parent / "vectors"
-
-
-def load_vectors(name: str) -> list[dict[str, Any]]:
-    cases: list[dict[str, Any]] = json.loads((VECTORS / name).read_text())["cases"]
-    return cases
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,7 +44,8 @@ from openhands_api.protocol.lifecycle import (
 )
 from openhands_api.protocol.parsing import error_from_response, is_concurrency_limit
 from openhands_api.protocol.retry import FailureKind, RetryPolicy, parse_retry_after, server_delay_hint
-from tests.conftest import VECTORS
+
+VECTORS = Path(__file__).parents[1] / "vectors"
 
 FILES: dict[str, dict[str, Any]] = {
     path.name: json.loads(path.read_text()) for path in sorted(VECTORS.glob("*.json"))

@@ -53,7 +53,6 @@ CREATE TABLE tasks (
     conversation_id TEXT,
     start_task_id TEXT,
     create_sent_at REAL,
-    create_sent_server_at REAL,
     phase TEXT,
     outcome TEXT,
     final_message TEXT,
@@ -79,7 +78,6 @@ _COLUMNS = (
     "conversation_id",
     "start_task_id",
     "create_sent_at",
-    "create_sent_server_at",
     "phase",
     "outcome",
     "final_message",
@@ -117,7 +115,6 @@ class TaskRecord:
     conversation_id: str | None = None
     start_task_id: str | None = None
     create_sent_at: float | None = None
-    create_sent_server_at: float | None = None
     phase: str | None = None
     outcome: str | None = None
     final_message: str | None = None
