@@ -823,6 +823,9 @@ class BaseClient:
     def _op_download_workspace(self, conversation_id: str, destination: Path) -> Op[Path]:
         return self._on_owner(lambda generation: generation.download_workspace(conversation_id, destination))
 
+    def _op_count_running(self) -> Op[int]:
+        return self._on_generation(lambda generation: generation.count_running())
+
     def _op_history_format(self) -> Op[str]:
         generation = yield from self._op_generation()
         return generation.history_format
