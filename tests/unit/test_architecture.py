@@ -112,3 +112,14 @@ def test_the_clock_rule_finds_a_clock() -> None:
 @pytest.mark.parametrize("path", sorted(PROTOCOL.glob("*.py")), ids=lambda p: p.name)
 def test_the_protocol_layer_takes_time_from_the_driver_only(path: Path) -> None:
     assert clock_uses(path.read_text(encoding="utf-8")) == []
+
+
+def test_each_generation_implements_every_operation_of_the_interface() -> None:
+    """The type checker says it first (``_base_client._every_generation_is_complete``)."""
+    from openhands_api._base_client import GENERATIONS
+    from openhands_api.protocol.generation import Generation
+
+    assert Generation.__abstractmethods__
+    for version, generation in GENERATIONS.items():
+        assert generation.version == version
+        assert generation.__abstractmethods__ == frozenset(), version
