@@ -72,6 +72,14 @@ ProgressCallback = Callable[[ConversationResult], object]
 # Called with an iterator operation's return value once it has emitted its last item.
 ResultCallback = Callable[[Any], None]
 GENERATIONS: dict[str, type[Generation]] = {"v0": V0Generation, "v1": V1Generation}
+
+
+def _every_generation_is_complete(context: GenerationContext) -> tuple[Generation, ...]:
+    """Never called: written for the type checker, which names the generation that lacks an
+    operation of ``Generation`` here ("Cannot instantiate abstract class …")."""
+    return (V0Generation(context), V1Generation(context))
+
+
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, connect=10.0)
 DEFAULT_WAIT_TIMEOUT = 30 * 60.0
@@ -822,6 +830,9 @@ class BaseClient:
 
     def _op_download_workspace(self, conversation_id: str, destination: Path) -> Op[Path]:
         return self._on_owner(lambda generation: generation.download_workspace(conversation_id, destination))
+
+    def _op_count_running(self) -> Op[int]:
+        return self._on_generation(lambda generation: generation.count_running())
 
     def _op_history_format(self) -> Op[str]:
         generation = yield from self._op_generation()

@@ -655,6 +655,11 @@ class OpenHandsAPI(BaseClient):
         if the client has not yet."""
         return self._run(self._op_history_format())
 
+    def _count_running(self) -> int:
+        """How many of the user's conversations the server counts against its limit of running
+        ones now (a batch's ``server_limit``): the generation's own count, the whole listing."""
+        return self._run(self._op_count_running())
+
     def download_workspace(self, conversation_id: str, destination: str | os.PathLike[str]) -> Path:
         """Save the workspace's files (the agent's checkout) as a zip to ``destination``,
         streamed through a temporary file renamed into place once complete. V0 only:

@@ -766,6 +766,27 @@ def test_iter_conversations_passes_the_filters() -> None:
     assert driver.emitted[0].api_version == "v0"
 
 
+def test_count_running_counts_agent_loops_over_every_page_but_not_1x_v1_rows() -> None:
+    rows = iter(
+        [
+            ([("a1", "RUNNING", "V0"), ("b2", "STARTING", "V0"), ("c3", "STOPPED", "V0")], "p1"),
+            ([("d4", "RUNNING", "V1"), ("e5", "RUNNING", None), ("f6", "ERROR", "V0")], None),
+        ]
+    )
+
+    def answer(request: Request) -> Response:
+        page, next_page = next(rows)
+        results = [v0_info(s, conversation_id=cid, conversation_version=kind) for cid, s, kind in page]
+        return json_response({"results": results, "next_page_id": next_page})
+
+    driver = Driver(answer)
+    assert driver.run(generation().count_running()) == 3  # a1, b2, e5 (no version: V0)
+    assert [params(r).get("page_id") for r in driver.requests] == [None, "p1"]
+    assert {params(r)["limit"] for r in driver.requests} == {"100"}
+    assert driver.emitted == []  # counted, not handed to anyone
+    assert (V0Generation.chooses_conversation_id, V0Generation.self_hosted_running_limit) == (False, 3)
+
+
 # ---------------------------------------------------------------------------- managing
 
 

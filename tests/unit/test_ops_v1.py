@@ -680,6 +680,28 @@ def test_iter_conversations_dedupes_and_follows_next_page_id() -> None:
     assert params(driver.requests[0]) == {"limit": "2", "title__contains": "x"}
 
 
+def test_count_running_counts_the_sandboxes_up_or_coming_up_over_every_page() -> None:
+    pages = iter(
+        [
+            ([("s1", "RUNNING"), ("s2", "PAUSED"), ("s3", "STARTING")], "p1"),
+            ([("s4", "ERROR"), ("s5", "RUNNING"), ("s6", "MISSING")], None),
+        ]
+    )
+
+    def answer(request: Request) -> Response:
+        items, next_page = next(pages)
+        return json_response(
+            {"items": [{"id": i, "status": status} for i, status in items], "next_page_id": next_page}
+        )
+
+    driver = Driver(answer)
+    assert driver.run(generation().count_running()) == 3  # s1, s3, s5
+    assert driver.calls() == ["GET /api/v1/sandboxes/search"] * 2
+    assert [params(r).get("page_id") for r in driver.requests] == [None, "p1"]
+    assert driver.emitted == []
+    assert (V1Generation.chooses_conversation_id, V1Generation.self_hosted_running_limit) == (True, None)
+
+
 # ---------------------------------------------------------------------------- managing
 
 

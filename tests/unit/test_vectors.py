@@ -454,6 +454,68 @@ def test_every_v1_table_row_has_a_vector() -> None:
     assert {row.number for row in V1_ROWS} == {case["row"] for case in _cases_of("lifecycle.v1_row")}
 
 
+# Each rule of lifecycle.py (a function or class in its __all__) and the vector kind whose rows
+# run it: its own, or the rule it is a step of. Data (the tables, facts and verdict types) has
+# no rows of its own. A new rule fails this test until it has rows.
+RULE_KINDS = {
+    "agent_stepped": "lifecycle.v0_page_state",
+    "classify_start_task": "lifecycle.v1_start_task",
+    "classify_v0": "lifecycle.v0_row",
+    "classify_v1": "lifecycle.v1_row",
+    "error_detail": "lifecycle.error_detail",
+    "events_prove_new_turn": "lifecycle.events_prove_new_turn",
+    "is_runtime_failure": "lifecycle.v0_row",
+    "last_known_execution_status": "lifecycle.last_known_execution_status",
+    "needs_error_detail": "lifecycle.needs_error_detail",
+    "needs_last_known": "lifecycle.needs_last_known",
+    "newest_agent_state": "lifecycle.v0_row",
+    "refine_v1_finished": "lifecycle.refine_v1_finished",
+    "restart_progress": "lifecycle.restart_progress",
+    "sandbox_runtime": "lifecycle.v1_row",
+    "v0_page_state": "lifecycle.v0_page_state",
+    "v0_runtime": "lifecycle.v0_row",
+    "with_answer": "lifecycle.with_answer",
+    "SettleTracker": "lifecycle.settle",
+}
+LIFECYCLE_DATA = {
+    "V0_ROWS",
+    "V1_ROWS",
+    "Row",
+    "V1Row",
+    "AgentStateChange",
+    "Assessment",
+    "RestartProgress",
+    "V0Facts",
+    "V1Facts",
+}
+
+
+def test_every_rule_of_lifecycle_has_rows_in_the_vectors() -> None:
+    from openhands_api.protocol import lifecycle
+
+    public = set(lifecycle.__all__) | {
+        name
+        for name, value in vars(lifecycle).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and getattr(value, "__module__", None) == lifecycle.__name__
+    }
+    assert sorted(public - LIFECYCLE_DATA - RULE_KINDS.keys()) == []
+    assert [name for name, kind in RULE_KINDS.items() if not _cases_of(kind)] == []
+
+
+def test_every_runtime_failure_status_has_a_v0_row_vector() -> None:
+    from openhands_api.protocol.lifecycle import RUNTIME_FAILURES
+
+    failing = {
+        case["info"]["runtime_status"]
+        for case in _cases_of("lifecycle.v0_row")
+        if case["info"] and case["outcome"] == "failed"
+    }
+    prefixed = {status for status in RUNTIME_FAILURES if status.startswith("STATUS$ERROR")}
+    assert sorted(RUNTIME_FAILURES - prefixed - failing) == []  # each one the prefix does not catch
+
+
 # Routes whose answer goes to a file the caller names: their request and streaming are tested in
 # tests/unit/test_file_body.py and the e2e suite, not by a language-neutral vector.
 STREAMED_ROUTES = {

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from .._base_client import GENERATIONS
 from ..aio import AsyncOpenHandsAPI
 from ..config import is_cloud
 from ..errors import (
@@ -45,7 +46,8 @@ from ..errors import (
     WaitTimeoutError,
 )
 from ..models import ConversationResult
-from ..protocol.generation import is_ambiguous
+from ..protocol.generation import Generation, is_ambiguous
+from ..protocol.v0_ops import V0Generation
 from .state import StateFileError, StateStore, TaskRecord
 from .tasks import Task
 
@@ -64,14 +66,6 @@ LIMIT_DELAY_CAP = 60.0
 # stays full up to the cap — or as soon as one of the batch's conversations is stopped.
 FULL_POLL = 0.25
 FULL_POLL_CAP = 5.0
-
-# Self-hosted V0 (openhands-ai 1.6.0): ``max_concurrent_conversations`` agent loops per user,
-# the oldest closed to start one more. The server publishes neither the setting nor a refusal.
-V0_SELF_HOSTED_LIMIT = 3
-
-# What the server counts against its limit: V0 sessions with an agent loop (1.6.0 shows them
-# STARTING until the runtime is up, then RUNNING); V1 sandboxes that are up or coming up.
-_OCCUPYING = frozenset({"STARTING", "RUNNING"})
 
 ServerLimit = Union[int, Literal["auto"], None]  # noqa: UP007 (a runtime alias on 3.10)
 """``server_limit``: how many conversations the server runs at once (an int), ``"auto"``
@@ -147,7 +141,8 @@ class _Batch:
         self.follow_up = follow_up
         self.retry_failed = retry_failed
         self.wait_timeout = wait_timeout
-        self.version = "v0"
+        # The server's generation (its class: what it offers, not its operations).
+        self.generation: type[Generation] = V0Generation
         # Creates hold off until then (monotonic), for the server's limits.
         self.creates_open_at = 0.0
         self.conversation_ended = asyncio.Event()
@@ -259,7 +254,7 @@ class _Batch:
         while True:
             await self.creates_open()
             arguments = task.create_arguments()
-            if self.version == "v1":
+            if self.generation.chooses_conversation_id:
                 # Chosen here and recorded before the send: a later run finds it by this id.
                 arguments["conversation_id"] = chosen_id or uuid.uuid4().hex
             try:
@@ -380,19 +375,8 @@ class _Batch:
             delay = min(delay * 2, FULL_POLL_CAP)
 
     async def running_on_server(self) -> int:
-        """The conversations the server counts against its limit: V0, those with an agent loop
-        (STARTING or RUNNING; 1.6.0's listing also shows its V1 ones, which do not count);
-        V1, the sandboxes running or starting."""
-        count = 0
-        if self.version == "v0":
-            async for info in self.api.v0.iter_conversations(page_size=100):
-                if info.status in _OCCUPYING and (info.conversation_version or "V0").upper() != "V1":
-                    count += 1
-        else:
-            async for sandbox in self.api.v1.iter_sandboxes(page_size=100):
-                if sandbox.status in _OCCUPYING:
-                    count += 1
-        return count
+        """The conversations the server counts against its limit (the generation's count)."""
+        return await self.api._count_running()
 
     async def creates_open(self) -> None:
         while True:
@@ -427,13 +411,15 @@ def _in_flight_first(work: list[Task], store: StateStore) -> list[Task]:
     return [t for t in work if t.key in in_flight] + [t for t in work if t.key not in in_flight]
 
 
-def _server_limit(server_limit: ServerLimit, version: str, base_url: str, stop_when_done: bool) -> int | None:
+def _server_limit(
+    server_limit: ServerLimit, generation: type[Generation], base_url: str, stop_when_done: bool
+) -> int | None:
     if server_limit == "auto":
         # Without stopping, the batch's own finished conversations would fill the server for
         # good: counting them would wait for ever.
         if not stop_when_done:
             return None
-        return V0_SELF_HOSTED_LIMIT if version == "v0" and not is_cloud(base_url) else None
+        return None if is_cloud(base_url) else generation.self_hosted_running_limit
     if server_limit is not None and (isinstance(server_limit, bool) or server_limit < 1):
         raise InvalidInputError("server_limit must be at least 1 (or None, or 'auto')")
     return server_limit
@@ -516,8 +502,8 @@ async def run_batch(
             wait_timeout=wait_timeout,
             stop_when_done=stop_when_done,
         )
-        batch.version = await api.detect_api_version()
-        batch.server_limit = _server_limit(server_limit, batch.version, api.base_url, stop_when_done)
+        batch.generation = GENERATIONS[await api.detect_api_version()]
+        batch.server_limit = _server_limit(server_limit, batch.generation, api.base_url, stop_when_done)
         results: asyncio.Queue[object] = asyncio.Queue()
         pending = iter(_in_flight_first(work, store))
 

@@ -135,6 +135,12 @@ class Generation(ABC):
     version: ClassVar[str]
     history_format: ClassVar[str]
     """What :meth:`download_history` writes: ``"zip"`` or ``"json"`` (a file's honest suffix)."""
+    chooses_conversation_id: ClassVar[bool]
+    """Whether a create takes a ``conversation_id`` the client chose (V1): a batch records it
+    before the send, so that a later run finds the conversation by it."""
+    self_hosted_running_limit: ClassVar[int | None]
+    """How many conversations a self-hosted server runs at once by default before it makes
+    room by itself (V0: 3 agent loops, the oldest closed), None when it has no such limit."""
 
     def __init__(self, context: GenerationContext) -> None:
         self.context = context
@@ -222,6 +228,11 @@ class Generation(ABC):
     @abstractmethod
     def set_title(self, conversation_id: str, title: str) -> Op[None]:
         """Rename it."""
+
+    @abstractmethod
+    def count_running(self) -> Op[int]:
+        """How many of the user's conversations the server counts against its limit of
+        running ones now (the whole listing is read)."""
 
     @abstractmethod
     def download_history(self, conversation_id: str, destination: Path) -> Op[Path]:

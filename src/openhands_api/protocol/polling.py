@@ -174,3 +174,24 @@ def cursor_pages(
 def map_emitted(op: Op[T], convert: Callable[[Any], Any]) -> Op[T]:
     """The same operation with every emitted item passed through ``convert``."""
     return relay(op, lambda step: Emit(convert(step.item)) if isinstance(step, Emit) else step)
+
+
+def count_emitted(op: Op[Any], keep: Callable[[Any], bool]) -> Op[int]:
+    """How many of the items ``op`` emits ``keep`` accepts: ``op`` runs to its end, its
+    other steps go to the driver, its items to nobody else."""
+    count = 0
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = op.throw(error) if error is not None else op.send(value)
+        except StopIteration:
+            return count
+        value, error = None, None
+        if isinstance(step, Emit):
+            count += bool(keep(step.item))
+            continue
+        try:
+            value = yield step
+        except OpenHandsError as exc:
+            error = exc

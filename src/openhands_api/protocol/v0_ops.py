@@ -62,11 +62,12 @@ from .lifecycle import (
 )
 from .listing import ListQuery, filtered
 from .parsing import dated
-from .polling import TRANSIENT_ERRORS, PollPolicy, unique_pages, until
+from .polling import TRANSIENT_ERRORS, PollPolicy, count_emitted, unique_pages, until
 from .streaming import EventSource, Since, at_or_after, v0_since
 from .validation import validate_id, validate_title
 
 _POLL_PAGE = 20
+_OCCUPYING = frozenset({"STARTING", "RUNNING"})  # what holds one of the server's running slots
 _HOW_TO_LOOK = "look for it (openhands-api list, or list_conversations())"
 
 logger = logging.getLogger("openhands_api")
@@ -442,6 +443,10 @@ class _EarlierLookup(_Lookup):
 class V0Generation(Generation):
     version = "v0"
     history_format = "json"  # the trajectory: V0 has no zip of the history
+    chooses_conversation_id = False  # the server names the conversation
+    # openhands-ai 1.6.0's ``max_concurrent_conversations``: agent loops per user, the oldest
+    # closed to start one more. The server publishes neither the setting nor a refusal.
+    self_hosted_running_limit = 3
 
     # ------------------------------------------------------------------ create
 
@@ -900,6 +905,14 @@ class V0Generation(Generation):
 
     def set_title(self, conversation_id: str, title: str) -> Op[None]:
         yield v0.update_title(conversation_id, title)
+
+    def count_running(self) -> Op[int]:
+        """The sessions with an agent loop (1.6.0 shows them STARTING until the runtime is up,
+        then RUNNING). 1.x's V0 listing also shows its V1 conversations: they do not count."""
+        return count_emitted(
+            iter_v0_conversations(page_size=100),
+            lambda info: info.status in _OCCUPYING and (info.conversation_version or "V0").upper() != "V1",
+        )
 
     def download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
         """V0 has no zip of the history; its trajectory (every event as JSON) is the nearest

@@ -62,10 +62,12 @@ from .lifecycle import (
 )
 from .listing import ListQuery, filtered
 from .live import SocketTarget, socket_address
-from .polling import TRANSIENT_ERRORS, PollPolicy, cursor_pages, unique_pages, until
+from .polling import TRANSIENT_ERRORS, PollPolicy, count_emitted, cursor_pages, unique_pages, until
 from .streaming import EventSource, Since, between_polls, follow, v1_since
 from .v1_live import live_turn
 from .validation import validate_id, validate_title
+
+_OCCUPYING = frozenset({"STARTING", "RUNNING"})  # sandboxes that hold compute
 
 # ---------------------------------------------------------------------------- reads and paging
 
@@ -576,6 +578,8 @@ def asked_for(task: StartTask, request: NewConversation, exclude: frozenset[str]
 class V1Generation(Generation):
     version = "v1"
     history_format = "zip"  # meta.json + one file per event
+    chooses_conversation_id = True  # create takes a conversation_id (hex) the client chose
+    self_hosted_running_limit = None  # no fixed limit known; Cloud refuses over its cap (429)
 
     # ------------------------------------------------------------------ create
 
@@ -1045,6 +1049,10 @@ class V1Generation(Generation):
 
     def set_title(self, conversation_id: str, title: str) -> Op[None]:
         yield v1.update_conversation(conversation_id, title=title)
+
+    def count_running(self) -> Op[int]:
+        """The sandboxes that are up or coming up (STARTING, RUNNING): what holds compute."""
+        return count_emitted(iter_v1_sandboxes(page_size=100), lambda sandbox: sandbox.status in _OCCUPYING)
 
     def download_history(self, conversation_id: str, destination: Path) -> Op[Path]:
         """The server's zip (``meta.json`` + one file per event), streamed to disk."""
