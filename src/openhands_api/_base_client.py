@@ -9,6 +9,7 @@ themselves live in ``protocol/`` (no I/O).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import logging
@@ -17,7 +18,7 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -27,6 +28,7 @@ import httpx
 from . import errors
 from ._body import ACCEPT_ENCODING, BodyReader, FileBody
 from ._redaction import guard_logs, redact, scrub
+from ._watchdog import WATCHDOG
 from .config import Settings, check_transport_security, resolve_settings
 from .models import Conversation, ConversationResult, SentMessage
 from .protocol.detect import detect_version, unspoken
@@ -111,6 +113,10 @@ def one_of(value: T | None, alias: T | None, name: str, alias_name: str) -> T | 
     if value is not None and alias is not None and value != alias:
         raise errors.InvalidInputError(f"Pass either {name} or {alias_name}, not both")
     return value if value is not None else alias
+
+
+def _late(request: Request) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout(f"{request.describe()}: the whole answer did not arrive in time")
 
 
 def failure_kind(exc: httpx.TransportError) -> FailureKind:
@@ -342,7 +348,29 @@ class BaseClient:
 
     def _check_attempt_time(self, request: Request, deadline: float | None) -> None:
         if deadline is not None and time.monotonic() > deadline:
-            raise httpx.ReadTimeout(f"{request.describe()}: the whole answer did not arrive in time")
+            raise _late(request)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _answer_deadline(request: Request, raw: httpx.Response, deadline: float | None) -> Iterator[None]:
+        """While an answer's body is read: at ``deadline`` its socket is shut down (the
+        watchdog), so that a read waiting for a trickling server ends then, not a whole read
+        timeout later; that read's failure is the attempt's timeout. Without a socket (a
+        custom transport) only the check after each chunk holds."""
+        stream = raw.extensions.get("network_stream")
+        sock = None if stream is None else stream.get_extra_info("socket")
+        if deadline is None or sock is None or not callable(getattr(sock, "shutdown", None)):
+            yield
+            return
+        alarm = WATCHDOG.arm(deadline, sock)
+        try:
+            yield
+        except httpx.TransportError:
+            if WATCHDOG.disarm(alarm):
+                raise _late(request) from None
+            raise
+        finally:
+            WATCHDOG.disarm(alarm)
 
     def _body_reader(self, request: Request, raw: httpx.Response) -> BodyReader:
         limit = self._max_response_bytes * (BULK_FACTOR if request.bulk else 1)

@@ -165,15 +165,16 @@ class AsyncOpenHandsAPI(BaseClient):
             if download is not None:
                 # Decoded by our own reader like any answer, written as it comes.
                 file_deadline = self._file_deadline(request, deadline)
-                with download:
+                with download, self._answer_deadline(request, raw, file_deadline):
                     async for chunk in raw.aiter_raw():
                         download.feed(chunk)
                         self._check_attempt_time(request, file_deadline)
                     return self._response(raw, *download.finish())
             body = self._body_reader(request, raw)
-            async for chunk in raw.aiter_raw():
-                body.feed(chunk)
-                self._check_attempt_time(request, deadline)
+            with self._answer_deadline(request, raw, deadline):
+                async for chunk in raw.aiter_raw():
+                    body.feed(chunk)
+                    self._check_attempt_time(request, deadline)
             return self._response(raw, body.finish())
 
     async def _send(self, call: Call[T]) -> T:

@@ -168,15 +168,16 @@ class OpenHandsAPI(BaseClient):
             if download is not None:
                 # Decoded by our own reader like any answer, written as it comes.
                 file_deadline = self._file_deadline(request, deadline)
-                with download:
+                with download, self._answer_deadline(request, raw, file_deadline):
                     for chunk in raw.iter_raw():
                         download.feed(chunk)
                         self._check_attempt_time(request, file_deadline)
                     return self._response(raw, *download.finish())
             body = self._body_reader(request, raw)
-            for chunk in raw.iter_raw():
-                body.feed(chunk)
-                self._check_attempt_time(request, deadline)
+            with self._answer_deadline(request, raw, deadline):
+                for chunk in raw.iter_raw():
+                    body.feed(chunk)
+                    self._check_attempt_time(request, deadline)
             return self._response(raw, body.finish())
 
     def _send(self, call: Call[T]) -> T:

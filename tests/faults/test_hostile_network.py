@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from openhands_api import APITimeoutError, OpenHandsAPI, Outcome, ProtocolError, WaitTimeoutError
+from openhands_api import (
+    APITimeoutError,
+    AsyncOpenHandsAPI,
+    OpenHandsAPI,
+    Outcome,
+    ProtocolError,
+    WaitTimeoutError,
+)
 from openhands_api.testing import FakeOpenHandsServer, FaultRule
 
 POLL = {"poll_interval": 0.05, "max_poll_interval": 0.2}
@@ -49,6 +56,38 @@ def test_a_trickled_answer_cannot_outlast_the_request_timeout(
         with pytest.raises(APITimeoutError):
             api.get_conversation(conversation.id)
         assert time.monotonic() - started < 4.0
+
+
+def test_one_attempt_ends_at_its_timeout_when_each_byte_comes_just_in_time(
+    server: FakeOpenHandsServer, generation: str
+) -> None:
+    # A byte every 1.9 s never trips a 2 s read timeout. Checked only between chunks, the
+    # attempt's 2 s deadline would be seen after the third byte (3.8 s); the watchdog ends the
+    # waiting read at the deadline itself.
+    with OpenHandsAPI(base_url=server.base_url, timeout=2.0, max_retries=0) as api:
+        conversation = api.create_conversation("Just in time. [fake-llm steps=1]")
+        server.state.faults.add(FaultRule("trickle", method="GET", path=READ_PATH[generation], delay=1.9))
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="the whole answer did not arrive in time"):
+            api.get_conversation(conversation.id)
+        assert time.monotonic() - started < 3.0
+        # the connection it shut down is not reused: the next call gets its answer
+        server.state.faults.clear()
+        assert api.get_conversation(conversation.id).id == conversation.id
+
+
+async def test_one_async_attempt_ends_at_its_timeout_when_each_byte_comes_just_in_time(
+    server: FakeOpenHandsServer, generation: str
+) -> None:
+    async with AsyncOpenHandsAPI(base_url=server.base_url, timeout=2.0, max_retries=0) as api:
+        conversation = await api.create_conversation("Just in time. [fake-llm steps=1]")
+        server.state.faults.add(FaultRule("trickle", method="GET", path=READ_PATH[generation], delay=1.9))
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="the whole answer did not arrive in time"):
+            await api.get_conversation(conversation.id)
+        assert time.monotonic() - started < 3.0
+        server.state.faults.clear()
+        assert (await api.get_conversation(conversation.id)).id == conversation.id
 
 
 def test_a_wait_ends_within_its_timeout_while_every_answer_trickles(
