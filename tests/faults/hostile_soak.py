@@ -127,7 +127,7 @@ async def run_hostile_soak(*, generation: str, conversations: int = 24, seed: in
         speed=5.0,
         # V0: the real server's own limit (it evicts the oldest running conversation).
         max_concurrent_conversations=3 if generation == "v0" else conversations * 2,
-        start_task_delay=10.0,  # V1: slow starts (2 s at this speed)
+        start_task_delay=50.0,  # V1: slow starts, 10 s at this speed (the case)
         faults=hostile_rules(),
         chaos=Chaos(probability=0.1, faults=CHAOS, statuses=(502, 503, 504), seed=seed),
         fault_seed=seed,
