@@ -27,6 +27,7 @@ from openhands_api.protocol.polling import PollPolicy
 from openhands_api.protocol.v1_ops import V1Generation
 from tests.unit.opdriver import Driver, json_response
 from tests.unit.scripted import (
+    BASE_URL,
     POLL,
     SANDBOX,
     V1_CID,
@@ -473,6 +474,16 @@ def test_observe_of_a_start_task_still_working_is_in_progress_starting() -> None
     assert (result.outcome, result.conversation.runtime) == (Outcome.IN_PROGRESS, "starting")
     assert result.conversation.start_task_id == V1_TASK
     assert driver.calls() == [f"GET {V1_CONVERSATIONS}", f"GET {TASKS}"]
+
+
+def test_a_start_task_snapshot_links_the_page_of_the_conversation_it_starts() -> None:
+    server = V1Server(None)
+    server.task = start_task("WORKING")
+    result, _ = run(server, generation().observe(V1_TASK))
+    assert result.web_url == result.conversation.web_url == f"{BASE_URL}/conversations/{V1_CID}"
+    server.task = start_task("WORKING", request={})  # a task someone else's client made
+    result, _ = run(server, generation().observe(V1_TASK))
+    assert result.web_url == f"{BASE_URL}/conversations/{V1_TASK}"  # nothing better is known
 
 
 def test_observe_of_a_ready_start_task_reads_its_conversation() -> None:

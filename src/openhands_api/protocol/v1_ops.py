@@ -438,8 +438,9 @@ def without_conversation(
     task: StartTask | None, ref: str, base_url: str, assessment: Assessment
 ) -> ConversationResult:
     """The result when there is no conversation to show: a start task that failed or is
-    still going, or an id that is gone."""
-    url = web_url(base_url, ref)
+    still going, or an id that is gone. Its page is the conversation's that the task starts
+    (the id the client chose, or the server's once READY): a task id has no page."""
+    url = web_url(base_url, page_id(task) or ref)
     conversation = Conversation(
         id=ref,
         api_version="v1",
@@ -457,6 +458,16 @@ def without_conversation(
         web_url=url,
         conversation=conversation,
     )
+
+
+def page_id(task: StartTask | None) -> str | None:
+    """The id of the conversation a start task starts, when known: the server's once READY,
+    before that the one the create asked for (this client always chooses one)."""
+    if task is None:
+        return None
+    chosen = (task.request or {}).get("conversation_id")
+    found = task.app_conversation_id or (chosen if isinstance(chosen, str) else None)
+    return found or None
 
 
 def ready_or_none(task: StartTask) -> StartTask | None:

@@ -217,11 +217,15 @@ function toResult(
   return makeResult(unified, assessment.outcome, assessment.detail, final);
 }
 
-/** The result when there is no conversation to show: a start task failed or still going, or gone. */
+/**
+ * The result when there is no conversation to show: a start task failed or still going, or gone.
+ * Its page is the conversation's that the task starts (the id the client chose, or the server's
+ * once READY): a task id has no page.
+ */
 function withoutConversation(task: StartTask | null, ref: string, baseUrl: string, assessment: Assessment): ConversationResult {
   const { request: _request, ...rawTask } = task ?? {};
   const conversation: Conversation = {
-    ...blankConversation(ref, "v1", webUrl(baseUrl, ref)),
+    ...blankConversation(ref, "v1", webUrl(baseUrl, pageId(task) ?? ref)),
     startTaskId: task?.id ?? null,
     runtime: assessment.runtime,
     outcome: assessment.outcome,
@@ -229,6 +233,13 @@ function withoutConversation(task: StartTask | null, ref: string, baseUrl: strin
     raw: task ? rawTask : {},
   };
   return makeResult(conversation, assessment.outcome, assessment.detail, null);
+}
+
+/** The id of the conversation a start task starts, when known (this client always chooses one). */
+export function pageId(task: StartTask | null): string | null {
+  if (task === null) return null;
+  const chosen = task.request?.conversation_id;
+  return task.app_conversation_id || (typeof chosen === "string" && chosen) || null;
 }
 
 /** The task if READY, null while it is still going; ConversationStartError on ERROR. */
