@@ -38,9 +38,12 @@ async def test_the_v1_page_shows_execution_and_sandbox_status(
     make_client: MakeClient, clock: ManualClock
 ) -> None:
     client, _ = make_client(**v1.V1)
-    task = await v1.start(client)
+    chosen = uuid.uuid4().hex
+    task = await v1.start(client, conversation_id=chosen)
     starting = page(await client.get(f"/conversations/{task['id']}"))
     assert "Status: start task WORKING (V1 API)" in starting
+    # the page of the id the create chose (the client's snapshot links it) shows the start too
+    assert "Status: start task WORKING (V1 API)" in page(await client.get(f"/conversations/{chosen}"))
     clock.advance(v1.START_TIME + v1.RUN_TIME)
     conversation_id = (await v1.task_of(client, task["id"]))["app_conversation_id"]
     dashed = str(uuid.UUID(conversation_id))

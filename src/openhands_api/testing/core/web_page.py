@@ -65,10 +65,17 @@ def _title_and_status(state: FakeState, conversation_id: str) -> tuple[str, str]
                 sandbox_status = sandbox.status if sandbox is not None else "MISSING"
                 status = f"execution {v1.execution_status}, sandbox {sandbox_status} (V1 API)"
                 return v1.title or f"Conversation {conversation_id}", status
-            task = state.v1.tasks.get(key)
-            if task is not None:
+            task = state.v1.tasks.get(key) or next(
+                (t for t in state.v1.tasks.values() if _requested_id(t.request) == key), None
+            )
+            if task is not None:  # the task's id, or the conversation id its create chose
                 return f"Conversation {conversation_id}", f"start task {task.status} (V1 API)"
     return f"Conversation {conversation_id}", "no such conversation on this server"
+
+
+def _requested_id(request: dict[str, object]) -> str | None:
+    chosen = request.get("conversation_id")
+    return chosen.replace("-", "").lower() if isinstance(chosen, str) else None
 
 
 _PAGE = """<!DOCTYPE html>
