@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,21 @@ from openhands_api.cli import main
 from openhands_api.cli.app import Seam
 from openhands_api.cli.output import Terminal
 from openhands_api.testing import FakeOpenHandsServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ctrl_c_reaches_the_commands() -> Iterator[None]:
+    """A test suite started in the background by a shell without job control (``cmd &`` in a
+    script, as a CI runner may) inherits SIGINT ignored, and so would every command it starts:
+    the Ctrl-C tests would meet commands that cannot be interrupted (seen in a rehearsal of
+    .ci/run). A command run from a terminal has SIGINT at its default; a handler here is reset
+    to the default in each child at exec, so the commands get that."""
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_cli(
