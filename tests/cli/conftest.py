@@ -35,6 +35,17 @@ def _ctrl_c_reaches_the_commands() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def finish(process: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """``process.communicate(timeout)``; a command still running then is killed (and the
+    timeout raised), so that a failing test leaves no process behind."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+
+
 def run_cli(
     *args: str,
     env: dict[str, str] | None = None,

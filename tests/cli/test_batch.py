@@ -24,7 +24,7 @@ import pytest
 from openhands_api import OpenHandsAPI
 from openhands_api.batch import StateStore
 from openhands_api.testing import FakeOpenHandsServer
-from tests.cli.conftest import TERMINAL, invoke
+from tests.cli.conftest import TERMINAL, finish, invoke
 from tests.cli.test_terminal import _on_a_terminal
 
 SCRIPT_TITLE = "<script>alert('x')</script> & co"
@@ -358,7 +358,7 @@ def test_ctrl_c_says_how_to_resume_and_the_resumed_batch_completes(
         if "\trunning\t" in line:
             break
     process.send_signal(signal.SIGINT)
-    _out, err = process.communicate(timeout=60)
+    _out, err = finish(process, 60)
     assert process.returncode == 130, err
     state = tmp_path / "tasks.jsonl.state.sqlite"
     line = err.strip().splitlines()[-1]

@@ -18,7 +18,7 @@ import pytest
 
 from openhands_api.cli.app import Seam
 from openhands_api.testing import FakeOpenHandsServer
-from tests.cli.conftest import TERMINAL, Ran, invoke, run_cli
+from tests.cli.conftest import TERMINAL, Ran, finish, invoke, run_cli
 from tests.cli.test_progress import _run_with_terminal_stderr
 
 GENERATIONS = ["v0", "v1"]
@@ -436,7 +436,7 @@ def test_ctrl_c_during_the_v1_start_names_the_start_task_to_wait_for(
         time.sleep(0.05)
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
+    _, err = finish(process, 30)
     assert process.returncode == 130, err
     [task_id] = list(server.state.v1.tasks)
     line = err.strip().splitlines()[-1]

@@ -21,7 +21,7 @@ from openhands_api.cli.app import Seam
 from openhands_api.cli.events import parse_since
 from openhands_api.protocol.streaming import EVENT_FAMILIES, event_family
 from openhands_api.testing import FakeOpenHandsServer
-from tests.cli.conftest import TERMINAL, Ran, invoke
+from tests.cli.conftest import TERMINAL, Ran, finish, invoke
 from tests.live_order import assert_same_events_in_stream_order
 
 Factory = Callable[..., FakeOpenHandsServer]
@@ -297,7 +297,7 @@ def test_ctrl_c_while_following_says_the_conversation_goes_on(
     assert process.stdout.readline()  # it is following
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
+    _, err = finish(process, 30)
     assert process.returncode == 130, err
     assert f"conversation {cid} goes on running on the server" in err
     assert f"openhands-api wait {cid}" in err

@@ -14,6 +14,7 @@ import pytest
 
 from openhands_api import OpenHandsAPI, Outcome
 from openhands_api.testing import FakeOpenHandsServer
+from tests.cli.conftest import finish
 
 
 def _interrupt_once_waiting(
@@ -35,7 +36,7 @@ def _interrupt_once_waiting(
         time.sleep(0.05)
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    out, err = finish(process, 30)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
