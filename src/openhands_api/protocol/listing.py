@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import InvalidInputError, OpenHandsError
+from ..errors import InvalidInputError
 from ..models import Conversation, Outcome
 from .http import Emit, Op
+from .polling import each_emitted
 
 Outcomes = Collection[Outcome | str]
 """Outcomes a listing keeps: members of :class:`~openhands_api.models.Outcome` or their values."""
@@ -89,26 +90,6 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     if not isinstance(value, datetime):
         raise InvalidInputError(f"{name} must be a datetime")
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-
-
-def each_emitted(op: Op[None], handle: Callable[[Any], Op[None]]) -> Op[None]:
-    """Run ``op``, running ``handle(item)`` (which may make requests and emit) in place of
-    each item it emits; results and errors of ``op``'s own steps go back to it."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = op.throw(error) if error is not None else op.send(value)
-        except StopIteration:
-            return
-        value, error = None, None
-        if isinstance(step, Emit):
-            yield from handle(step.item)
-            continue
-        try:
-            value = yield step
-        except OpenHandsError as exc:
-            error = exc
 
 
 def filtered(

@@ -176,22 +176,35 @@ def map_emitted(op: Op[T], convert: Callable[[Any], Any]) -> Op[T]:
     return relay(op, lambda step: Emit(convert(step.item)) if isinstance(step, Emit) else step)
 
 
-def count_emitted(op: Op[Any], keep: Callable[[Any], bool]) -> Op[int]:
-    """How many of the items ``op`` emits ``keep`` accepts: ``op`` runs to its end, its
-    other steps go to the driver, its items to nobody else."""
-    count = 0
+def each_emitted(op: Op[Any], handle: Callable[[Any], Op[None]]) -> Op[None]:
+    """Run ``op``, running ``handle(item)`` (which may make requests and emit) in place of
+    each item it emits; results and errors of ``op``'s own steps go back to it."""
     value: Any = None
     error: BaseException | None = None
     while True:
         try:
             step = op.throw(error) if error is not None else op.send(value)
         except StopIteration:
-            return count
+            return
         value, error = None, None
         if isinstance(step, Emit):
-            count += bool(keep(step.item))
+            yield from handle(step.item)
             continue
         try:
             value = yield step
         except OpenHandsError as exc:
             error = exc
+
+
+def count_emitted(op: Op[Any], keep: Callable[[Any], bool]) -> Op[int]:
+    """How many of the items ``op`` emits ``keep`` accepts: ``op`` runs to its end, its
+    other steps go to the driver, its items to nobody else."""
+    count = 0
+
+    def tally(item: Any) -> Op[None]:
+        nonlocal count
+        count += bool(keep(item))
+        yield from ()
+
+    yield from each_emitted(op, tally)
+    return count

@@ -44,7 +44,7 @@ from typing import TypeVar
 from ..errors import InvalidInputError, OpenHandsError
 from ..models import ConversationResult, Event
 from .http import Emit, Op, Progress
-from .polling import TRANSIENT_ERRORS, bounded
+from .polling import TRANSIENT_ERRORS, bounded, each_emitted
 
 T = TypeVar("T")
 
@@ -108,21 +108,12 @@ def follow(
 def newest_first(op: Op[None]) -> Op[None]:
     """The items ``op`` emits, in the opposite order (held in memory until ``op`` ends)."""
     held: list[object] = []
-    value: object = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = op.throw(error) if error is not None else op.send(value)
-        except StopIteration:
-            break
-        value, error = None, None
-        if isinstance(step, Emit):
-            held.append(step.item)
-            continue
-        try:
-            value = yield step
-        except OpenHandsError as exc:
-            error = exc
+
+    def hold(item: object) -> Op[None]:
+        held.append(item)
+        yield from ()
+
+    yield from each_emitted(op, hold)
     for item in reversed(held):
         yield Emit(item)
 
