@@ -465,9 +465,13 @@ def page_id(task: StartTask | None) -> str | None:
     before that the one the create asked for (this client always chooses one)."""
     if task is None:
         return None
+    return task.app_conversation_id or requested_id(task)
+
+
+def requested_id(task: StartTask) -> str | None:
+    """The conversation id the create that made ``task`` asked for (its echoed request)."""
     chosen = (task.request or {}).get("conversation_id")
-    found = task.app_conversation_id or (chosen if isinstance(chosen, str) else None)
-    return found or None
+    return chosen if isinstance(chosen, str) and chosen else None
 
 
 def ready_or_none(task: StartTask) -> StartTask | None:
@@ -766,7 +770,7 @@ class V1Generation(Generation):
             task = yield from self._follow_start_task(
                 task, deadline=deadline, timeout=self.context.start_timeout
             )
-            requested = wanted or str((task.request or {}).get("conversation_id") or "")
+            requested = wanted or requested_id(task) or ""
             found = yield from self._conversation_of(task, requested, deadline=deadline)
         if request.title is not None and found.title != request.title:
             found = yield v1.update_conversation(found.id, title=request.title)
@@ -797,8 +801,8 @@ class V1Generation(Generation):
             wanted = conversation_id
 
             def matches(task: StartTask) -> bool:
-                requested = (task.request or {}).get("conversation_id")
-                return isinstance(requested, str) and requested.replace("-", "").lower() == wanted
+                requested = requested_id(task)
+                return requested is not None and requested.replace("-", "").lower() == wanted
 
         assert matches is not None
         poll = self.context.poll

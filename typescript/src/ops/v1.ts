@@ -238,8 +238,13 @@ function withoutConversation(task: StartTask | null, ref: string, baseUrl: strin
 /** The id of the conversation a start task starts, when known (this client always chooses one). */
 export function pageId(task: StartTask | null): string | null {
   if (task === null) return null;
+  return task.app_conversation_id || requestedId(task);
+}
+
+/** The conversation id the create that made `task` asked for (its echoed request). */
+function requestedId(task: StartTask): string | null {
   const chosen = task.request?.conversation_id;
-  return task.app_conversation_id || (typeof chosen === "string" && chosen) || null;
+  return (typeof chosen === "string" && chosen) || null;
 }
 
 /** The task if READY, null while it is still going; ConversationStartError on ERROR. */
@@ -450,8 +455,7 @@ export class V1Generation implements Generation {
     for (;;) {
       const page: Page<StartTask> = await rt.send(v1.searchStartTasks({ createdAtGte: createdAfter, pageId, limit: 100 }));
       for (const task of page.items) {
-        const requested = task.request?.conversation_id;
-        if (typeof requested === "string" && requested.replace(/-/g, "").toLowerCase() === conversationId) return task;
+        if (requestedId(task)?.replace(/-/g, "").toLowerCase() === conversationId) return task;
       }
       if (page.next_page_id === null || !page.items.length || page.next_page_id === pageId) return null;
       pageId = page.next_page_id;
